@@ -1,0 +1,56 @@
+# Gregor — every entry point a developer or CI needs.
+SHELL := /bin/bash
+CARGO ?= cargo
+GREGOR_CACHE ?= $(HOME)/.cache/gregor
+WORLD_DIR ?= $(GREGOR_CACHE)/worlds/make-world
+export GREGOR_CACHE
+
+.PHONY: all tools build test test-unit crds check-crds world world-down playground playground-down fmt clippy
+
+all: build
+
+## tools: build/fetch etcd, Kubernetes and Kafka once, cached in $(GREGOR_CACHE) keyed by version
+tools:
+	bash hack/build-tools.sh all
+
+build:
+	$(CARGO) build --workspace --all-targets
+
+## crds: regenerate crds/*.yaml from the Rust types
+crds:
+	$(CARGO) run -q --bin gregor -- crd --out-dir crds
+
+## check-crds: fail when crds/ differs from what the binary generates
+check-crds:
+	bash hack/check-generated.sh
+
+## test: every test — unit, golden, property, and the e2e suites against a real control plane and real brokers
+test: tools
+	bash hack/check-generated.sh
+	$(CARGO) test --workspace --all-targets --no-fail-fast
+
+test-unit:
+	$(CARGO) test --workspace --lib
+
+## world: start a test world in the background and print its KUBECONFIG
+world: tools
+	$(CARGO) build -q -p gregor-world --bins
+	target/debug/gregor-world up --dir $(WORLD_DIR)
+
+## world-down: stop the world started by `make world`
+world-down:
+	@if [ -x target/debug/gregor-world ]; then target/debug/gregor-world down --dir $(WORLD_DIR); fi
+
+## playground: the local world, the operator and an example cluster
+playground: world
+	bash hack/playground.sh up
+
+playground-down:
+	-bash hack/playground.sh down
+	$(MAKE) world-down
+
+fmt:
+	$(CARGO) fmt --all
+
+clippy:
+	$(CARGO) clippy --workspace --all-targets -- -D warnings

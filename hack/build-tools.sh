@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Builds (once) the real parts of the test world and caches them outside the repo, keyed by version:
+#   $GREGOR_CACHE/k8s-<v>/{kube-apiserver,kube-controller-manager,kube-scheduler}
+#   $GREGOR_CACHE/etcd-<v>/etcd
+#   $GREGOR_CACHE/kafka-<v>/libs/*.jar  (kafka_2.13 and its runtime deps, plus a log4j2 backend)
+# A second run finds every stamp file and rebuilds nothing.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=versions.env
+source "$here/versions.env"
+cache=${GREGOR_CACHE:-$HOME/.cache/gregor}
+mkdir -p "$cache"
+export GOFLAGS=-mod=mod GOTOOLCHAIN=local
+
+log() { printf '[build-tools] %s\n' "$*" >&2; }
+
+build_k8s() {
+  local v=$K8S_VERSION out="$cache/k8s-$K8S_VERSION"
+  [[ -f $out/.done ]] && { log "kubernetes $v cached"; return; }
+  log "building kubernetes $v (kube-apiserver, kube-controller-manager, kube-scheduler)"
+  local work="$cache/src/k8s-$v"; rm -rf "$work"; mkdir -p "$work" "$out"
+  local minor="v0.${v#1.}"
+  curl -fsSL "https://proxy.golang.org/k8s.io/kubernetes/@v/v$v.mod" -o "$work/upstream.mod"
+  {
+    echo "module gregor.dev/k8s-tools"
+    echo "go 1.26.0"
+    echo "require k8s.io/kubernetes v$v"
+    echo "replace ("
+    # Every staging module the upstream go.mod points at ./staging is taken at its release tag.
+    grep -E '^\s+k8s\.io/[a-z0-9-]+ => \./staging/' "$work/upstream.mod" | awk -v m="$minor" '{print "\t" $1 " => " $1 " " m}'
+    echo ")"
+  } > "$work/go.mod"
+  cat > "$work/tools.go" <<'GO'
+//go:build tools
+
+package tools
+
+import (
+	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
+	_ "k8s.io/kubernetes/cmd/kube-scheduler"
+)
+GO
+  local minorNum=${v#1.}; minorNum=${minorNum%%.*}
+  ld="-s -w -X k8s.io/component-base/version.gitVersion=v$v -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minorNum -X k8s.io/component-base/version.gitTreeState=clean"
+  (cd "$work" && go mod tidy -e >/dev/null 2>&1 || true)
+  (cd "$work" && go get k8s.io/kubernetes@v$v >&2)
+  for c in kube-apiserver kube-controller-manager kube-scheduler; do
+    (cd "$work" && go build -trimpath -ldflags "$ld" -o "$out/$c" "k8s.io/kubernetes/cmd/$c")
+  done
+  "$out/kube-apiserver" --version >&2
+  touch "$out/.done"
+}
+
+build_etcd() {
+  local v=$ETCD_VERSION out="$cache/etcd-$ETCD_VERSION"
+  [[ -f $out/.done ]] && { log "etcd $v cached"; return; }
+  log "building etcd $v"
+  local work="$cache/src/etcd-$v"; rm -rf "$work"; mkdir -p "$work" "$out"
+  printf 'module gregor.dev/etcd-tools\ngo 1.26.0\n' > "$work/go.mod"
+  (cd "$work" && go get "go.etcd.io/etcd/server/v3@v$v" >&2 \
+     && go build -trimpath -ldflags "-s -w" -o "$out/etcd" go.etcd.io/etcd/server/v3)
+  "$out/etcd" --version >&2
+  touch "$out/.done"
+}
+
+fetch_kafka() {
+  local v=$1 out="$cache/kafka-$1"
+  [[ -f $out/.done ]] && { log "kafka $v cached"; return; }
+  log "fetching kafka $v jars from Maven Central"
+  local work="$cache/src/kafka-$v"; rm -rf "$work"; mkdir -p "$work" "$out/libs"
+  cat > "$work/pom.xml" <<POM
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>dev.gregor</groupId><artifactId>kafka-dist</artifactId><version>$v</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId><version>$v</version></dependency>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka-tools</artifactId><version>$v</version></dependency>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka-storage</artifactId><version>$v</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j2-impl</artifactId><version>$LOG4J_VERSION</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId><version>$LOG4J_VERSION</version></dependency>
+  </dependencies>
+</project>
+POM
+  (cd "$work" && mvn -q -B dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$out/libs" >&2)
+  touch "$out/.done"
+}
+
+case "${1:-all}" in
+  k8s) build_k8s ;;
+  etcd) build_etcd ;;
+  kafka) for v in $KAFKA_VERSIONS; do fetch_kafka "$v"; done ;;
+  all) build_etcd; for v in $KAFKA_VERSIONS; do fetch_kafka "$v"; done; build_k8s ;;
+  *) echo "usage: $0 [all|k8s|etcd|kafka]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,5 @@
+//! Gregor: a Kubernetes operator for Apache Kafka (KRaft only).
+pub mod api;
+pub mod kafka;
+pub mod model;
+pub mod render;
