@@ -3,3 +3,4 @@ pub mod api;
 pub mod kafka;
 pub mod model;
 pub mod render;
+pub mod roll;

@@ -1,0 +1,160 @@
+//! What the planner sees: one entry per Kafka node, plus the cluster-wide Kafka facts.
+
+use std::fmt;
+use std::time::Duration;
+
+/// A Kafka `node.id`; equal to the pod's StatefulSet ordinal.
+pub type NodeId = i32;
+
+/// A node's KRaft roles. The declaration order is the roll order: controllers, then combined
+/// nodes, then brokers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    Controller,
+    Combined,
+    Broker,
+}
+
+impl Role {
+    /// Whether the node votes in the KRaft quorum.
+    pub fn is_controller(self) -> bool {
+        matches!(self, Role::Controller | Role::Combined)
+    }
+
+    /// Whether the node hosts partitions.
+    pub fn is_broker(self) -> bool {
+        matches!(self, Role::Broker | Role::Combined)
+    }
+}
+
+/// The pod's state as Kubernetes reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PodPhase {
+    /// No pod object: the StatefulSet controller has yet to (re)create it.
+    Missing,
+    /// Not running yet. `unschedulable` when the scheduler said it cannot place it.
+    Pending { unschedulable: bool },
+    /// Running, not Ready: starting up, or in log recovery. Never restarted again while so.
+    Starting,
+    /// Running and Ready.
+    Ready,
+    /// Its container keeps exiting (CrashLoopBackOff).
+    CrashLooping,
+    /// Its image cannot be pulled (ErrImagePull, ImagePullBackOff, InvalidImageName).
+    ImagePullFailing,
+    /// Being deleted.
+    Terminating,
+}
+
+impl PodPhase {
+    /// A pod that cannot get better by waiting. An outdated stuck pod may be restarted out of
+    /// turn: it is already down, so restarting it takes nothing else down.
+    pub fn is_stuck(&self) -> bool {
+        matches!(
+            self,
+            PodPhase::CrashLooping
+                | PodPhase::ImagePullFailing
+                | PodPhase::Pending {
+                    unschedulable: true
+                }
+        )
+    }
+}
+
+/// Why a node needs a restart. Recorded in an Event for each restart.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RestartReason {
+    /// The image changed (a version upgrade or an image override).
+    ImageChanged,
+    /// A read-only broker configuration key changed.
+    ConfigChanged,
+    /// Anything else in the pod template changed (JVM options, resources, ...).
+    PodTemplateChanged,
+    /// A user asked with the `kafka.gregor.dev/manual-roll` annotation.
+    ManualRoll,
+    /// The pod's node is cordoned (drain): the pod is moved through the safe roll.
+    NodeCordoned,
+}
+
+impl fmt::Display for RestartReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RestartReason::ImageChanged => "the image changed",
+            RestartReason::ConfigChanged => "a read-only configuration key changed",
+            RestartReason::PodTemplateChanged => "the pod template changed",
+            RestartReason::ManualRoll => "a manual roll was requested",
+            RestartReason::NodeCordoned => "its node is cordoned",
+        })
+    }
+}
+
+/// What Kafka's Admin API says about restarting one broker now.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum RestartVerdict {
+    /// Not known: the Admin API could not be asked.
+    #[default]
+    Unknown,
+    /// No protectable partition would fall below its min ISR. `unprotectable` lists partitions
+    /// that no roll can protect (RF=1, or RF <= min ISR): they are reported, not waited on.
+    Safe { unprotectable: Vec<String> },
+    /// These partitions would fall below their min ISR.
+    Blocked { partitions: Vec<String> },
+}
+
+/// One Kafka node as observed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeObservation {
+    pub id: NodeId,
+    pub pod: String,
+    pub role: Role,
+    pub phase: PodPhase,
+    /// How long the pod has been out of `Ready` (zero when Ready).
+    pub unready_for: Duration,
+    /// Why the node needs a restart; empty when it is up to date.
+    pub restart_reasons: Vec<RestartReason>,
+    /// Kafka says the node is back: registered and unfenced, and in the ISR of every partition it
+    /// hosts (brokers); a voter that follows the leader (controllers). `None` when unknown.
+    pub caught_up: Option<bool>,
+    /// For brokers: whether restarting it would drop a partition below min ISR.
+    pub restart_verdict: RestartVerdict,
+}
+
+impl NodeObservation {
+    pub fn is_outdated(&self) -> bool {
+        !self.restart_reasons.is_empty()
+    }
+
+    /// Serving and caught up: the only state in which another node may be restarted.
+    pub fn is_healthy(&self) -> bool {
+        self.phase == PodPhase::Ready && self.caught_up == Some(true)
+    }
+}
+
+/// Everything the planner needs for one decision.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Observation {
+    pub nodes: Vec<NodeObservation>,
+    /// The KRaft quorum leader (DescribeQuorum), when known.
+    pub active_controller: Option<NodeId>,
+    /// Every voter other than the leader has caught up with it (DescribeQuorum). `None` when
+    /// unknown.
+    pub quorum_caught_up: Option<bool>,
+    /// `kafka.gregor.dev/pause-reconciliation=true`.
+    pub paused: bool,
+}
+
+/// Limits that turn waits into conditions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Policy {
+    /// How long a node may take to become Ready and catch up before the wait is reported as
+    /// overdue (a condition, with backoff; the roll still waits).
+    pub catch_up_timeout: Duration,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            catch_up_timeout: Duration::from_secs(300),
+        }
+    }
+}
