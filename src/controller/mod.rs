@@ -1,0 +1,3 @@
+//! Reconcilers: thin wiring between Kubernetes, the pure model/render/roll code and Kafka.
+
+pub mod pod_phase;
