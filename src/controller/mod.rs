@@ -1,3 +1,5 @@
 //! Reconcilers: thin wiring between Kubernetes, the pure model/render/roll code and Kafka.
 
+pub mod conditions;
+pub mod leader;
 pub mod pod_phase;
