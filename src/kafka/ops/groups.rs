@@ -1,0 +1,89 @@
+//! Consumer groups: list (every broker coordinates some) and committed offsets.
+
+use std::collections::BTreeMap;
+
+use futures::future::join_all;
+use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestGroup;
+use kafka_protocol::messages::{GroupId, ListGroupsRequest, ListGroupsResponse, OffsetFetchRequest, OffsetFetchResponse};
+use kafka_protocol::protocol::StrBytes;
+
+use crate::kafka::error::{Error, Result};
+use crate::kafka::metadata::TopicPartition;
+use crate::kafka::router::{Client, Target};
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct GroupListing {
+    pub group_id: String,
+    pub protocol_type: String,
+    pub state: String,
+    pub group_type: String,
+    pub coordinator: i32,
+}
+
+pub fn parse_list_groups(coordinator: i32, resp: ListGroupsResponse) -> Result<Vec<GroupListing>> {
+    Error::check("ListGroups", resp.error_code, Some(&format!("broker {coordinator}")), None)?;
+    Ok(resp
+        .groups
+        .into_iter()
+        .map(|g| GroupListing {
+            group_id: g.group_id.0.to_string(),
+            protocol_type: g.protocol_type.to_string(),
+            state: g.group_state.to_string(),
+            group_type: g.group_type.to_string(),
+            coordinator,
+        })
+        .collect())
+}
+
+pub fn offset_fetch_request(group: &str) -> OffsetFetchRequest {
+    OffsetFetchRequest::default().with_require_stable(true).with_groups(vec![
+        OffsetFetchRequestGroup::default()
+            .with_group_id(GroupId(StrBytes::from_string(group.to_string())))
+            .with_topics(None),
+    ])
+}
+
+/// Committed offset per partition (-1 when none).
+pub fn parse_offset_fetch(group: &str, resp: OffsetFetchResponse) -> Result<BTreeMap<TopicPartition, i64>> {
+    let g = resp
+        .groups
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::Protocol("OffsetFetch returned no group".into()))?;
+    Error::check("OffsetFetch", g.error_code, Some(group), None)?;
+    let mut out = BTreeMap::new();
+    for t in g.topics {
+        for p in t.partitions {
+            let tp = TopicPartition { topic: t.name.0.to_string(), partition: p.partition_index };
+            Error::check("OffsetFetch", p.error_code, Some(&tp.to_string()), None)?;
+            out.insert(tp, p.committed_offset);
+        }
+    }
+    Ok(out)
+}
+
+impl Client {
+    /// All groups of the cluster (ListGroups fanned out to every broker).
+    pub async fn list_groups(&self) -> Result<Vec<GroupListing>> {
+        let meta = self.refresh_metadata().await?;
+        let ids: Vec<i32> = meta.brokers.keys().copied().collect();
+        let req = ListGroupsRequest::default();
+        let results = join_all(ids.iter().map(|&id| {
+            let req = &req;
+            async move { parse_list_groups(id, self.send(Target::Node(id), req).await?) }
+        }))
+        .await;
+        let mut out = Vec::new();
+        for r in results {
+            out.extend(r?);
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// A group's committed offsets, asked of its coordinator.
+    pub async fn list_group_offsets(&self, group: &str) -> Result<BTreeMap<TopicPartition, i64>> {
+        let resp = self.send(Target::Coordinator { group }, &offset_fetch_request(group)).await?;
+        parse_offset_fetch(group, resp)
+    }
+}
