@@ -87,10 +87,25 @@ POM
   touch "$out/.done"
 }
 
+# The apache/kafka image layout (/opt/kafka/{bin,config,libs}) around the fetched jars: the scripts
+# are our own minimal stand-ins (hack/kafka-image/), refreshed whenever their content changes.
+install_kafka_image() {
+  local v=$1 out="$cache/kafka-$1"
+  local stamp; stamp=$(cd "$here/kafka-image" && find . -type f | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-16)
+  [[ -f $out/.image-$stamp ]] && return
+  log "installing image layout (bin/, config/) into kafka-$v"
+  rm -f "$out"/.image-*
+  mkdir -p "$out/bin" "$out/config"
+  cp "$here"/kafka-image/bin/*.sh "$out/bin/"
+  chmod 0755 "$out"/bin/*.sh
+  cp "$here"/kafka-image/config/* "$out/config/"
+  touch "$out/.image-$stamp"
+}
+
 case "${1:-all}" in
   k8s) build_k8s ;;
   etcd) build_etcd ;;
-  kafka) for v in $KAFKA_VERSIONS; do fetch_kafka "$v"; done ;;
-  all) build_etcd; for v in $KAFKA_VERSIONS; do fetch_kafka "$v"; done; build_k8s ;;
+  kafka) for v in $KAFKA_VERSIONS; do fetch_kafka "$v"; install_kafka_image "$v"; done ;;
+  all) build_etcd; for v in $KAFKA_VERSIONS; do fetch_kafka "$v"; install_kafka_image "$v"; done; build_k8s ;;
   *) echo "usage: $0 [all|k8s|etcd|kafka]" >&2; exit 2 ;;
 esac
