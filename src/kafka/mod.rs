@@ -9,10 +9,12 @@
 
 pub mod codec;
 pub mod config;
+pub mod consume;
 pub mod connection;
 pub mod error;
 pub mod metadata;
 pub mod ops;
+pub mod produce;
 pub mod resolve;
 pub mod router;
 pub mod safety;
