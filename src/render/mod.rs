@@ -1,1 +1,210 @@
-//! render
+//! Pure model -> Kubernetes objects. Nothing here talks to the API server.
+//!
+//! Entry point: [`render`], which returns [`ClusterObjects`]: per cluster a ServiceAccount, a headless and a
+//! bootstrap Service and a PodDisruptionBudget, and per pool a ConfigMap (server.properties, start.sh) and
+//! a StatefulSet.
+pub mod config;
+pub mod meta;
+pub mod pdb;
+pub mod revision;
+pub mod script;
+pub mod service;
+pub mod statefulset;
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::{
+    api::{
+        apps::v1::StatefulSet,
+        core::v1::{ConfigMap, Service, ServiceAccount},
+        policy::v1::PodDisruptionBudget,
+    },
+    apimachinery::pkg::apis::meta::v1::ObjectMeta,
+};
+use serde::Serialize;
+
+use crate::model::{ClusterModel, PoolModel, names};
+
+/// Errors of rendering.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// An object could not be serialized (for hashing or output).
+    #[error("cannot serialize {what}: {source}")]
+    Serialize {
+        /// What was being serialized.
+        what: String,
+        /// The serializer's error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// An object could not be written as YAML.
+    #[error("cannot write YAML: {0}")]
+    Yaml(#[from] serde_yaml::Error),
+}
+
+/// Every object of one cluster.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterObjects {
+    /// The pods' ServiceAccount.
+    pub service_account: ServiceAccount,
+    /// `<cluster>-kafka-brokers`.
+    pub headless_service: Service,
+    /// `<cluster>-kafka-bootstrap`.
+    pub bootstrap_service: Service,
+    /// `<cluster>-kafka`.
+    pub pod_disruption_budget: PodDisruptionBudget,
+    /// Per pool, in spec order.
+    pub pools: Vec<PoolObjects>,
+}
+
+/// The objects of one node pool.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolObjects {
+    /// Pool name.
+    pub pool: String,
+    /// `<cluster>-<pool>-config` with `server.properties` and `start.sh`.
+    pub config_map: ConfigMap,
+    /// `<cluster>-<pool>`.
+    pub stateful_set: StatefulSet,
+    /// Value of the pod template's `kafka.gregor.dev/revision` annotation.
+    pub revision: String,
+    /// Value of the pod template's `kafka.gregor.dev/config-hash` annotation.
+    pub config_hash: String,
+}
+
+/// A reference to any rendered object, for generic handling (output, uniqueness checks, apply).
+#[derive(Debug, Clone, Copy)]
+pub enum ObjectRef<'a> {
+    ServiceAccount(&'a ServiceAccount),
+    Service(&'a Service),
+    PodDisruptionBudget(&'a PodDisruptionBudget),
+    ConfigMap(&'a ConfigMap),
+    StatefulSet(&'a StatefulSet),
+}
+
+impl ObjectRef<'_> {
+    /// Kind of the object.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ObjectRef::ServiceAccount(_) => "ServiceAccount",
+            ObjectRef::Service(_) => "Service",
+            ObjectRef::PodDisruptionBudget(_) => "PodDisruptionBudget",
+            ObjectRef::ConfigMap(_) => "ConfigMap",
+            ObjectRef::StatefulSet(_) => "StatefulSet",
+        }
+    }
+
+    /// Metadata of the object.
+    pub fn metadata(&self) -> &ObjectMeta {
+        match self {
+            ObjectRef::ServiceAccount(o) => &o.metadata,
+            ObjectRef::Service(o) => &o.metadata,
+            ObjectRef::PodDisruptionBudget(o) => &o.metadata,
+            ObjectRef::ConfigMap(o) => &o.metadata,
+            ObjectRef::StatefulSet(o) => &o.metadata,
+        }
+    }
+
+    /// Name of the object.
+    pub fn name(&self) -> &str {
+        self.metadata().name.as_deref().unwrap_or_default()
+    }
+
+    /// The object as JSON, with apiVersion and kind.
+    pub fn to_json(&self) -> Result<serde_json::Value, RenderError> {
+        let result = match self {
+            ObjectRef::ServiceAccount(o) => serde_json::to_value(o),
+            ObjectRef::Service(o) => serde_json::to_value(o),
+            ObjectRef::PodDisruptionBudget(o) => serde_json::to_value(o),
+            ObjectRef::ConfigMap(o) => serde_json::to_value(o),
+            ObjectRef::StatefulSet(o) => serde_json::to_value(o),
+        };
+        result.map_err(|source| RenderError::Serialize { what: format!("{} {}", self.kind(), self.name()), source })
+    }
+}
+
+impl ClusterObjects {
+    /// Every object, cluster-wide ones first, then per pool the ConfigMap before its StatefulSet.
+    pub fn iter(&self) -> impl Iterator<Item = ObjectRef<'_>> {
+        [
+            ObjectRef::ServiceAccount(&self.service_account),
+            ObjectRef::Service(&self.headless_service),
+            ObjectRef::Service(&self.bootstrap_service),
+            ObjectRef::PodDisruptionBudget(&self.pod_disruption_budget),
+        ]
+        .into_iter()
+        .chain(
+            self.pools
+                .iter()
+                .flat_map(|p| [ObjectRef::ConfigMap(&p.config_map), ObjectRef::StatefulSet(&p.stateful_set)]),
+        )
+    }
+}
+
+/// Key of server.properties in a pool's ConfigMap.
+pub const SERVER_PROPERTIES_KEY: &str = "server.properties";
+/// Key of the start script in a pool's ConfigMap.
+pub const START_SCRIPT_KEY: &str = "start.sh";
+
+fn json_bytes<T: Serialize>(what: &str, value: &T) -> Result<Vec<u8>, RenderError> {
+    serde_json::to_vec(value).map_err(|source| RenderError::Serialize { what: what.to_owned(), source })
+}
+
+fn render_pool(model: &ClusterModel, pool: &PoolModel) -> Result<PoolObjects, RenderError> {
+    let properties = config::server_properties(model, pool);
+    let start_script = script::start_script(model, pool);
+    let pod_spec = statefulset::pod_spec(model, pool);
+    let pod_labels = statefulset::pod_labels(model, pool);
+    let revision = revision::hash(&[
+        &json_bytes("pod spec", &pod_spec)?,
+        &json_bytes("pod labels", &pod_labels)?,
+        properties.operator_part.as_bytes(),
+        start_script.as_bytes(),
+    ]);
+    let config_hash = revision::hash(&[properties.user_part.as_bytes()]);
+    let mut annotations = pool.template.pod_annotations.clone();
+    annotations.insert(names::annotations::REVISION.to_owned(), revision.clone());
+    annotations.insert(names::annotations::CONFIG_HASH.to_owned(), config_hash.clone());
+
+    let config_map = ConfigMap {
+        metadata: meta::pool_object(model, pool, names::pool_config_map(&model.name, &pool.name)),
+        data: Some(BTreeMap::from([
+            (SERVER_PROPERTIES_KEY.to_owned(), properties.text()),
+            (START_SCRIPT_KEY.to_owned(), start_script),
+        ])),
+        ..ConfigMap::default()
+    };
+    Ok(PoolObjects {
+        pool: pool.name.clone(),
+        config_map,
+        stateful_set: statefulset::stateful_set(model, pool, annotations),
+        revision,
+        config_hash,
+    })
+}
+
+/// Renders every object of a validated cluster.
+pub fn render(model: &ClusterModel) -> Result<ClusterObjects, RenderError> {
+    Ok(ClusterObjects {
+        service_account: pdb::service_account(model),
+        headless_service: service::headless_service(model),
+        bootstrap_service: service::bootstrap_service(model),
+        pod_disruption_budget: pdb::pod_disruption_budget(model),
+        pools: model.pools.iter().map(|pool| render_pool(model, pool)).collect::<Result<_, _>>()?,
+    })
+}
+
+/// One object as a YAML document (without the leading `---`).
+pub fn to_yaml(object: &ObjectRef<'_>) -> Result<String, RenderError> {
+    Ok(serde_yaml::to_string(&object.to_json()?)?)
+}
+
+/// Every object as multi-document YAML.
+pub fn to_multi_doc_yaml(objects: &ClusterObjects) -> Result<String, RenderError> {
+    let mut out = String::new();
+    for object in objects.iter() {
+        out.push_str("---\n");
+        out.push_str(&to_yaml(&object)?);
+    }
+    Ok(out)
+}

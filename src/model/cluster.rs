@@ -1,0 +1,297 @@
+//! The validated model of a KafkaCluster: everything the renderer and the controllers need,
+//! with defaults applied and no Kubernetes API types except pass-through pod settings.
+use std::{collections::BTreeMap, ops::Range};
+
+use k8s_openapi::api::core::v1::ResourceRequirements;
+
+use super::{config::Replication, names, version::SupportedVersion};
+use crate::api::cluster::PodTemplate;
+
+/// A validated KafkaCluster.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterModel {
+    /// Cluster (KafkaCluster) name.
+    pub name: String,
+    /// Namespace of the cluster and all its objects.
+    pub namespace: String,
+    /// UID of the KafkaCluster, for owner references (absent when rendering offline).
+    pub uid: Option<String>,
+    /// KRaft cluster id the storage is formatted with.
+    pub cluster_id: String,
+    /// The Kafka release.
+    pub version: SupportedVersion,
+    /// Container image.
+    pub image: String,
+    /// Desired metadata.version.
+    pub metadata_version: String,
+    /// Node pools, in spec order, with node ids assigned.
+    pub pools: Vec<PoolModel>,
+    /// Client listeners (never empty: defaults to `plain` on 9092).
+    pub listeners: Vec<ClientListener>,
+    /// Whether the operator-owned listeners require authentication.
+    pub security: InternalSecurity,
+    /// ACL authorization, when enabled.
+    pub authorization: Option<Authorization>,
+    /// Rack awareness, when enabled.
+    pub rack: Option<RackAwareness>,
+    /// User configuration plus replication defaults, as server.properties text values.
+    pub config: BTreeMap<String, String>,
+    /// Effective replication defaults.
+    pub replication: Replication,
+    /// PodDisruptionBudget maxUnavailable.
+    pub pdb_max_unavailable: i32,
+}
+
+/// Roles of a pool's nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Roles {
+    /// Runs the KRaft controller.
+    pub controller: bool,
+    /// Runs the broker.
+    pub broker: bool,
+}
+
+/// The component label value of a pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Component {
+    Controller,
+    Combined,
+    Broker,
+}
+
+impl Component {
+    /// Label value: controller, combined or broker.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Component::Controller => "controller",
+            Component::Combined => "combined",
+            Component::Broker => "broker",
+        }
+    }
+}
+
+impl Roles {
+    /// The component these roles make.
+    pub fn component(self) -> Component {
+        match (self.controller, self.broker) {
+            (true, true) => Component::Combined,
+            (true, false) => Component::Controller,
+            _ => Component::Broker,
+        }
+    }
+
+    /// `process.roles` value.
+    pub fn process_roles(self) -> &'static str {
+        match self.component() {
+            Component::Combined => "broker,controller",
+            Component::Controller => "controller",
+            Component::Broker => "broker",
+        }
+    }
+}
+
+/// A validated node pool.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolModel {
+    /// Pool name.
+    pub name: String,
+    /// Roles of its nodes.
+    pub roles: Roles,
+    /// Number of nodes.
+    pub replicas: i32,
+    /// First node id; the pool's nodes are `node_id_start .. node_id_start + replicas`.
+    pub node_id_start: i32,
+    /// Data volume.
+    pub storage: StorageModel,
+    /// Container resources.
+    pub resources: Option<ResourceRequirements>,
+    /// JVM heap in bytes (-Xms/-Xmx), when set.
+    pub heap_bytes: Option<u64>,
+    /// Extra JVM options.
+    pub jvm_extra_options: Vec<String>,
+    /// Pod placement and metadata.
+    pub template: PodTemplate,
+    /// Grace period for a controlled shutdown.
+    pub termination_grace_period_seconds: i64,
+}
+
+impl PoolModel {
+    /// Node ids of the pool, ascending.
+    pub fn node_ids(&self) -> Range<i32> {
+        self.node_id_start..self.node_id_start + self.replicas
+    }
+}
+
+/// A pool's data volume.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageModel {
+    /// A PersistentVolumeClaim per node.
+    PersistentClaim {
+        /// Requested size (a quantity).
+        size: String,
+        /// StorageClass, or the default one.
+        class: Option<String>,
+        /// Delete claims on scale-down and cluster deletion.
+        delete_claim: bool,
+    },
+    /// An emptyDir.
+    Ephemeral {
+        /// Optional size limit.
+        size_limit: Option<String>,
+    },
+}
+
+/// Client authentication of a listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListenerAuth {
+    /// No authentication (PLAINTEXT).
+    None,
+    /// SASL SCRAM-SHA-512 (SASL_PLAINTEXT).
+    ScramSha512,
+}
+
+/// A client listener.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientListener {
+    /// Name as written in the spec (lowercase).
+    pub name: String,
+    /// Port.
+    pub port: i32,
+    /// Authentication.
+    pub auth: ListenerAuth,
+}
+
+impl ClientListener {
+    /// Name as Kafka sees it (upper-case).
+    pub fn kafka_name(&self) -> String {
+        self.name.to_ascii_uppercase()
+    }
+
+    /// Kafka security protocol.
+    pub fn security_protocol(&self) -> &'static str {
+        match self.auth {
+            ListenerAuth::None => "PLAINTEXT",
+            ListenerAuth::ScramSha512 => "SASL_PLAINTEXT",
+        }
+    }
+}
+
+/// Authentication on the operator-owned listeners (controller and replication).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InternalSecurity {
+    /// No client authentication and no authorizer anywhere: the internal listeners are PLAINTEXT too.
+    Open,
+    /// Some listener authenticates or an authorizer is on: the controller listener uses SASL PLAIN and the
+    /// replication listener SASL SCRAM-SHA-512, both as the operator's own super user, whose password the
+    /// pods read from the Secret [`names::operator_secret`]. The SCRAM credential is added at storage format.
+    Secured,
+}
+
+/// ACL authorization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authorization {
+    /// Super users from the spec (without `User:`); the operator's user is added when rendering.
+    pub super_users: Vec<String>,
+}
+
+/// Rack awareness.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RackAwareness {
+    /// Node label whose value becomes `broker.rack` (a zone or region label).
+    pub topology_key: String,
+}
+
+/// How the operator's admin client reaches and authenticates to the cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminAccess {
+    /// `host:port` of every broker's replication listener.
+    pub bootstrap_servers: Vec<String>,
+    /// `host:port` of every controller's controller listener (for DescribeQuorum through `bootstrap.controllers`).
+    pub controller_servers: Vec<String>,
+    /// SCRAM-SHA-512 credentials, when the cluster is secured.
+    pub credentials: Option<OperatorCredentials>,
+}
+
+/// Where the operator's own credentials live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperatorCredentials {
+    /// Kafka user name.
+    pub username: String,
+    /// Secret holding the password, in the cluster's namespace.
+    pub secret_name: String,
+    /// Key of the password in the Secret.
+    pub secret_key: String,
+}
+
+impl ClusterModel {
+    /// Pools whose nodes run the controller role.
+    pub fn controller_pools(&self) -> impl Iterator<Item = &PoolModel> {
+        self.pools.iter().filter(|p| p.roles.controller)
+    }
+
+    /// Pools whose nodes run the broker role.
+    pub fn broker_pools(&self) -> impl Iterator<Item = &PoolModel> {
+        self.pools.iter().filter(|p| p.roles.broker)
+    }
+
+    /// Number of broker (and combined) nodes.
+    pub fn broker_count(&self) -> i32 {
+        self.broker_pools().map(|p| p.replicas).sum()
+    }
+
+    /// Number of controller (and combined) nodes.
+    pub fn controller_count(&self) -> i32 {
+        self.controller_pools().map(|p| p.replicas).sum()
+    }
+
+    /// DNS name of a node.
+    pub fn pod_host(&self, pool: &PoolModel, node_id: i32) -> String {
+        names::pod_host(&self.name, &self.namespace, &pool.name, node_id)
+    }
+
+    /// Static `controller.quorum.voters`: `id@host:9090,...` over every controller node.
+    pub fn controller_quorum_voters(&self) -> String {
+        self.controller_pools()
+            .flat_map(|pool| pool.node_ids().map(move |id| (pool, id)))
+            .map(|(pool, id)| format!("{id}@{}:{}", self.pod_host(pool, id), names::CONTROLLER_PORT))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Bootstrap address of a client listener: `<cluster>-kafka-bootstrap.<ns>.svc:<port>`.
+    pub fn bootstrap_servers(&self, listener: &ClientListener) -> String {
+        format!("{}:{}", names::bootstrap_host(&self.name, &self.namespace), listener.port)
+    }
+
+    /// Node ids of each pool, for `status.nodePools`.
+    pub fn node_ids_by_pool(&self) -> Vec<(String, Vec<i32>)> {
+        self.pools.iter().map(|p| (p.name.clone(), p.node_ids().collect())).collect()
+    }
+
+    /// The operator's credentials, when the cluster is secured.
+    pub fn operator_credentials(&self) -> Option<OperatorCredentials> {
+        match self.security {
+            InternalSecurity::Open => None,
+            InternalSecurity::Secured => Some(OperatorCredentials {
+                username: names::OPERATOR_USERNAME.to_owned(),
+                secret_name: names::operator_secret(&self.name),
+                secret_key: names::OPERATOR_PASSWORD_KEY.to_owned(),
+            }),
+        }
+    }
+
+    /// How the operator's admin client connects: the replication listener of every broker.
+    pub fn admin_access(&self) -> AdminAccess {
+        let bootstrap_servers = self
+            .broker_pools()
+            .flat_map(|pool| pool.node_ids().map(move |id| (pool, id)))
+            .map(|(pool, id)| format!("{}:{}", self.pod_host(pool, id), names::REPLICATION_PORT))
+            .collect();
+        let controller_servers = self
+            .controller_pools()
+            .flat_map(|pool| pool.node_ids().map(move |id| (pool, id)))
+            .map(|(pool, id)| format!("{}:{}", self.pod_host(pool, id), names::CONTROLLER_PORT))
+            .collect();
+        AdminAccess { bootstrap_servers, controller_servers, credentials: self.operator_credentials() }
+    }
+}

@@ -1,0 +1,128 @@
+//! Names, labels and well-known ports of the objects Gregor creates for a cluster.
+//! The controllers use the same functions to find what the renderer made.
+use std::collections::BTreeMap;
+
+/// Label keys and values every Gregor-managed object carries.
+pub mod labels {
+    /// `app.kubernetes.io/name`, always [`NAME_VALUE`].
+    pub const NAME: &str = "app.kubernetes.io/name";
+    /// Value of [`NAME`].
+    pub const NAME_VALUE: &str = "kafka";
+    /// `app.kubernetes.io/instance`: the cluster name.
+    pub const INSTANCE: &str = "app.kubernetes.io/instance";
+    /// `app.kubernetes.io/managed-by`, always [`MANAGED_BY_VALUE`].
+    pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+    /// Value of [`MANAGED_BY`].
+    pub const MANAGED_BY_VALUE: &str = "gregor";
+    /// `app.kubernetes.io/component`: broker, controller or combined (per-pool objects only).
+    pub const COMPONENT: &str = "app.kubernetes.io/component";
+    /// `kafka.gregor.dev/cluster`: the cluster name.
+    pub const CLUSTER: &str = "kafka.gregor.dev/cluster";
+    /// `kafka.gregor.dev/pool`: the node pool name (per-pool objects only).
+    pub const POOL: &str = "kafka.gregor.dev/pool";
+    /// `kafka.gregor.dev/broker=true` on pods that serve clients (broker or combined); the bootstrap Service selects it.
+    pub const BROKER_ROLE: &str = "kafka.gregor.dev/broker";
+}
+
+/// Annotation keys.
+pub mod annotations {
+    /// Hash of everything in a pod that needs a restart when it changes (pod spec, start script, operator-owned config).
+    pub const REVISION: &str = "kafka.gregor.dev/revision";
+    /// Hash of the user part of server.properties (`spec.config` plus defaults). A change may be dynamic.
+    pub const CONFIG_HASH: &str = "kafka.gregor.dev/config-hash";
+    /// Stops all changes to a cluster.
+    pub const PAUSE_RECONCILIATION: &str = "kafka.gregor.dev/pause-reconciliation";
+    /// On a pod or StatefulSet: asks for a safe roll.
+    pub const MANUAL_ROLL: &str = "kafka.gregor.dev/manual-roll";
+    /// Prefix reserved for the operator in pod annotations and labels.
+    pub const RESERVED_PREFIX: &str = "kafka.gregor.dev/";
+}
+
+/// Port of the operator-owned KRaft controller listener.
+pub const CONTROLLER_PORT: i32 = 9090;
+/// Port of the operator-owned replication (inter-broker and operator admin) listener.
+pub const REPLICATION_PORT: i32 = 9091;
+/// Kafka name of the controller listener.
+pub const CONTROLLER_LISTENER: &str = "CONTROLLER";
+/// Kafka name of the replication listener.
+pub const REPLICATION_LISTENER: &str = "REPLICATION";
+/// The operator's own Kafka user (a super user when the cluster is secured).
+pub const OPERATOR_USERNAME: &str = "gregor-operator";
+/// Key of the operator's password in its Secret.
+pub const OPERATOR_PASSWORD_KEY: &str = "password";
+
+/// StatefulSet of a pool: `<cluster>-<pool>`; its pods are `<cluster>-<pool>-<nodeId>`.
+pub fn statefulset(cluster: &str, pool: &str) -> String {
+    format!("{cluster}-{pool}")
+}
+
+/// Pod of a node: `<cluster>-<pool>-<nodeId>`.
+pub fn pod(cluster: &str, pool: &str, node_id: i32) -> String {
+    format!("{cluster}-{pool}-{node_id}")
+}
+
+/// ConfigMap of a pool: `<cluster>-<pool>-config`.
+pub fn pool_config_map(cluster: &str, pool: &str) -> String {
+    format!("{cluster}-{pool}-config")
+}
+
+/// Headless Service: `<cluster>-kafka-brokers`.
+pub fn headless_service(cluster: &str) -> String {
+    format!("{cluster}-kafka-brokers")
+}
+
+/// Bootstrap Service: `<cluster>-kafka-bootstrap`.
+pub fn bootstrap_service(cluster: &str) -> String {
+    format!("{cluster}-kafka-bootstrap")
+}
+
+/// PodDisruptionBudget: `<cluster>-kafka`.
+pub fn pod_disruption_budget(cluster: &str) -> String {
+    format!("{cluster}-kafka")
+}
+
+/// ServiceAccount of the Kafka pods: `<cluster>-kafka`.
+pub fn service_account(cluster: &str) -> String {
+    format!("{cluster}-kafka")
+}
+
+/// Secret holding the operator's own Kafka credentials: `<cluster>-kafka-operator` (key `password`).
+/// The controller generates it; the pods read it.
+pub fn operator_secret(cluster: &str) -> String {
+    format!("{cluster}-kafka-operator")
+}
+
+/// DNS name of a node's pod through the headless Service: `<pod>.<cluster>-kafka-brokers.<ns>.svc`.
+pub fn pod_host(cluster: &str, namespace: &str, pool: &str, node_id: i32) -> String {
+    format!("{}.{}.{namespace}.svc", pod(cluster, pool, node_id), headless_service(cluster))
+}
+
+/// DNS name of the bootstrap Service: `<cluster>-kafka-bootstrap.<ns>.svc`.
+pub fn bootstrap_host(cluster: &str, namespace: &str) -> String {
+    format!("{}.{namespace}.svc", bootstrap_service(cluster))
+}
+
+/// Labels on every object of a cluster.
+pub fn cluster_labels(cluster: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (labels::NAME.to_owned(), labels::NAME_VALUE.to_owned()),
+        (labels::INSTANCE.to_owned(), cluster.to_owned()),
+        (labels::MANAGED_BY.to_owned(), labels::MANAGED_BY_VALUE.to_owned()),
+        (labels::CLUSTER.to_owned(), cluster.to_owned()),
+    ])
+}
+
+/// Selector of every Kafka pod of a cluster.
+pub fn cluster_selector(cluster: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (labels::NAME.to_owned(), labels::NAME_VALUE.to_owned()),
+        (labels::CLUSTER.to_owned(), cluster.to_owned()),
+    ])
+}
+
+/// Selector of the Kafka pods of one pool.
+pub fn pool_selector(cluster: &str, pool: &str) -> BTreeMap<String, String> {
+    let mut selector = cluster_selector(cluster);
+    selector.insert(labels::POOL.to_owned(), pool.to_owned());
+    selector
+}
