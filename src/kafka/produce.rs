@@ -135,9 +135,14 @@ impl Producer {
             .with_transaction_timeout_ms(60_000)
             .with_producer_id(ProducerId(-1))
             .with_producer_epoch(-1);
-        let resp = self.client.send(Target::Any, &req).await?;
-        Error::check("InitProducerId", resp.error_code, None, None)?;
-        *self.state.lock().await = Some(Idempotence { producer_id: resp.producer_id.0, epoch: resp.producer_epoch, next_seq: HashMap::new() });
+        let (producer_id, epoch) = self
+            .client
+            .call(Target::Any, &req, |resp| {
+                Error::check("InitProducerId", resp.error_code, None, None)?;
+                Ok((resp.producer_id.0, resp.producer_epoch))
+            })
+            .await?;
+        *self.state.lock().await = Some(Idempotence { producer_id, epoch, next_seq: HashMap::new() });
         Ok(())
     }
 

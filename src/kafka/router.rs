@@ -166,7 +166,11 @@ impl Client {
     }
 
     async fn any_connection(&self, except: Option<i32>) -> Result<Arc<Connection>> {
-        let candidates = self.any_candidates(except);
+        let mut candidates = self.any_candidates(except);
+        if candidates.is_empty() {
+            // Nobody else to ask (single-broker cluster): the excluded one will do.
+            candidates = self.any_candidates(None);
+        }
         for addr in &candidates {
             if let Some(c) = self.pooled(addr) {
                 return Ok(c);
@@ -305,6 +309,17 @@ impl Client {
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// Send one request and parse the answer, retrying (with backoff) transport errors and
+    /// retriable error codes found by `parse`.
+    pub async fn call<R, T>(&self, target: Target<'_>, req: &R, parse: impl Fn(R::Response) -> Result<T>) -> Result<T>
+    where
+        R: kafka_protocol::protocol::Request,
+    {
+        let parse = &parse;
+        self.with_retry(target, |conn| async move { parse(conn.send(req).await?) })
+            .await
     }
 
     /// Send one request with retries.

@@ -214,8 +214,7 @@ impl Client {
     }
 
     pub async fn describe_acls(&self, filter: &AclFilter) -> Result<Vec<AclBinding>> {
-        let resp = self.send(Target::Any, &describe_acls_request(filter)).await?;
-        parse_describe_acls(resp)
+        self.call(Target::Any, &describe_acls_request(filter), parse_describe_acls).await
     }
 
     pub async fn delete_acls(&self, filters: &[AclFilter]) -> Result<Vec<Result<Vec<AclBinding>>>> {

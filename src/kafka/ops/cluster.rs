@@ -69,9 +69,7 @@ impl Client {
     }
 
     pub async fn describe_cluster_via(&self, target: Target<'_>) -> Result<ClusterDescription> {
-        let req = describe_cluster_request();
-        let resp = self.send(target, &req).await?;
-        parse_describe_cluster(resp)
+        self.call(target, &describe_cluster_request(), parse_describe_cluster).await
     }
 
     /// Fresh metadata for all topics (also refreshes the routing cache).
@@ -88,12 +86,14 @@ impl Client {
     /// Remove a broker's registration (after it is decommissioned).
     pub async fn unregister_broker(&self, broker_id: i32) -> Result<()> {
         let req = UnregisterBrokerRequest::default().with_broker_id(broker_id.into());
-        let resp = self.send(Target::Controller, &req).await?;
-        Error::check(
-            "UnregisterBroker",
-            resp.error_code,
-            Some(&format!("broker {broker_id}")),
-            resp.error_message.as_deref(),
-        )
+        self.call(Target::Controller, &req, |resp| {
+            Error::check(
+                "UnregisterBroker",
+                resp.error_code,
+                Some(&format!("broker {broker_id}")),
+                resp.error_message.as_deref(),
+            )
+        })
+        .await
     }
 }

@@ -88,9 +88,11 @@ impl Client {
         let req = ApiVersionsRequest::default()
             .with_client_software_name(StrBytes::from_static_str("gregor"))
             .with_client_software_version(StrBytes::from_static_str(env!("CARGO_PKG_VERSION")));
-        let resp = self.send(target, &req).await?;
-        Error::check("ApiVersions", resp.error_code, None, None)?;
-        Ok(FeatureMetadata::from_negotiated(&Negotiated::from_response(&resp)))
+        self.call(target, &req, |resp| {
+            Error::check("ApiVersions", resp.error_code, None, None)?;
+            Ok(FeatureMetadata::from_negotiated(&Negotiated::from_response(&resp)))
+        })
+        .await
     }
 
     pub async fn describe_features(&self) -> Result<FeatureMetadata> {
@@ -99,8 +101,7 @@ impl Client {
 
     /// Set finalized feature levels; per-feature outcomes.
     pub async fn update_features(&self, updates: &[(String, i16, UpgradeType)], validate_only: bool) -> Result<Vec<(String, Result<()>)>> {
-        let resp = self.send(Target::Controller, &update_features_request(updates, validate_only)).await?;
-        parse_update_features(resp)
+        self.call(Target::Controller, &update_features_request(updates, validate_only), parse_update_features).await
     }
 
     /// Raise (or with a downgrade type, lower) `metadata.version` to `level`.

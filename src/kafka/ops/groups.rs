@@ -70,7 +70,7 @@ impl Client {
         let req = ListGroupsRequest::default();
         let results = join_all(ids.iter().map(|&id| {
             let req = &req;
-            async move { parse_list_groups(id, self.send(Target::Node(id), req).await?) }
+            async move { self.call(Target::Node(id), req, |r| parse_list_groups(id, r)).await }
         }))
         .await;
         let mut out = Vec::new();
@@ -83,7 +83,6 @@ impl Client {
 
     /// A group's committed offsets, asked of its coordinator.
     pub async fn list_group_offsets(&self, group: &str) -> Result<BTreeMap<TopicPartition, i64>> {
-        let resp = self.send(Target::Coordinator { group }, &offset_fetch_request(group)).await?;
-        parse_offset_fetch(group, resp)
+        self.call(Target::Coordinator { group }, &offset_fetch_request(group), |r| parse_offset_fetch(group, r)).await
     }
 }

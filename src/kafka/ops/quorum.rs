@@ -69,7 +69,6 @@ pub fn parse_describe_quorum(resp: DescribeQuorumResponse) -> Result<QuorumInfo>
 impl Client {
     /// The KRaft quorum as the active controller sees it (brokers forward the request).
     pub async fn describe_quorum(&self) -> Result<QuorumInfo> {
-        let resp = self.send(Target::Any, &describe_quorum_request()).await?;
-        parse_describe_quorum(resp)
+        self.call(Target::Any, &describe_quorum_request(), parse_describe_quorum).await
     }
 }

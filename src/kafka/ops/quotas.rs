@@ -115,8 +115,7 @@ pub fn parse_alter_quotas(resp: AlterClientQuotasResponse) -> Vec<(QuotaEntity, 
 
 impl Client {
     pub async fn describe_client_quotas(&self, filter: &[QuotaMatch], strict: bool) -> Result<Vec<(QuotaEntity, BTreeMap<String, f64>)>> {
-        let resp = self.send(Target::Any, &describe_quotas_request(filter, strict)).await?;
-        parse_describe_quotas(resp)
+        self.call(Target::Any, &describe_quotas_request(filter, strict), parse_describe_quotas).await
     }
 
     pub async fn alter_client_quotas(&self, alts: &[QuotaAlteration], validate_only: bool) -> Result<Vec<(QuotaEntity, Result<()>)>> {

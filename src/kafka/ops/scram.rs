@@ -197,8 +197,7 @@ pub fn parse_alter_scram(resp: AlterUserScramCredentialsResponse) -> Vec<(String
 impl Client {
     /// SCRAM credentials of the given users (or all users).
     pub async fn describe_scram_credentials(&self, users: Option<&[String]>) -> Result<HashMap<String, Result<Vec<ScramCredentialInfo>>>> {
-        let resp = self.send(Target::Any, &describe_scram_request(users)).await?;
-        parse_describe_scram(resp)
+        self.call(Target::Any, &describe_scram_request(users), parse_describe_scram).await
     }
 
     /// Upsert and delete SCRAM credentials in one request; per-user outcomes.

@@ -273,13 +273,11 @@ impl Client {
 
     /// Start (or with `None`, cancel) partition reassignments.
     pub async fn alter_partition_reassignments(&self, items: &[Reassignment]) -> Result<HashMap<TopicPartition, Result<()>>> {
-        let resp = self.send(Target::Controller, &alter_reassignments_request(items)).await?;
-        parse_alter_reassignments(resp)
+        self.call(Target::Controller, &alter_reassignments_request(items), parse_alter_reassignments).await
     }
 
     /// Ongoing reassignments (all, or for the given partitions).
     pub async fn list_partition_reassignments(&self, partitions: Option<&[TopicPartition]>) -> Result<Vec<OngoingReassignment>> {
-        let resp = self.send(Target::Controller, &list_reassignments_request(partitions)).await?;
-        parse_list_reassignments(resp)
+        self.call(Target::Controller, &list_reassignments_request(partitions), parse_list_reassignments).await
     }
 }
