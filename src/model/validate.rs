@@ -167,17 +167,18 @@ pub(crate) fn validate_spec(
 }
 
 fn check_quorum(pools: &[PoolModel], brokers: i32, controllers: i32, findings: &mut Findings) {
-    if controllers == 0 {
+    // A missing role is an error; a pool with a bad replica count is reported on its own field.
+    if !pools.iter().any(|p| p.roles.controller) {
         findings.error("spec.nodePools", "at least one node pool must have the controller role");
     } else if controllers == 2 {
         findings.warn("spec.nodePools", "2 controllers tolerate no controller failure, like 1; use 3");
-    } else if controllers % 2 == 0 {
+    } else if controllers > 0 && controllers % 2 == 0 {
         findings.warn(
             "spec.nodePools",
             format!("{controllers} controllers tolerate no more failures than {}; use an odd number", controllers - 1),
         );
     }
-    if brokers == 0 {
+    if !pools.iter().any(|p| p.roles.broker) {
         findings.error("spec.nodePools", "at least one node pool must have the broker role");
     }
     for (i, pool) in pools.iter().enumerate() {
