@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 
 use futures::future::join_all;
+use kafka_protocol::messages::offset_commit_request::{OffsetCommitRequestPartition, OffsetCommitRequestTopic};
 use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestGroup;
+use kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse, TopicName};
 use kafka_protocol::messages::{GroupId, ListGroupsRequest, ListGroupsResponse, OffsetFetchRequest, OffsetFetchResponse};
 use kafka_protocol::protocol::StrBytes;
 
@@ -62,7 +64,46 @@ pub fn parse_offset_fetch(group: &str, resp: OffsetFetchResponse) -> Result<BTre
     Ok(out)
 }
 
+/// A standalone ("simple") commit: no generation, no member, as admin tools do.
+pub fn offset_commit_request(group: &str, offsets: &BTreeMap<TopicPartition, i64>) -> OffsetCommitRequest {
+    let mut by_topic: BTreeMap<&str, Vec<OffsetCommitRequestPartition>> = BTreeMap::new();
+    for (tp, off) in offsets {
+        by_topic.entry(tp.topic.as_str()).or_default().push(
+            OffsetCommitRequestPartition::default()
+                .with_partition_index(tp.partition)
+                .with_committed_offset(*off)
+                .with_committed_leader_epoch(-1)
+                .with_committed_metadata(Some(StrBytes::new())),
+        );
+    }
+    OffsetCommitRequest::default()
+        .with_group_id(GroupId(StrBytes::from_string(group.to_string())))
+        .with_generation_id_or_member_epoch(-1)
+        .with_member_id(StrBytes::new())
+        .with_topics(
+            by_topic
+                .into_iter()
+                .map(|(t, ps)| OffsetCommitRequestTopic::default().with_name(TopicName(StrBytes::from_string(t.to_string()))).with_partitions(ps))
+                .collect(),
+        )
+}
+
+pub fn parse_offset_commit(resp: OffsetCommitResponse) -> Result<()> {
+    for t in resp.topics {
+        for p in t.partitions {
+            let tp = format!("{}-{}", t.name.0, p.partition_index);
+            Error::check("OffsetCommit", p.error_code, Some(&tp), None)?;
+        }
+    }
+    Ok(())
+}
+
 impl Client {
+    /// Commit offsets for a group without membership (the group must have no active members).
+    pub async fn commit_group_offsets(&self, group: &str, offsets: &BTreeMap<TopicPartition, i64>) -> Result<()> {
+        self.call(Target::Coordinator { group }, &offset_commit_request(group, offsets), parse_offset_commit).await
+    }
+
     /// All groups of the cluster (ListGroups fanned out to every broker).
     pub async fn list_groups(&self) -> Result<Vec<GroupListing>> {
         let meta = self.refresh_metadata().await?;
