@@ -161,12 +161,13 @@ impl PodRun {
         let mut last_posted = String::new();
         let mut transitions: HashMap<String, (String, Time)> = HashMap::new();
         let mut failed = false;
+        let mut closed = false;
         tracing::info!(pod = %format!("{ns}/{name}"), node = %self.node_name, ip = %self.pod_ip, "pod assigned");
 
         loop {
             // 1. Follow the pod object.
-            if rx.has_changed().unwrap_or(true) {
-                let current = rx.borrow_and_update().clone();
+            {
+                let current = if closed { None } else { rx.borrow_and_update().clone() };
                 match current {
                     Some(p) => pod = p,
                     None => {
@@ -247,7 +248,7 @@ impl PodRun {
             }
 
             tokio::select! {
-                _ = rx.changed() => {}
+                r = rx.changed() => closed = r.is_err(),
                 _ = tokio::time::sleep(Duration::from_millis(250)) => {}
             }
         }
