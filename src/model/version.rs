@@ -41,6 +41,22 @@ pub fn metadata_version_rank(metadata_version: &str) -> Option<usize> {
     METADATA_VERSIONS.iter().position(|v| *v == metadata_version)
 }
 
+/// Feature level of the oldest production metadata.version, 3.3-IV3.
+const FIRST_METADATA_LEVEL: i16 = 7;
+
+/// The `metadata.version` feature level of a named version (the list is contiguous, so the level
+/// is its position plus the first level; checked against the real jars by
+/// `tests/kafka_versions.rs`).
+pub fn metadata_version_level(metadata_version: &str) -> Option<i16> {
+    metadata_version_rank(metadata_version).and_then(|r| i16::try_from(r).ok()).map(|r| r + FIRST_METADATA_LEVEL)
+}
+
+/// The name of a `metadata.version` feature level.
+pub fn metadata_version_name(level: i16) -> Option<&'static str> {
+    let rank = usize::try_from(level.checked_sub(FIRST_METADATA_LEVEL)?).ok()?;
+    METADATA_VERSIONS.get(rank).copied()
+}
+
 impl SupportedVersion {
     /// Whether this release can run with the given metadata.version (known, and not newer than its default).
     pub fn accepts_metadata_version(&self, metadata_version: &str) -> bool {
