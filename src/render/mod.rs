@@ -82,7 +82,7 @@ pub enum ObjectRef<'a> {
     StatefulSet(&'a StatefulSet),
 }
 
-impl ObjectRef<'_> {
+impl<'a> ObjectRef<'a> {
     /// Kind of the object.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -95,8 +95,8 @@ impl ObjectRef<'_> {
     }
 
     /// Metadata of the object.
-    pub fn metadata(&self) -> &ObjectMeta {
-        match self {
+    pub fn metadata(&self) -> &'a ObjectMeta {
+        match *self {
             ObjectRef::ServiceAccount(o) => &o.metadata,
             ObjectRef::Service(o) => &o.metadata,
             ObjectRef::PodDisruptionBudget(o) => &o.metadata,
@@ -106,7 +106,7 @@ impl ObjectRef<'_> {
     }
 
     /// Name of the object.
-    pub fn name(&self) -> &str {
+    pub fn name(&self) -> &'a str {
         self.metadata().name.as_deref().unwrap_or_default()
     }
 
