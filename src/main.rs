@@ -8,7 +8,7 @@ use std::{
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use gregor::{api, model, render};
+use gregor::{api, controller, model, render};
 
 #[derive(Parser)]
 #[command(name = "gregor", version, about = "A Kubernetes operator for Apache Kafka (KRaft)")]
@@ -36,8 +36,38 @@ enum Command {
         #[arg(long)]
         cluster_id: Option<String>,
     },
+    /// Run the operator: in-cluster config, or KUBECONFIG when run outside a cluster.
+    Run(RunArgs),
     /// Print the version.
     Version,
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Watch only this namespace (default: all namespaces).
+    #[arg(long, env = "GREGOR_WATCH_NAMESPACE")]
+    namespace: Option<String>,
+    /// Elect a leader on a Lease in this namespace, so several replicas can run.
+    #[arg(long, env = "GREGOR_LEADER_ELECTION_NAMESPACE")]
+    leader_election_namespace: Option<String>,
+    /// Name of the leader-election Lease.
+    #[arg(long, default_value = "gregor-leader")]
+    leader_election_lease: String,
+    /// Leader identity (default: HOSTNAME, else a random id).
+    #[arg(long, env = "GREGOR_IDENTITY")]
+    identity: Option<String>,
+    /// A hosts(5) file the Kafka admin client consults before DNS (for the local test world).
+    #[arg(long, env = "GREGOR_KAFKA_HOSTS_FILE")]
+    kafka_hosts_file: Option<PathBuf>,
+    /// Refuse to connect to Kafka outside 127.0.0.0/8 (for the local test world).
+    #[arg(long, env = "GREGOR_KAFKA_LOOPBACK_ONLY")]
+    kafka_loopback_only: bool,
+    /// Resync period of converged clusters, in seconds.
+    #[arg(long, default_value_t = 300)]
+    resync_seconds: u64,
+    /// Log as JSON.
+    #[arg(long, env = "GREGOR_LOG_JSON")]
+    log_json: bool,
 }
 
 fn main() -> Result<ExitCode> {
@@ -45,6 +75,7 @@ fn main() -> Result<ExitCode> {
     match cli.command {
         Command::Crd { out_dir } => write_crds(out_dir.as_deref()).map(|()| ExitCode::SUCCESS),
         Command::Render { file, cluster_id } => render_file(&file, cluster_id),
+        Command::Run(args) => run_operator(args).map(|()| ExitCode::SUCCESS),
         Command::Version => {
             println!("gregor {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)
@@ -98,4 +129,38 @@ fn render_file(file: &Path, cluster_id: Option<String>) -> Result<ExitCode> {
     let objects = render::render(&validated.model)?;
     io::stdout().lock().write_all(render::to_multi_doc_yaml(&objects)?.as_bytes())?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn run_operator(args: RunArgs) -> Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,kube=warn"));
+    if args.log_json {
+        tracing_subscriber::fmt().with_env_filter(filter).json().init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let client = kube::Client::try_default().await.context("connecting to the Kubernetes API")?;
+        let identity = args
+            .identity
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .unwrap_or_else(|| format!("gregor-{}", uuid::Uuid::new_v4()));
+        let leader = args.leader_election_namespace.map(|namespace| controller::leader::LeaderConfig {
+            namespace,
+            lease_name: args.leader_election_lease,
+            identity,
+            lease_duration: std::time::Duration::from_secs(15),
+            renew_every: std::time::Duration::from_secs(5),
+        });
+        let settings = controller::context::Settings {
+            kafka_hosts_file: args.kafka_hosts_file,
+            kafka_loopback_only: args.kafka_loopback_only,
+            resync: std::time::Duration::from_secs(args.resync_seconds),
+            ..controller::context::Settings::default()
+        };
+        let opts = controller::run::RunOptions { settings, leader, namespace: args.namespace };
+        controller::run::run(client, opts).await?;
+        Ok(())
+    })
 }

@@ -3,3 +3,8 @@
 pub mod conditions;
 pub mod leader;
 pub mod pod_phase;
+pub mod run;
+pub mod apply;
+pub mod cluster;
+pub mod context;
+pub mod error;

@@ -34,6 +34,9 @@ pub mod annotations {
     pub const PAUSE_RECONCILIATION: &str = "kafka.gregor.dev/pause-reconciliation";
     /// On a pod or StatefulSet: asks for a safe roll.
     pub const MANUAL_ROLL: &str = "kafka.gregor.dev/manual-roll";
+    /// On PVCs (through the claim template): the KRaft cluster id their volume is formatted with,
+    /// so a cluster re-created over retained volumes keeps its id.
+    pub const CLUSTER_ID: &str = "kafka.gregor.dev/cluster-id";
     /// Prefix reserved for the operator in pod annotations and labels.
     pub const RESERVED_PREFIX: &str = "kafka.gregor.dev/";
 }

@@ -195,6 +195,7 @@ fn claim_templates(model: &ClusterModel, pool: &PoolModel) -> Option<Vec<Persist
         metadata: ObjectMeta {
             name: Some(DATA_VOLUME.to_owned()),
             labels: Some(meta::pool_labels(model, pool)),
+            annotations: Some(BTreeMap::from([(names::annotations::CLUSTER_ID.to_owned(), model.cluster_id.clone())])),
             ..ObjectMeta::default()
         },
         spec: Some(PersistentVolumeClaimSpec {

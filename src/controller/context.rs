@@ -1,0 +1,105 @@
+//! What every reconcile shares: the API client, reflector caches, Kafka admin clients, events.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod, Secret, Service, ServiceAccount};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::Store;
+
+use crate::kafka;
+
+/// Reflector caches of everything the cluster reconciler reads, so a steady-state reconcile
+/// makes no LIST and no GET.
+#[derive(Clone)]
+pub struct Stores {
+    pub pods: Store<Pod>,
+    pub stateful_sets: Store<StatefulSet>,
+    pub config_maps: Store<ConfigMap>,
+    pub services: Store<Service>,
+    pub service_accounts: Store<ServiceAccount>,
+    pub pod_disruption_budgets: Store<PodDisruptionBudget>,
+    pub secrets: Store<Secret>,
+    pub nodes: Store<Node>,
+}
+
+/// Operator settings from the command line.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// A hosts(5) file the Kafka admin client consults before DNS (test worlds, playground).
+    pub kafka_hosts_file: Option<PathBuf>,
+    /// Refuse to dial Kafka outside 127.0.0.0/8 (test worlds).
+    pub kafka_loopback_only: bool,
+    /// Requeue while something is in progress (a roll, pods starting).
+    pub requeue_busy: Duration,
+    /// Resync period of a converged resource.
+    pub resync: Duration,
+    /// Limits of the roll planner.
+    pub roll_policy: crate::roll::Policy,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            kafka_hosts_file: None,
+            kafka_loopback_only: false,
+            requeue_busy: Duration::from_secs(2),
+            resync: Duration::from_secs(300),
+            roll_policy: crate::roll::Policy::default(),
+        }
+    }
+}
+
+/// Counters exposed for benchmarks and metrics.
+#[derive(Default, Debug)]
+pub struct Metrics {
+    pub reconciles: AtomicU64,
+    /// Create/patch/delete requests sent to the API server for owned objects and status.
+    pub writes: AtomicU64,
+    pub pod_restarts: AtomicU64,
+}
+
+impl Metrics {
+    pub fn count_write(&self) {
+        self.writes.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A Kafka admin client, kept per cluster while its connection settings stay the same.
+pub struct CachedKafka {
+    pub fingerprint: String,
+    pub client: Arc<kafka::Client>,
+}
+
+/// Shared state of the reconcilers.
+pub struct Context {
+    pub client: kube::Client,
+    pub stores: Stores,
+    pub settings: Settings,
+    pub recorder: Recorder,
+    pub metrics: Metrics,
+    /// Per cluster (`namespace/name`).
+    pub kafka: Mutex<HashMap<String, CachedKafka>>,
+    /// What we applied last, per object, to skip unchanged applies (see `apply`).
+    pub applied: Mutex<HashMap<String, crate::controller::apply::AppliedMark>>,
+}
+
+impl Context {
+    pub fn new(client: kube::Client, stores: Stores, settings: Settings) -> Self {
+        let reporter = Reporter { controller: "gregor".into(), instance: std::env::var("HOSTNAME").ok() };
+        Context {
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            stores,
+            settings,
+            metrics: Metrics::default(),
+            kafka: Mutex::new(HashMap::new()),
+            applied: Mutex::new(HashMap::new()),
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! `gregor run`: reflectors, the KafkaCluster controller, and leader election.
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod, Secret, Service, ServiceAccount};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kube::api::Api;
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::watcher::{self, Config as WatchConfig};
+use kube::runtime::{Controller, WatchStreamExt};
+use kube::{Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+use tokio::sync::watch;
+use tracing::{error, info, warn};
+
+use super::cluster;
+use super::context::{Context, Settings, Stores};
+use super::leader::{self, LeaderConfig};
+use crate::api::KafkaCluster;
+use crate::model::names;
+
+/// How the operator runs.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    pub settings: Settings,
+    /// Leader election; `None` runs as the only replica.
+    pub leader: Option<LeaderConfig>,
+    /// Watch one namespace only; `None` watches all.
+    pub namespace: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("lost leadership; stopping so that only the leader writes")]
+    LostLeadership,
+    #[error("leader election ended")]
+    ElectionEnded,
+}
+
+fn api<K>(client: &kube::Client, namespace: Option<&str>) -> Api<K>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// A reflector over objects carrying `app.kubernetes.io/managed-by=gregor`: a cache, and the
+/// stream of changes that drives the controller.
+macro_rules! owned_reflector {
+    ($client:expr, $ns:expr, $kind:ty) => {{
+        let (reader, writer) = reflector::store::<$kind>();
+        let config = WatchConfig::default().labels(&format!("{}={}", names::labels::MANAGED_BY, names::labels::MANAGED_BY_VALUE));
+        let stream = reflector::reflector(writer, watcher::watcher(api::<$kind>(&$client, $ns), config))
+            .default_backoff()
+            .touched_objects();
+        (reader, stream)
+    }};
+}
+
+fn cluster_of<K: Resource>(obj: &K) -> Option<ObjectRef<KafkaCluster>> {
+    let cluster = obj.meta().labels.as_ref()?.get(names::labels::CLUSTER)?;
+    Some(ObjectRef::new(cluster).within(obj.meta().namespace.as_deref()?))
+}
+
+/// Runs the operator until a shutdown signal, or until leadership is lost.
+pub async fn run(client: kube::Client, opts: RunOptions) -> Result<(), RunError> {
+    let (leading_tx, mut leading_rx) = watch::channel(false);
+    let election = match opts.leader.clone() {
+        Some(cfg) => {
+            info!(identity = %cfg.identity, lease = %cfg.lease_name, "waiting for leadership");
+            Some(tokio::spawn(leader::run(client.clone(), cfg, leading_tx)))
+        }
+        None => {
+            leading_tx.send_replace(true);
+            None
+        }
+    };
+    while !*leading_rx.borrow_and_update() {
+        if leading_rx.changed().await.is_err() {
+            return Err(RunError::ElectionEnded);
+        }
+    }
+    info!("leading: starting controllers");
+
+    let ns = opts.namespace.as_deref();
+    let (pods, pod_stream) = owned_reflector!(client, ns, Pod);
+    let (stateful_sets, sts_stream) = owned_reflector!(client, ns, StatefulSet);
+    let (config_maps, cm_stream) = owned_reflector!(client, ns, ConfigMap);
+    let (services, svc_stream) = owned_reflector!(client, ns, Service);
+    let (service_accounts, sa_stream) = owned_reflector!(client, ns, ServiceAccount);
+    let (pdbs, pdb_stream) = owned_reflector!(client, ns, PodDisruptionBudget);
+    let (secrets, secret_stream) = owned_reflector!(client, ns, Secret);
+    let (nodes, node_writer) = reflector::store::<Node>();
+    let node_stream = reflector::reflector(node_writer, watcher::watcher(Api::<Node>::all(client.clone()), WatchConfig::default()))
+        .default_backoff()
+        .touched_objects();
+
+    let stores = Stores {
+        pods: pods.clone(),
+        stateful_sets,
+        config_maps,
+        services,
+        service_accounts,
+        pod_disruption_budgets: pdbs,
+        secrets,
+        nodes,
+    };
+    let ctx = Arc::new(Context::new(client.clone(), stores, opts.settings.clone()));
+    let pods_for_nodes: Store<Pod> = pods;
+    let clusters: Api<KafkaCluster> = api(&client, ns);
+    let controller = Controller::new(clusters, WatchConfig::default())
+        .owns_stream(sts_stream)
+        .owns_stream(cm_stream)
+        .owns_stream(svc_stream)
+        .owns_stream(sa_stream)
+        .owns_stream(pdb_stream)
+        .owns_stream(secret_stream)
+        .watches_stream(pod_stream, |pod: Pod| cluster_of(&pod))
+        .watches_stream(node_stream, move |node: Node| {
+            // A node (un)cordoned: reconcile the clusters with pods on it.
+            let name = node.name_any();
+            let mut refs: Vec<ObjectRef<KafkaCluster>> = pods_for_nodes
+                .state()
+                .iter()
+                .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(name.as_str()))
+                .filter_map(|p| cluster_of(p.as_ref()))
+                .collect();
+            refs.dedup();
+            refs
+        })
+        .shutdown_on_signal()
+        .run(cluster::reconcile, cluster::error_policy, ctx)
+        .for_each(|result| async move {
+            match result {
+                Ok((obj, _)) => tracing::debug!(cluster = %obj.name, "reconciled"),
+                Err(e) => warn!(error = %e, "reconcile error"),
+            }
+        });
+
+    let lost = async move {
+        loop {
+            if leading_rx.changed().await.is_err() {
+                return RunError::ElectionEnded;
+            }
+            if !*leading_rx.borrow() {
+                return RunError::LostLeadership;
+            }
+        }
+    };
+    let outcome = tokio::select! {
+        () = controller => Ok(()),
+        e = lost => Err(e),
+    };
+    if let Some(handle) = election {
+        handle.abort();
+    }
+    if let Err(e) = &outcome {
+        error!(error = %e, "stopping");
+    }
+    outcome
+}
