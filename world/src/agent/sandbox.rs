@@ -31,6 +31,9 @@ pub(crate) struct Sandbox {
 
 struct PreparedMount {
     dirs: Vec<CString>,
+    /// Where the source is first bind-mounted (a tmpfs private to the new namespace), since a
+    /// later mount (e.g. the pod's /tmp) may hide the source's own path.
+    stage: CString,
     source: CString,
     target: CString,
     is_file: bool,
@@ -54,10 +57,14 @@ fn prepare(mounts: &[Mount]) -> Result<Vec<PreparedMount>, AgentError> {
             acc.push(c);
             dirs.push(cstr(&acc)?);
         }
-        out.push(PreparedMount { dirs, source: cstr(&m.source)?, target: cstr(&m.target)?, is_file, readonly: m.readonly });
+        let stage = cstr(&Path::new(STAGE).join(out.len().to_string()))?;
+        out.push(PreparedMount { dirs, stage, source: cstr(&m.source)?, target: cstr(&m.target)?, is_file, readonly: m.readonly });
     }
     Ok(out)
 }
+
+/// Mount point of the per-namespace staging tmpfs (an empty directory on the host).
+const STAGE: &str = "/run/gregor-world-stage";
 
 fn err() -> std::io::Error {
     std::io::Error::last_os_error()
@@ -69,6 +76,9 @@ pub(crate) fn spawn(sb: &Sandbox) -> Result<tokio::process::Child, AgentError> {
     let hostname = CString::new(sb.hostname.clone()).map_err(|_| AgentError::Config("hostname with NUL".into()))?;
     let workdir = CString::new(sb.workdir.clone().unwrap_or_else(|| "/".into())).map_err(|_| AgentError::Config("workingDir with NUL".into()))?;
     let root = CString::new("/").map_err(|_| AgentError::Config("nul".into()))?;
+    let stage = CString::new(STAGE).map_err(|_| AgentError::Config("nul".into()))?;
+    let tmpfs = CString::new("tmpfs").map_err(|_| AgentError::Config("nul".into()))?;
+    std::fs::create_dir_all(STAGE).map_err(|e| AgentError::Io(PathBuf::from(STAGE), e))?;
     let (out, errf) = crate::proc::log_stdio(&sb.log).map_err(|e| AgentError::Config(e.to_string()))?;
     let mut cmd = std::process::Command::new("unshare");
     cmd.args(["--pid", "--fork", "--kill-child", "--"]).args(&sb.argv);
@@ -92,6 +102,22 @@ pub(crate) fn spawn(sb: &Sandbox) -> Result<tokio::process::Child, AgentError> {
             if libc::sethostname(hostname.as_ptr(), hostname.as_bytes().len()) != 0 {
                 return Err(err());
             }
+            if libc::mount(tmpfs.as_ptr(), stage.as_ptr(), tmpfs.as_ptr(), 0, std::ptr::null()) != 0 {
+                return Err(err());
+            }
+            for m in &mounts {
+                if m.is_file {
+                    let fd = libc::open(m.stage.as_ptr(), libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC, 0o644);
+                    if fd >= 0 {
+                        libc::close(fd);
+                    }
+                } else {
+                    libc::mkdir(m.stage.as_ptr(), 0o755);
+                }
+                if libc::mount(m.source.as_ptr(), m.stage.as_ptr(), std::ptr::null(), libc::MS_BIND | libc::MS_REC, std::ptr::null()) != 0 {
+                    return Err(err());
+                }
+            }
             for m in &mounts {
                 for d in &m.dirs {
                     libc::mkdir(d.as_ptr(), 0o755);
@@ -104,7 +130,7 @@ pub(crate) fn spawn(sb: &Sandbox) -> Result<tokio::process::Child, AgentError> {
                 } else {
                     libc::mkdir(m.target.as_ptr(), 0o755);
                 }
-                if libc::mount(m.source.as_ptr(), m.target.as_ptr(), std::ptr::null(), libc::MS_BIND | libc::MS_REC, std::ptr::null()) != 0 {
+                if libc::mount(m.stage.as_ptr(), m.target.as_ptr(), std::ptr::null(), libc::MS_BIND | libc::MS_REC, std::ptr::null()) != 0 {
                     return Err(err());
                 }
                 if m.readonly
@@ -119,6 +145,7 @@ pub(crate) fn spawn(sb: &Sandbox) -> Result<tokio::process::Child, AgentError> {
                     return Err(err());
                 }
             }
+            libc::umount2(stage.as_ptr(), libc::MNT_DETACH);
             libc::mkdir(workdir.as_ptr(), 0o755);
             if libc::chdir(workdir.as_ptr()) != 0 {
                 return Err(err());
