@@ -17,6 +17,8 @@ pub mod ops;
 pub mod produce;
 pub mod resolve;
 pub mod router;
+#[cfg(test)]
+mod roundtrip_tests;
 pub mod safety;
 pub mod sasl;
 pub mod transport;
