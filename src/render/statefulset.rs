@@ -120,13 +120,8 @@ fn tcp_probe(port: i32, period: i32, failures: i32, initial_delay: Option<i32>) 
     }
 }
 
-fn mount(name: &str, path: &str, read_only: bool) -> VolumeMount {
-    VolumeMount {
-        name: name.to_owned(),
-        mount_path: path.to_owned(),
-        read_only: read_only.then_some(true),
-        ..VolumeMount::default()
-    }
+fn mount(name: &str, path: &str) -> VolumeMount {
+    VolumeMount { name: name.to_owned(), mount_path: path.to_owned(), ..VolumeMount::default() }
 }
 
 fn container(model: &ClusterModel, pool: &PoolModel) -> Container {
@@ -140,10 +135,11 @@ fn container(model: &ClusterModel, pool: &PoolModel) -> Container {
         ports: Some(ports(model, pool)),
         resources: pool.resources.clone(),
         volume_mounts: Some(vec![
-            mount(CONFIG_VOLUME, CONFIG_MOUNT, true),
-            mount(RUN_VOLUME, RUN_MOUNT, false),
-            mount(TMP_VOLUME, "/tmp", false),
-            mount(DATA_VOLUME, DATA_MOUNT, false),
+            // ConfigMap volumes are read-only by nature; no readOnly flag needed.
+            mount(CONFIG_VOLUME, CONFIG_MOUNT),
+            mount(RUN_VOLUME, RUN_MOUNT),
+            mount(TMP_VOLUME, "/tmp"),
+            mount(DATA_VOLUME, DATA_MOUNT),
         ]),
         // Readiness: the node serves. Liveness: the node still listens. The startup probe holds liveness back
         // while Kafka recovers its logs, which can take long and must never be interrupted.
