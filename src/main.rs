@@ -73,13 +73,21 @@ struct RunArgs {
 fn main() -> Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Crd { out_dir } => write_crds(out_dir.as_deref()).map(|()| ExitCode::SUCCESS),
-        Command::Render { file, cluster_id } => render_file(&file, cluster_id),
+        Command::Crd { out_dir } => quiet_on_closed_pipe(write_crds(out_dir.as_deref()).map(|()| ExitCode::SUCCESS)),
+        Command::Render { file, cluster_id } => quiet_on_closed_pipe(render_file(&file, cluster_id)),
         Command::Run(args) => run_operator(args).map(|()| ExitCode::SUCCESS),
         Command::Version => {
             println!("gregor {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// A reader that stops early (`gregor crd | head`) is not an error.
+fn quiet_on_closed_pipe(result: Result<ExitCode>) -> Result<ExitCode> {
+    match result {
+        Err(e) if e.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe) => Ok(ExitCode::SUCCESS),
+        other => other,
     }
 }
 
