@@ -1,4 +1,7 @@
 //! Gregor's custom resource types (`kafka.gregor.dev/v1alpha1`). Types only: no logic.
+// kube's `printcolumn(name = .., type_ = ..)` repeats `type_ = "string"` across columns, which clippy
+// mistakes for duplicated attributes.
+#![allow(clippy::duplicated_attributes)]
 pub mod cluster;
 pub mod common;
 pub mod topic;
