@@ -117,3 +117,51 @@ pub async fn gather(admin: &kafka::Client, model: &ClusterModel) -> Result<Kafka
     debug!(cluster = %model.name, ?facts.active_controller, ?facts.quorum_caught_up, "kafka facts");
     Ok(facts)
 }
+
+/// Why another reconciler (topics, users) cannot talk to a cluster's Kafka yet.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("KafkaCluster {0} does not exist")]
+    NoCluster(String),
+    #[error("KafkaCluster {0} has no cluster id yet (not reconciled)")]
+    NotInitialised(String),
+    #[error("KafkaCluster {name} is invalid: {errors}")]
+    InvalidCluster { name: String, errors: crate::model::ValidationErrors },
+    #[error("the operator's credentials for {0} are not there yet")]
+    NoCredentials(String),
+    #[error(transparent)]
+    Controller(#[from] crate::controller::error::ControllerError),
+    #[error(transparent)]
+    Kafka(#[from] kafka::Error),
+}
+
+/// The validated model and the admin client of a KafkaCluster, for the topic and user
+/// reconcilers. Reads only: it never creates the cluster's Secret or id.
+pub async fn connect(ctx: &Context, kc: Option<&crate::api::KafkaCluster>, name: &str) -> Result<(ClusterModel, Arc<kafka::Client>), ConnectError> {
+    let kc = kc.ok_or_else(|| ConnectError::NoCluster(name.to_owned()))?;
+    let cluster_id = kc
+        .status
+        .as_ref()
+        .and_then(|s| s.cluster_id.clone())
+        .ok_or_else(|| ConnectError::NotInitialised(name.to_owned()))?;
+    let observed = crate::model::Observed {
+        cluster_id,
+        node_id_starts: crate::model::Observed::node_id_starts_from_status(kc),
+    };
+    let model = crate::model::validate(kc, &observed)
+        .map_err(|errors| ConnectError::InvalidCluster { name: name.to_owned(), errors })?
+        .model;
+    let password = match model.operator_credentials() {
+        None => None,
+        Some(creds) => {
+            let secret = ctx
+                .stores
+                .secrets
+                .get(&kube::runtime::reflector::ObjectRef::new(&creds.secret_name).within(&model.namespace))
+                .ok_or_else(|| ConnectError::NoCredentials(name.to_owned()))?;
+            Some(super::identity::secret_value(&secret, &creds.secret_name, &creds.secret_key)?)
+        }
+    };
+    let client = admin_client(ctx, &model, password.as_deref())?;
+    Ok((model, client))
+}
