@@ -5,7 +5,7 @@ GREGOR_CACHE ?= $(HOME)/.cache/gregor
 WORLD_DIR ?= $(GREGOR_CACHE)/worlds/make-world
 export GREGOR_CACHE
 
-.PHONY: all tools build test test-unit crds check-crds world world-down playground playground-down fmt clippy
+.PHONY: all tools build test test-unit crds check-crds world world-down bench-world playground playground-down fmt clippy
 
 all: build
 
@@ -40,6 +40,10 @@ world: tools
 ## world-down: stop the world started by `make world`
 world-down:
 	@if [ -x target/debug/gregor-world ]; then target/debug/gregor-world down --dir $(WORLD_DIR); fi
+
+## bench-world: measure cached world start, broker start-to-Ready and idle memory with 3 brokers
+bench-world: tools
+	$(CARGO) run -q -p gregor-world --release --bin world-bench
 
 ## playground: the local world, the operator and an example cluster
 playground: world

@@ -174,6 +174,6 @@ pub(crate) async fn wait_ready(cp: &mut ControlPlane, client: &kube::Client, tim
         if start.elapsed() > timeout {
             return Err(WorldError::Timeout { what: "kube-apiserver /readyz".into(), secs: timeout.as_secs() });
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
