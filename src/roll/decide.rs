@@ -18,7 +18,8 @@ fn roll_order(obs: &Observation, node: &NodeObservation) -> (u8, bool, i32) {
 /// 2. An outdated pod that is stuck (crash-looping, image pull failing, unschedulable) is
 ///    restarted out of turn: it is down already, so the number of down nodes cannot grow.
 /// 3. Any node that is not Ready and caught up holds the roll: an up-to-date stuck pod halts it,
-///    anything else is waited for (reported as overdue after `policy.catch_up_timeout`). This
+///    anything else is waited for (reported as overdue after `policy.catch_up_timeout`), or, when
+///    Kafka would refuse the next broker anyway, reported as blocked on its partitions. This
 ///    includes the node restarted last, so a roll is over only when that node has caught up.
 /// 4. Nothing outdated and every node healthy: idle.
 /// 5. Otherwise the first outdated node in roll order is the candidate. A controller waits for
@@ -51,6 +52,20 @@ pub fn decide(obs: &Observation, policy: &Policy) -> Action {
                 node: node.id,
                 pod: node.pod.clone(),
             };
+        }
+        // When the next restart would be refused by Kafka too, say so: that names the partitions
+        // a person must look at (typically, they sit at min ISR because of this very node).
+        if let Some(next) = outdated
+            .iter()
+            .find(|n| n.is_healthy() && n.role.is_broker())
+        {
+            if let RestartVerdict::Blocked { partitions } = &next.restart_verdict {
+                return Action::Blocked {
+                    node: next.id,
+                    pod: next.pod.clone(),
+                    partitions: partitions.clone(),
+                };
+            }
         }
         let reason = match node.phase {
             PodPhase::Missing | PodPhase::Pending { .. } | PodPhase::Terminating => {

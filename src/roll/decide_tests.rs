@@ -284,6 +284,23 @@ fn table() {
             },
         ),
         (
+            "a node out of the ISR holds the roll, reported by the partitions the next restart would risk",
+            with(
+                with(with_controllers_done(), 102, |n| n.caught_up = Some(false)),
+                100,
+                |n| {
+                    n.restart_verdict = RestartVerdict::Blocked {
+                        partitions: vec!["orders-0".into()],
+                    }
+                },
+            ),
+            Action::Blocked {
+                node: 100,
+                pod: "c-pool-100".into(),
+                partitions: vec!["orders-0".into()],
+            },
+        ),
+        (
             "an unknown verdict is a wait",
             with(with_controllers_done(), 100, |n| {
                 n.restart_verdict = RestartVerdict::Unknown

@@ -31,7 +31,11 @@ pub async fn apply_objects(ctx: &Context, objects: &ClusterObjects) -> Result<()
 
 /// Deletes owned objects the render no longer produces (a removed pool's StatefulSet and
 /// ConfigMap, say). PVCs and Secrets are never touched here.
-pub async fn delete_orphans(ctx: &Context, kc: &KafkaCluster, objects: &ClusterObjects) -> Result<()> {
+pub async fn delete_orphans(
+    ctx: &Context,
+    kc: &KafkaCluster,
+    objects: &ClusterObjects,
+) -> Result<()> {
     let (Some(uid), Some(ns)) = (kc.meta().uid.as_deref(), kc.meta().namespace.as_deref()) else {
         return Ok(());
     };
@@ -50,7 +54,12 @@ pub async fn delete_orphans(ctx: &Context, kc: &KafkaCluster, objects: &ClusterO
     for name in orphans(&s.services, ns, uid, &kept("Service")) {
         delete_orphan::<Service>(ctx, ns, &name).await?;
     }
-    for name in orphans(&s.pod_disruption_budgets, ns, uid, &kept("PodDisruptionBudget")) {
+    for name in orphans(
+        &s.pod_disruption_budgets,
+        ns,
+        uid,
+        &kept("PodDisruptionBudget"),
+    ) {
         delete_orphan::<PodDisruptionBudget>(ctx, ns, &name).await?;
     }
     for name in orphans(&s.service_accounts, ns, uid, &kept("ServiceAccount")) {
@@ -60,7 +69,13 @@ pub async fn delete_orphans(ctx: &Context, kc: &KafkaCluster, objects: &ClusterO
 }
 
 async fn publish(ctx: &Context, kc: &KafkaCluster, type_: EventType, reason: &str, note: String) {
-    let event = Event { type_, reason: reason.into(), note: Some(note), action: "Roll".into(), secondary: None };
+    let event = Event {
+        type_,
+        reason: reason.into(),
+        note: Some(note),
+        action: "Roll".into(),
+        secondary: None,
+    };
     if let Err(e) = ctx.recorder.publish(&event, &kc.object_ref(&())).await {
         warn!(error = %e, "could not record an event");
     }
@@ -68,14 +83,30 @@ async fn publish(ctx: &Context, kc: &KafkaCluster, type_: EventType, reason: &st
 
 /// Carries out the planner's action. Only `Restart` writes: it deletes the one pod (only if it
 /// is still the pod that was observed), and the StatefulSet recreates it on the current revision.
-pub async fn perform(ctx: &Context, kc: &KafkaCluster, pods: &BTreeMap<String, Pod>, action: &Action) -> Result<()> {
-    let Action::Restart { node, pod, reasons, out_of_turn, .. } = action else {
+pub async fn perform(
+    ctx: &Context,
+    kc: &KafkaCluster,
+    pods: &BTreeMap<String, Pod>,
+    action: &Action,
+) -> Result<()> {
+    let Action::Restart {
+        node,
+        pod,
+        reasons,
+        out_of_turn,
+        ..
+    } = action
+    else {
         return Ok(());
     };
     let Some(uid) = pods.get(pod).and_then(|p| p.metadata.uid.clone()) else {
         return Ok(());
     };
-    let why = reasons.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+    let why = reasons
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
     let note = if *out_of_turn {
         format!("restarting node {node} ({pod}) out of turn, as it is stuck: {why}")
     } else {
@@ -84,7 +115,10 @@ pub async fn perform(ctx: &Context, kc: &KafkaCluster, pods: &BTreeMap<String, P
     info!(node, pod = %pod, reasons = %why, "restarting");
     let api: Api<Pod> = Api::namespaced(ctx.client.clone(), &kc.namespace().unwrap_or_default());
     let params = DeleteParams {
-        preconditions: Some(Preconditions { uid: Some(uid), resource_version: None }),
+        preconditions: Some(Preconditions {
+            uid: Some(uid),
+            resource_version: None,
+        }),
         ..DeleteParams::default()
     };
     match api.delete(pod, &params).await {
@@ -94,28 +128,46 @@ pub async fn perform(ctx: &Context, kc: &KafkaCluster, pods: &BTreeMap<String, P
         Err(e) => return Err(e.into()),
     }
     ctx.metrics.count_write();
-    ctx.metrics.pod_restarts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    ctx.metrics
+        .pod_restarts
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     publish(ctx, kc, EventType::Normal, "RestartingNode", note).await;
     Ok(())
 }
 
 /// A `manual-roll` annotation on a StatefulSet becomes one on each of its pods (which go away with
 /// their restart), and leaves the StatefulSet, so the pool rolls exactly once.
-pub async fn hand_over_manual_roll(ctx: &Context, model: &ClusterModel, pools: &BTreeSet<String>, pods: &BTreeMap<String, Pod>) -> Result<()> {
+pub async fn hand_over_manual_roll(
+    ctx: &Context,
+    model: &ClusterModel,
+    pools: &BTreeSet<String>,
+    pods: &BTreeMap<String, Pod>,
+) -> Result<()> {
     let pod_api: Api<Pod> = Api::namespaced(ctx.client.clone(), &model.namespace);
     let sts_api: Api<StatefulSet> = Api::namespaced(ctx.client.clone(), &model.namespace);
     let key = names::annotations::MANUAL_ROLL;
     for pool in model.pools.iter().filter(|p| pools.contains(&p.name)) {
         for id in pool.node_ids() {
             let name = names::pod(&model.name, &pool.name, id);
-            if pods.get(&name).is_some_and(|p| p.metadata.deletion_timestamp.is_none()) {
+            if pods
+                .get(&name)
+                .is_some_and(|p| p.metadata.deletion_timestamp.is_none())
+            {
                 let patch = serde_json::json!({"metadata": {"annotations": {key: "true"}}});
-                pod_api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
+                pod_api
+                    .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                    .await?;
                 ctx.metrics.count_write();
             }
         }
         let patch = serde_json::json!({"metadata": {"annotations": {key: null}}});
-        sts_api.patch(&names::statefulset(&model.name, &pool.name), &PatchParams::default(), &Patch::Merge(&patch)).await?;
+        sts_api
+            .patch(
+                &names::statefulset(&model.name, &pool.name),
+                &PatchParams::default(),
+                &Patch::Merge(&patch),
+            )
+            .await?;
         ctx.metrics.count_write();
         info!(pool = %pool.name, "manual roll requested on the StatefulSet; handed over to its pods");
     }
@@ -124,7 +176,11 @@ pub async fn hand_over_manual_roll(ctx: &Context, model: &ClusterModel, pools: &
 
 /// Raises `metadata.version` once every node runs the new binaries and has caught up (the
 /// caller only calls this when the planner is idle). Returns the new level when raised.
-pub async fn upgrade_metadata_version(admin: &kafka::Client, model: &ClusterModel, active: Option<i16>) -> Result<Option<i16>> {
+pub async fn upgrade_metadata_version(
+    admin: &kafka::Client,
+    model: &ClusterModel,
+    active: Option<i16>,
+) -> Result<Option<i16>> {
     let Some(wanted) = metadata_version_level(&model.metadata_version) else {
         return Ok(None);
     };
@@ -139,7 +195,8 @@ pub async fn upgrade_metadata_version(admin: &kafka::Client, model: &ClusterMode
         return Ok(None);
     }
     info!(from = active, to = wanted, version = %model.metadata_version, "raising metadata.version");
-    admin.set_metadata_version(wanted, UpgradeType::Upgrade, false).await?;
+    admin
+        .set_metadata_version(wanted, UpgradeType::Upgrade, false)
+        .await?;
     Ok(Some(wanted))
 }
-

@@ -34,7 +34,11 @@ pub struct StatusInputs<'a> {
 }
 
 fn reasons_text(reasons: &[RestartReason]) -> String {
-    reasons.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    reasons
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The Ready condition for a roll action.
@@ -42,23 +46,44 @@ fn ready_verdict(action: &Action, model: &ClusterModel) -> Verdict {
     match action {
         Action::Idle => Verdict::ready(
             "Ready",
-            format!("{} nodes run Kafka {} and are caught up", model.pools.iter().map(|p| p.replicas).sum::<i32>(), model.version.version),
+            format!(
+                "{} nodes run Kafka {} and are caught up",
+                model.pools.iter().map(|p| p.replicas).sum::<i32>(),
+                model.version.version
+            ),
         ),
-        Action::Paused => Verdict::not_ready("ReconciliationPaused", "reconciliation is paused by annotation"),
-        Action::Restart { pod, reasons, .. } => {
-            Verdict::not_ready("RollingRestart", format!("restarting {pod}: {}", reasons_text(reasons)))
-        }
-        Action::Wait { pod, reason, overdue, .. } => {
+        Action::Paused => Verdict::not_ready(
+            "ReconciliationPaused",
+            "reconciliation is paused by annotation",
+        ),
+        Action::Restart { pod, reasons, .. } => Verdict::not_ready(
+            "RollingRestart",
+            format!("restarting {pod}: {}", reasons_text(reasons)),
+        ),
+        Action::Wait {
+            pod,
+            reason,
+            overdue,
+            ..
+        } => {
             let what = match reason {
                 WaitReason::NodeNotCaughtUp => "to be Ready and back in every ISR",
                 WaitReason::PodNotRunning => "to be scheduled and running",
-                WaitReason::QuorumNotCaughtUp => "the controller quorum to catch up before restarting",
+                WaitReason::QuorumNotCaughtUp => {
+                    "the controller quorum to catch up before restarting"
+                }
                 WaitReason::KafkaUnreachable => "Kafka's Admin API to answer before restarting",
             };
-            let reason = if *overdue { "RollStalled" } else { "Progressing" };
+            let reason = if *overdue {
+                "RollStalled"
+            } else {
+                "Progressing"
+            };
             Verdict::not_ready(reason, format!("waiting for {pod} {what}"))
         }
-        Action::Blocked { pod, partitions, .. } => Verdict::not_ready(
+        Action::Blocked {
+            pod, partitions, ..
+        } => Verdict::not_ready(
             "RollBlocked",
             format!(
                 "restarting {pod} would take partitions below min.insync.replicas: {}; waiting for their ISR to recover",
@@ -67,7 +92,9 @@ fn ready_verdict(action: &Action, model: &ClusterModel) -> Verdict {
         ),
         Action::Halted { pod, .. } => Verdict::not_ready(
             "RollHalted",
-            format!("{pod} is stuck (crash loop, image pull or unschedulable) on the current revision; fix it to resume"),
+            format!(
+                "{pod} is stuck (crash loop, image pull or unschedulable) on the current revision; fix it to resume"
+            ),
         ),
     }
 }
@@ -89,35 +116,74 @@ pub fn status(i: &StatusInputs<'_>) -> KafkaClusterStatus {
         }
     }
     if !warnings.is_empty() {
-        verdicts.push(Verdict::new(WARNING, true, "UnsafeSettings", warnings.join("; ")));
+        verdicts.push(Verdict::new(
+            WARNING,
+            true,
+            "UnsafeSettings",
+            warnings.join("; "),
+        ));
     }
-    let outdated: Vec<&str> = i.observation.nodes.iter().filter(|n| n.is_outdated()).map(|n| n.pod.as_str()).collect();
-    let rolling = !outdated.is_empty();
-    if rolling {
-        verdicts.push(Verdict::new(ROLLING, true, "NodesOutdated", format!("{} node(s) to restart: {}", outdated.len(), outdated.join(", "))));
-    }
-    let conditions = merge(&previous.conditions, &verdicts, OWNED, i.generation, i.now);
-
-    let image_current = i
+    let outdated: Vec<&str> = i
         .observation
         .nodes
         .iter()
-        .all(|n| !n.restart_reasons.contains(&RestartReason::ImageChanged) && n.phase != crate::roll::PodPhase::Missing);
+        .filter(|n| n.is_outdated())
+        .map(|n| n.pod.as_str())
+        .collect();
+    let rolling = !outdated.is_empty();
+    if rolling {
+        verdicts.push(Verdict::new(
+            ROLLING,
+            true,
+            "NodesOutdated",
+            format!(
+                "{} node(s) to restart: {}",
+                outdated.len(),
+                outdated.join(", ")
+            ),
+        ));
+    }
+    let conditions = merge(&previous.conditions, &verdicts, OWNED, i.generation, i.now);
+
+    let image_current = i.observation.nodes.iter().all(|n| {
+        !n.restart_reasons.contains(&RestartReason::ImageChanged)
+            && n.phase != crate::roll::PodPhase::Missing
+    });
     let roll = match i.action {
-        Action::Restart { node, reasons, .. } => {
-            RollStatus { in_progress: true, node: Some(*node), reason: Some(reasons_text(reasons)) }
+        Action::Restart { node, reasons, .. } => RollStatus {
+            in_progress: true,
+            node: Some(*node),
+            reason: Some(reasons_text(reasons)),
+        },
+        Action::Wait { node, .. } | Action::Blocked { node, .. } | Action::Halted { node, .. }
+            if rolling =>
+        {
+            RollStatus {
+                in_progress: true,
+                node: Some(*node),
+                reason: previous.roll.as_ref().and_then(|r| r.reason.clone()),
+            }
         }
-        Action::Wait { node, .. } | Action::Blocked { node, .. } | Action::Halted { node, .. } if rolling => {
-            RollStatus { in_progress: true, node: Some(*node), reason: previous.roll.as_ref().and_then(|r| r.reason.clone()) }
-        }
-        _ if rolling => RollStatus { in_progress: true, node: None, reason: None },
-        _ => RollStatus { in_progress: false, node: None, reason: None },
+        _ if rolling => RollStatus {
+            in_progress: true,
+            node: None,
+            reason: None,
+        },
+        _ => RollStatus {
+            in_progress: false,
+            node: None,
+            reason: None,
+        },
     };
     KafkaClusterStatus {
         observed_generation: i.generation,
         conditions,
         cluster_id: Some(i.model.cluster_id.clone()),
-        kafka_version: if image_current { Some(i.model.version.version.to_owned()) } else { previous.kafka_version },
+        kafka_version: if image_current {
+            Some(i.model.version.version.to_owned())
+        } else {
+            previous.kafka_version
+        },
         metadata_version: i
             .metadata_level
             .and_then(metadata_version_name)
@@ -127,7 +193,10 @@ pub fn status(i: &StatusInputs<'_>) -> KafkaClusterStatus {
             .model
             .listeners
             .iter()
-            .map(|l| ListenerStatus { name: l.name.clone(), bootstrap_servers: i.model.bootstrap_servers(l) })
+            .map(|l| ListenerStatus {
+                name: l.name.clone(),
+                bootstrap_servers: i.model.bootstrap_servers(l),
+            })
             .collect(),
         node_pools: i
             .model
@@ -141,7 +210,12 @@ pub fn status(i: &StatusInputs<'_>) -> KafkaClusterStatus {
 
 /// The status for a spec that failed validation: Ready=False, InvalidSpec, every error listed.
 /// Everything else stays as it was.
-pub fn invalid(previous: Option<&KafkaClusterStatus>, generation: Option<i64>, errors: &ValidationErrors, now: Timestamp) -> KafkaClusterStatus {
+pub fn invalid(
+    previous: Option<&KafkaClusterStatus>,
+    generation: Option<i64>,
+    errors: &ValidationErrors,
+    now: Timestamp,
+) -> KafkaClusterStatus {
     let mut status = previous.cloned().unwrap_or_default();
     let message = format!("the spec is invalid and was not applied: {errors}");
     let verdicts = [Verdict::not_ready("InvalidSpec", message)];
@@ -152,9 +226,18 @@ pub fn invalid(previous: Option<&KafkaClusterStatus>, generation: Option<i64>, e
 }
 
 /// The status while reconciliation is paused.
-pub fn paused(previous: Option<&KafkaClusterStatus>, generation: Option<i64>, now: Timestamp) -> KafkaClusterStatus {
+pub fn paused(
+    previous: Option<&KafkaClusterStatus>,
+    generation: Option<i64>,
+    now: Timestamp,
+) -> KafkaClusterStatus {
     let mut status = previous.cloned().unwrap_or_default();
-    let verdicts = [Verdict::new(PAUSED, true, "Paused", "kafka.gregor.dev/pause-reconciliation=true: no change is applied")];
+    let verdicts = [Verdict::new(
+        PAUSED,
+        true,
+        "Paused",
+        "kafka.gregor.dev/pause-reconciliation=true: no change is applied",
+    )];
     status.conditions = merge(&status.conditions, &verdicts, &[PAUSED], generation, now);
     status
 }
