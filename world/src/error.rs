@@ -6,7 +6,9 @@ use std::path::PathBuf;
 pub enum WorldError {
     #[error("tool {tool} not found at {path} (run `bash hack/build-tools.sh all` first)")]
     ToolMissing { tool: String, path: PathBuf },
-    #[error("kafka version {0} is not in the cache ($GREGOR_CACHE/kafka-<v>); run `bash hack/build-tools.sh kafka`")]
+    #[error(
+        "kafka version {0} is not in the cache ($GREGOR_CACHE/kafka-<v>); run `bash hack/build-tools.sh kafka`"
+    )]
     KafkaVersionMissing(String),
     #[error("i/o error on {path}: {source}")]
     Io {

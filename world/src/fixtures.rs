@@ -23,7 +23,10 @@ pub struct KraftCluster {
 
 fn pod_ready(p: &Pod) -> bool {
     p.metadata.deletion_timestamp.is_none()
-        && p.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+        && p.status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
 
 /// The JVM flags the fixture gives brokers: small heap, quick start.
@@ -33,16 +36,28 @@ pub const BROKER_JVM_OPTS: &str = "-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:
 /// Applies a headless Service, a ConfigMap with server.properties and a StatefulSet of
 /// `replicas` combined (broker+controller) KRaft nodes running image `apache/kafka:<version>`
 /// with a PVC template; waits for `replicas` Ready pods.
-pub async fn kraft_statefulset(world: &World, namespace: &str, name: &str, version: &str, replicas: i32) -> Result<KraftCluster> {
+pub async fn kraft_statefulset(
+    world: &World,
+    namespace: &str,
+    name: &str,
+    version: &str,
+    replicas: i32,
+) -> Result<KraftCluster> {
     world.kafka_home(version)?;
     let client = world.client();
     let pp = PatchParams::apply(MANAGER).force();
-    let ns_obj: Namespace = serde_json::from_value(serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}))?;
-    Api::<Namespace>::all(client.clone()).patch(namespace, &pp, &Patch::Apply(&ns_obj)).await?;
+    let ns_obj: Namespace = serde_json::from_value(
+        serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}),
+    )?;
+    Api::<Namespace>::all(client.clone())
+        .patch(namespace, &pp, &Patch::Apply(&ns_obj))
+        .await?;
 
     let cluster_id = crate::proc::random_kafka_cluster_id();
     let fqdn = |i: i32| format!("{name}-{i}.{name}.{namespace}.svc.cluster.local");
-    let voters: Vec<String> = (0..replicas).map(|i| format!("{i}@{}:9093", fqdn(i))).collect();
+    let voters: Vec<String> = (0..replicas)
+        .map(|i| format!("{i}@{}:9093", fqdn(i)))
+        .collect();
     let rf = replicas.clamp(1, 3);
     let min_isr = (rf - 1).max(1);
     let props = format!(
@@ -68,7 +83,9 @@ pub async fn kraft_statefulset(world: &World, namespace: &str, name: &str, versi
         "metadata": {"name": format!("{name}-config"), "namespace": namespace},
         "data": {"server.properties": props}
     }))?;
-    Api::<ConfigMap>::namespaced(client.clone(), namespace).patch(&format!("{name}-config"), &pp, &Patch::Apply(&cm)).await?;
+    Api::<ConfigMap>::namespaced(client.clone(), namespace)
+        .patch(&format!("{name}-config"), &pp, &Patch::Apply(&cm))
+        .await?;
 
     let svc: Service = serde_json::from_value(serde_json::json!({
         "apiVersion": "v1", "kind": "Service",
@@ -80,7 +97,9 @@ pub async fn kraft_statefulset(world: &World, namespace: &str, name: &str, versi
             "ports": [{"name": "kafka", "port": 9092}, {"name": "controller", "port": 9093}]
         }
     }))?;
-    Api::<Service>::namespaced(client.clone(), namespace).patch(name, &pp, &Patch::Apply(&svc)).await?;
+    Api::<Service>::namespaced(client.clone(), namespace)
+        .patch(name, &pp, &Patch::Apply(&svc))
+        .await?;
 
     let script = r#"set -e
 ID=${HOSTNAME##*-}
@@ -140,7 +159,9 @@ exec /opt/kafka/bin/kafka-server-start.sh /etc/kafka/rendered/server.properties
             }]
         }
     }))?;
-    Api::<StatefulSet>::namespaced(client.clone(), namespace).patch(name, &pp, &Patch::Apply(&sts)).await?;
+    Api::<StatefulSet>::namespaced(client.clone(), namespace)
+        .patch(name, &pp, &Patch::Apply(&sts))
+        .await?;
 
     let cluster = KraftCluster {
         namespace: namespace.to_string(),
@@ -170,12 +191,24 @@ impl KraftCluster {
         let lp = ListParams::default().labels(&format!("app={}", self.name));
         let start = Instant::now();
         loop {
-            let ready = pods.list(&lp).await?.items.iter().filter(|p| pod_ready(p)).count();
+            let ready = pods
+                .list(&lp)
+                .await?
+                .items
+                .iter()
+                .filter(|p| pod_ready(p))
+                .count();
             if ready as i32 >= self.replicas {
                 return Ok(());
             }
             if start.elapsed() > timeout {
-                return Err(WorldError::Timeout { what: format!("{} Ready pods of {}/{}", self.replicas, self.namespace, self.name), secs: timeout.as_secs() });
+                return Err(WorldError::Timeout {
+                    what: format!(
+                        "{} Ready pods of {}/{}",
+                        self.replicas, self.namespace, self.name
+                    ),
+                    secs: timeout.as_secs(),
+                });
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
@@ -183,11 +216,18 @@ impl KraftCluster {
 
     /// Number of Bound PVCs of the cluster.
     pub async fn bound_pvcs(&self, world: &World) -> Result<usize> {
-        let pvcs = Api::<PersistentVolumeClaim>::namespaced(world.client(), &self.namespace).list(&ListParams::default()).await?;
+        let pvcs = Api::<PersistentVolumeClaim>::namespaced(world.client(), &self.namespace)
+            .list(&ListParams::default())
+            .await?;
         Ok(pvcs
             .items
             .iter()
-            .filter(|p| p.metadata.name.as_deref().is_some_and(|n| n.starts_with(&format!("data-{}-", self.name))))
+            .filter(|p| {
+                p.metadata
+                    .name
+                    .as_deref()
+                    .is_some_and(|n| n.starts_with(&format!("data-{}-", self.name)))
+            })
             .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Bound"))
             .count())
     }
@@ -202,7 +242,13 @@ impl KraftCluster {
     }
 
     /// Waits for the pod to be back (a new uid, not `old_uid`) and Ready.
-    pub async fn wait_pod_back(&self, world: &World, ordinal: i32, old_uid: &str, timeout: Duration) -> Result<()> {
+    pub async fn wait_pod_back(
+        &self,
+        world: &World,
+        ordinal: i32,
+        old_uid: &str,
+        timeout: Duration,
+    ) -> Result<()> {
         let pods = Api::<Pod>::namespaced(world.client(), &self.namespace);
         let name = self.pod_name(ordinal);
         let start = Instant::now();
@@ -214,7 +260,10 @@ impl KraftCluster {
                 return Ok(());
             }
             if start.elapsed() > timeout {
-                return Err(WorldError::Timeout { what: format!("pod {}/{name} back and Ready", self.namespace), secs: timeout.as_secs() });
+                return Err(WorldError::Timeout {
+                    what: format!("pod {}/{name} back and Ready", self.namespace),
+                    secs: timeout.as_secs(),
+                });
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }

@@ -30,7 +30,13 @@ pub struct WorldOptions {
 
 impl Default for WorldOptions {
     fn default() -> Self {
-        WorldOptions { nodes: 3, zones: 3, dir: None, keep_dir: std::env::var_os("GREGOR_KEEP_WORLD").is_some_and(|v| v != "0" && !v.is_empty()) }
+        WorldOptions {
+            nodes: 3,
+            zones: 3,
+            dir: None,
+            keep_dir: std::env::var_os("GREGOR_KEEP_WORLD")
+                .is_some_and(|v| v != "0" && !v.is_empty()),
+        }
     }
 }
 
@@ -64,11 +70,21 @@ fn lock_block() -> Result<(u8, std::fs::File)> {
     for i in 0..241u16 {
         let block = (10 + (u16::from(seed[0]) + i) % 241) as u8;
         let path = dir.join(format!("127.{block}.lock"));
-        let f = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(WorldError::io(&path))?;
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(WorldError::io(&path))?;
         // SAFETY: flock on an fd we own.
         if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
             // Someone else's process may already listen there (a world whose lock file was removed).
-            if std::net::TcpListener::bind((Ipv4Addr::new(127, block, 0, 1), controlplane::APISERVER_PORT)).is_ok() {
+            if std::net::TcpListener::bind((
+                Ipv4Addr::new(127, block, 0, 1),
+                controlplane::APISERVER_PORT,
+            ))
+            .is_ok()
+            {
                 return Ok((block, f));
             }
         }
@@ -91,8 +107,15 @@ impl World {
         let dir = match &opts.dir {
             Some(d) => d.clone(),
             None => {
-                let root = std::env::var_os("GREGOR_WORLD_ROOT").map(PathBuf::from).unwrap_or_else(|| std::env::temp_dir().join("gregor-worlds"));
-                root.join(format!("w127.{block}-{}-{}", std::process::id(), crate::proc::random_hex(3)))
+                let root = std::env::var_os("GREGOR_WORLD_ROOT")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| std::env::temp_dir().join("gregor-worlds"));
+                remove_stale_worlds(&root);
+                root.join(format!(
+                    "w127.{block}-{}-{}",
+                    std::process::id(),
+                    crate::proc::random_hex(3)
+                ))
             }
         };
         if dir.exists() {
@@ -102,27 +125,45 @@ impl World {
         let dir = dir.canonicalize().map_err(WorldError::io(&dir))?;
         let zones = opts.zones.max(1);
         let nodes: Vec<SimNode> = (0..opts.nodes.max(1))
-            .map(|i| SimNode { name: format!("node-{i}"), zone: format!("zone-{}", (b'a' + (i % zones) as u8) as char), ip: Ipv4Addr::new(127, block, 0, 10 + i as u8) })
+            .map(|i| SimNode {
+                name: format!("node-{i}"),
+                zone: format!("zone-{}", (b'a' + (i % zones) as u8) as char),
+                ip: Ipv4Addr::new(127, block, 0, 10 + i as u8),
+            })
             .collect();
         let shared = Arc::new(Shared::new(&dir, block).map_err(WorldError::io(&dir))?);
         let kubeconfig = dir.join("kubeconfig");
         let (ready_tx, ready_rx) = oneshot::channel::<Result<Started>>();
         let (stop_tx, stop_rx) = watch::channel(false);
         let thread = {
-            let (dir, kubeconfig, nodes, shared) = (dir.clone(), kubeconfig.clone(), nodes.clone(), shared.clone());
+            let (dir, kubeconfig, nodes, shared) = (
+                dir.clone(),
+                kubeconfig.clone(),
+                nodes.clone(),
+                shared.clone(),
+            );
             std::thread::Builder::new()
                 .name(format!("gregor-world-127.{block}"))
                 .spawn(move || {
-                    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                    let rt = match tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    {
                         Ok(rt) => rt,
                         Err(e) => {
-                            let _ = ready_tx.send(Err(WorldError::Other(format!("tokio runtime: {e}"))));
+                            let _ = ready_tx
+                                .send(Err(WorldError::Other(format!("tokio runtime: {e}"))));
                             return;
                         }
                     };
-                    rt.block_on(supervise(tools, dir, api_ip, kubeconfig, nodes, shared, ready_tx, stop_rx));
+                    rt.block_on(supervise(
+                        tools, dir, api_ip, kubeconfig, nodes, shared, ready_tx, stop_rx,
+                    ));
                 })
-                .map_err(|source| WorldError::Spawn { what: "world thread".into(), source })?
+                .map_err(|source| WorldError::Spawn {
+                    what: "world thread".into(),
+                    source,
+                })?
         };
         let started = match ready_rx.await {
             Ok(Ok(s)) => s,
@@ -136,7 +177,9 @@ impl World {
             }
         };
         let kc = kube::config::Kubeconfig::read_from(&kubeconfig)?;
-        let config = kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default()).await?;
+        let config =
+            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+                .await?;
         let client = kube::Client::try_from(config.clone())?;
         let world = World {
             hosts_file: shared.hosts_file.clone(),
@@ -184,11 +227,30 @@ impl World {
     /// token from the TokenRequest API (valid 24h), default namespace `namespace`.
     pub async fn mint_kubeconfig(&self, namespace: &str, service_account: &str) -> Result<PathBuf> {
         let api = Api::<ServiceAccount>::namespaced(self.client.clone(), namespace);
-        let req = TokenRequest { spec: Some(TokenRequestSpec { audiences: None, expiration_seconds: Some(86400), bound_object_ref: None }), ..Default::default() };
-        let tr = api.create_token_request(service_account, &PostParams::default(), &req).await?;
+        let req = TokenRequest {
+            spec: Some(TokenRequestSpec {
+                audiences: None,
+                expiration_seconds: Some(86400),
+                bound_object_ref: None,
+            }),
+            ..Default::default()
+        };
+        let tr = api
+            .create_token_request(service_account, &PostParams::default(), &req)
+            .await?;
         let token = tr.status.and_then(|s| s.token).unwrap_or_default();
-        let path = self.dir.join("kubeconfigs").join(format!("{namespace}-{service_account}.yaml"));
-        pki::write_kubeconfig(&path, &self.api_url(), &self.dir.join("pki").join("ca.crt"), &format!("system:serviceaccount:{namespace}:{service_account}"), &token, Some(namespace))?;
+        let path = self
+            .dir
+            .join("kubeconfigs")
+            .join(format!("{namespace}-{service_account}.yaml"));
+        pki::write_kubeconfig(
+            &path,
+            &self.api_url(),
+            &self.dir.join("pki").join("ca.crt"),
+            &format!("system:serviceaccount:{namespace}:{service_account}"),
+            &token,
+            Some(namespace),
+        )?;
         Ok(path)
     }
 
@@ -211,7 +273,12 @@ impl World {
 
     /// stdout+stderr of a container of a pod (all restarts and recreations, appended).
     pub fn pod_log_path(&self, namespace: &str, pod: &str, container: &str) -> PathBuf {
-        self.dir.join("logs").join("pods").join(namespace).join(pod).join(format!("{container}.log"))
+        self.dir
+            .join("logs")
+            .join("pods")
+            .join(namespace)
+            .join(pod)
+            .join(format!("{container}.log"))
     }
 
     /// Log of a control-plane component: etcd, kube-apiserver, kube-controller-manager, kube-scheduler.
@@ -236,7 +303,12 @@ impl World {
 
     /// Host pids of the world's processes still alive (control plane and container sandboxes).
     pub fn pids(&self) -> Vec<i32> {
-        let mut p: Vec<i32> = self.control_plane_pids.iter().copied().filter(|p| crate::proc::alive(*p)).collect();
+        let mut p: Vec<i32> = self
+            .control_plane_pids
+            .iter()
+            .copied()
+            .filter(|p| crate::proc::alive(*p))
+            .collect();
         p.extend(self.shared.live_pids());
         p
     }
@@ -257,6 +329,7 @@ impl World {
             crate::proc::kill_group(*pid, libc::SIGKILL);
         }
         if self.keep_dir || std::thread::panicking() {
+            let _ = std::fs::write(self.dir.join("KEEP"), "kept for debugging\n");
             eprintln!("gregor world kept at {}", self.dir.display());
         } else if let Err(e) = std::fs::remove_dir_all(&self.dir) {
             tracing::debug!(error = %e, "removing world dir");
@@ -287,15 +360,32 @@ async fn supervise(
     let result: Result<(kube::Client, tokio::task::JoinHandle<()>)> = async {
         let pki = pki::generate(&dir.join("pki"), api_ip).await?;
         let url = format!("https://{api_ip}:{}", controlplane::APISERVER_PORT);
-        pki::write_kubeconfig(&kubeconfig, &url, &pki.ca_crt, "world-admin", &pki.admin_token, None)?;
+        pki::write_kubeconfig(
+            &kubeconfig,
+            &url,
+            &pki.ca_crt,
+            "world-admin",
+            &pki.admin_token,
+            None,
+        )?;
         let plane = cp.insert(controlplane::start(&tools, &dir, api_ip, &pki, &kubeconfig).await?);
         let kc = kube::config::Kubeconfig::read_from(&kubeconfig)?;
-        let config = kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default()).await?;
+        let config =
+            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+                .await?;
         let client = kube::Client::try_from(config)?;
         controlplane::wait_ready(plane, &client, Duration::from_secs(120)).await?;
         let k8s_version = tools::k8s_version();
-        agent::bootstrap(&client, &nodes, &k8s_version).await.map_err(|e| WorldError::Other(format!("node agent bootstrap: {e}")))?;
-        let agent_task = tokio::spawn(agent::run(client.clone(), shared.clone(), nodes.clone(), k8s_version, stop.clone()));
+        agent::bootstrap(&client, &nodes, &k8s_version)
+            .await
+            .map_err(|e| WorldError::Other(format!("node agent bootstrap: {e}")))?;
+        let agent_task = tokio::spawn(agent::run(
+            client.clone(),
+            shared.clone(),
+            nodes.clone(),
+            k8s_version,
+            stop.clone(),
+        ));
         wait_nodes_ready(&client, nodes.len(), Duration::from_secs(60)).await?;
         Ok((client, agent_task))
     }
@@ -304,7 +394,9 @@ async fn supervise(
         Ok((_client, t)) => {
             let pids = cp.as_ref().map(|c| c.pids()).unwrap_or_default();
             // If the caller is gone, its stop sender is gone too and the wait below ends at once.
-            let _ = ready.send(Ok(Started { control_plane_pids: pids }));
+            let _ = ready.send(Ok(Started {
+                control_plane_pids: pids,
+            }));
             Some(t)
         }
         Err(e) => {
@@ -324,6 +416,28 @@ async fn supervise(
     }
 }
 
+/// Removes world dirs (`w127.B-<pid>-<hex>`) whose owning process is gone (e.g. a test killed
+/// by SIGKILL), unless they were kept on purpose (a panicking test keeps its dir: those have a
+/// `KEEP` marker).
+fn remove_stale_worlds(root: &Path) {
+    let Ok(rd) = std::fs::read_dir(root) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix("w127.")
+            .and_then(|r| r.split('-').nth(1))
+            .and_then(|p| p.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() && !e.path().join("KEEP").exists() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
 async fn wait_nodes_ready(client: &kube::Client, n: usize, timeout: Duration) -> Result<()> {
     let api = Api::<Node>::all(client.clone());
     let start = Instant::now();
@@ -333,7 +447,12 @@ async fn wait_nodes_ready(client: &kube::Client, n: usize, timeout: Duration) ->
                 .items
                 .iter()
                 .filter(|node| {
-                    node.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+                    node.status
+                        .as_ref()
+                        .and_then(|s| s.conditions.as_ref())
+                        .is_some_and(|cs| {
+                            cs.iter().any(|c| c.type_ == "Ready" && c.status == "True")
+                        })
                 })
                 .count();
             if ready >= n {
@@ -341,7 +460,10 @@ async fn wait_nodes_ready(client: &kube::Client, n: usize, timeout: Duration) ->
             }
         }
         if start.elapsed() > timeout {
-            return Err(WorldError::Timeout { what: format!("{n} Ready nodes"), secs: timeout.as_secs() });
+            return Err(WorldError::Timeout {
+                what: format!("{n} Ready nodes"),
+                secs: timeout.as_secs(),
+            });
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -7,8 +7,8 @@ mod spec;
 use futures::StreamExt;
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::api::core::v1::{
-    HostPathVolumeSource, Node, NodeAddress, NodeCondition, NodeSpec, NodeStatus, NodeSystemInfo, ObjectReference, PersistentVolume,
-    PersistentVolumeClaim, PersistentVolumeSpec, Pod,
+    HostPathVolumeSource, Node, NodeAddress, NodeCondition, NodeSpec, NodeStatus, NodeSystemInfo,
+    ObjectReference, PersistentVolume, PersistentVolumeClaim, PersistentVolumeSpec, Pod,
 };
 use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -50,13 +50,16 @@ pub struct SimNode {
     pub ip: Ipv4Addr,
 }
 
+/// namespace/name -> address, and the next free index.
+type IpTable = (HashMap<(String, String), Ipv4Addr>, u32);
+
 /// State shared by the agent's tasks and the world.
 pub(crate) struct Shared {
     pub world_dir: PathBuf,
     pub hosts_file: PathBuf,
     pub resolv_conf: PathBuf,
     block: u8,
-    ips: Mutex<(HashMap<(String, String), Ipv4Addr>, u32)>,
+    ips: Mutex<IpTable>,
     hosts: Mutex<BTreeMap<String, String>>,
     /// Host pids of the `unshare` process of every container ever started (for teardown).
     pids: Mutex<HashSet<i32>>,
@@ -68,7 +71,10 @@ impl Shared {
         let resolv_conf = world_dir.join("resolv.conf");
         // Name lookups that miss the hosts file go to a DNS server on the world's own loopback
         // address, where nothing listens: they fail fast and never leave 127.0.0.0/8.
-        std::fs::write(&resolv_conf, format!("nameserver 127.{block}.0.1\noptions timeout:1 attempts:1\n"))?;
+        std::fs::write(
+            &resolv_conf,
+            format!("nameserver 127.{block}.0.1\noptions timeout:1 attempts:1\n"),
+        )?;
         let s = Shared {
             world_dir: world_dir.to_path_buf(),
             hosts_file,
@@ -84,7 +90,9 @@ impl Shared {
 
     /// A stable address per namespace/name: a recreated pod gets its old address back.
     pub fn ip_for(&self, ns: &str, name: &str) -> Ipv4Addr {
-        let Ok(mut g) = self.ips.lock() else { return Ipv4Addr::new(127, self.block, 1, 1) };
+        let Ok(mut g) = self.ips.lock() else {
+            return Ipv4Addr::new(127, self.block, 1, 1);
+        };
         if let Some(ip) = g.0.get(&(ns.to_string(), name.to_string())) {
             return *ip;
         }
@@ -113,14 +121,20 @@ impl Shared {
 
     /// Rewrites the hosts file in place (same inode), so bind mounts of it see every update.
     fn write_hosts(&self) -> std::io::Result<()> {
-        let mut text = String::from("# gregor test world: pod DNS names -> pod addresses (kept current by the node agent)\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+        let mut text = String::from(
+            "# gregor test world: pod DNS names -> pod addresses (kept current by the node agent)\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+        );
         if let Ok(h) = self.hosts.lock() {
             for l in h.values() {
                 text.push_str(l);
                 text.push('\n');
             }
         }
-        let mut f = std::fs::OpenOptions::new().create(true).write(true).truncate(true).open(&self.hosts_file)?;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .open(&self.hosts_file)?;
         f.write_all(text.as_bytes())?;
         f.flush()
     }
@@ -144,7 +158,15 @@ impl Shared {
     }
 
     pub fn live_pids(&self) -> Vec<i32> {
-        self.pids.lock().map(|p| p.iter().copied().filter(|p| crate::proc::alive(*p)).collect()).unwrap_or_default()
+        self.pids
+            .lock()
+            .map(|p| {
+                p.iter()
+                    .copied()
+                    .filter(|p| crate::proc::alive(*p))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 }
 
@@ -153,12 +175,19 @@ fn ts() -> Time {
 }
 
 /// Registers the nodes and the default StorageClass.
-pub(crate) async fn bootstrap(client: &kube::Client, nodes: &[SimNode], k8s_version: &str) -> Result<(), AgentError> {
+pub(crate) async fn bootstrap(
+    client: &kube::Client,
+    nodes: &[SimNode],
+    k8s_version: &str,
+) -> Result<(), AgentError> {
     let sc_api = Api::<StorageClass>::all(client.clone());
     let sc = StorageClass {
         metadata: ObjectMeta {
             name: Some(STORAGE_CLASS.into()),
-            annotations: Some(BTreeMap::from([("storageclass.kubernetes.io/is-default-class".to_string(), "true".to_string())])),
+            annotations: Some(BTreeMap::from([(
+                "storageclass.kubernetes.io/is-default-class".to_string(),
+                "true".to_string(),
+            )])),
             ..Default::default()
         },
         provisioner: PROVISIONER.into(),
@@ -182,8 +211,14 @@ pub(crate) async fn bootstrap(client: &kube::Client, nodes: &[SimNode], k8s_vers
                     ("kubernetes.io/os".to_string(), "linux".to_string()),
                     ("kubernetes.io/arch".to_string(), "amd64".to_string()),
                     ("topology.kubernetes.io/zone".to_string(), n.zone.clone()),
-                    ("topology.kubernetes.io/region".to_string(), "world".to_string()),
-                    ("node.kubernetes.io/instance-type".to_string(), "gregor-world".to_string()),
+                    (
+                        "topology.kubernetes.io/region".to_string(),
+                        "world".to_string(),
+                    ),
+                    (
+                        "node.kubernetes.io/instance-type".to_string(),
+                        "gregor-world".to_string(),
+                    ),
                 ])),
                 ..Default::default()
             },
@@ -200,7 +235,11 @@ pub(crate) async fn bootstrap(client: &kube::Client, nodes: &[SimNode], k8s_vers
     Ok(())
 }
 
-async fn heartbeat(client: &kube::Client, n: &SimNode, k8s_version: &str) -> Result<(), AgentError> {
+async fn heartbeat(
+    client: &kube::Client,
+    n: &SimNode,
+    k8s_version: &str,
+) -> Result<(), AgentError> {
     let api = Api::<Node>::all(client.clone());
     let q = |s: &str| Quantity(s.to_string());
     let res = BTreeMap::from([
@@ -227,8 +266,14 @@ async fn heartbeat(client: &kube::Client, n: &SimNode, k8s_version: &str) -> Res
             cond("PIDPressure", "False", "KubeletHasSufficientPID"),
         ]),
         addresses: Some(vec![
-            NodeAddress { type_: "InternalIP".into(), address: n.ip.to_string() },
-            NodeAddress { type_: "Hostname".into(), address: n.name.clone() },
+            NodeAddress {
+                type_: "InternalIP".into(),
+                address: n.ip.to_string(),
+            },
+            NodeAddress {
+                type_: "Hostname".into(),
+                address: n.name.clone(),
+            },
         ]),
         node_info: Some(NodeSystemInfo {
             architecture: "amd64".into(),
@@ -247,7 +292,10 @@ async fn heartbeat(client: &kube::Client, n: &SimNode, k8s_version: &str) -> Res
     };
     // Set lastTransitionTime only when missing, so it reflects the first Ready.
     let mut value = serde_json::json!({ "status": status });
-    if let Some(conds) = value.pointer_mut("/status/conditions").and_then(|c| c.as_array_mut()) {
+    if let Some(conds) = value
+        .pointer_mut("/status/conditions")
+        .and_then(|c| c.as_array_mut())
+    {
         let existing = api.get_opt(&n.name).await?;
         let prev: HashMap<String, Option<Time>> = existing
             .as_ref()
@@ -258,24 +306,46 @@ async fn heartbeat(client: &kube::Client, n: &SimNode, k8s_version: &str) -> Res
             .map(|c| (c.type_, c.last_transition_time))
             .collect();
         for c in conds.iter_mut() {
-            let t = c.get("type").and_then(|t| t.as_str()).unwrap_or_default().to_string();
+            let t = c
+                .get("type")
+                .and_then(|t| t.as_str())
+                .unwrap_or_default()
+                .to_string();
             let ltt = prev.get(&t).cloned().flatten().unwrap_or_else(ts);
             c["lastTransitionTime"] = serde_json::to_value(ltt).unwrap_or_default();
         }
         // Remove any not-ready/unreachable taint someone else put on (the agent owns node health).
         if let Some(node) = existing
             && let Some(taints) = node.spec.and_then(|s| s.taints)
-            && taints.iter().any(|t| t.key.starts_with("node.kubernetes.io/not-ready") || t.key.starts_with("node.kubernetes.io/unreachable"))
+            && taints.iter().any(|t| {
+                t.key.starts_with("node.kubernetes.io/not-ready")
+                    || t.key.starts_with("node.kubernetes.io/unreachable")
+            })
         {
-            let keep: Vec<_> = taints.into_iter().filter(|t| !t.key.starts_with("node.kubernetes.io/not-ready") && !t.key.starts_with("node.kubernetes.io/unreachable")).collect();
-            api.patch(&n.name, &PatchParams::default(), &Patch::Merge(serde_json::json!({"spec": {"taints": keep}}))).await?;
+            let keep: Vec<_> = taints
+                .into_iter()
+                .filter(|t| {
+                    !t.key.starts_with("node.kubernetes.io/not-ready")
+                        && !t.key.starts_with("node.kubernetes.io/unreachable")
+                })
+                .collect();
+            api.patch(
+                &n.name,
+                &PatchParams::default(),
+                &Patch::Merge(serde_json::json!({"spec": {"taints": keep}})),
+            )
+            .await?;
         }
     }
-    api.patch_status(&n.name, &PatchParams::default(), &Patch::Merge(&value)).await?;
+    api.patch_status(&n.name, &PatchParams::default(), &Patch::Merge(&value))
+        .await?;
 
     let leases = Api::<Lease>::namespaced(client.clone(), "kube-node-lease");
     let lease = Lease {
-        metadata: ObjectMeta { name: Some(n.name.clone()), ..Default::default() },
+        metadata: ObjectMeta {
+            name: Some(n.name.clone()),
+            ..Default::default()
+        },
         spec: Some(LeaseSpec {
             holder_identity: Some(n.name.clone()),
             lease_duration_seconds: Some(40),
@@ -286,7 +356,9 @@ async fn heartbeat(client: &kube::Client, n: &SimNode, k8s_version: &str) -> Res
     match leases.get_opt(&n.name).await {
         Ok(Some(_)) => {
             let patch = serde_json::json!({"spec": {"renewTime": MicroTime(Timestamp::now())}});
-            leases.patch(&n.name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
+            leases
+                .patch(&n.name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await?;
         }
         Ok(None) => {
             if let Err(e) = leases.create(&PostParams::default(), &lease).await {
@@ -299,7 +371,13 @@ async fn heartbeat(client: &kube::Client, n: &SimNode, k8s_version: &str) -> Res
 }
 
 /// Runs the agent until `stop` flips to true.
-pub(crate) async fn run(client: kube::Client, shared: Arc<Shared>, nodes: Vec<SimNode>, k8s_version: String, mut stop: watch::Receiver<bool>) {
+pub(crate) async fn run(
+    client: kube::Client,
+    shared: Arc<Shared>,
+    nodes: Vec<SimNode>,
+    k8s_version: String,
+    mut stop: watch::Receiver<bool>,
+) {
     let hb = {
         let (client, nodes, v) = (client.clone(), nodes.clone(), k8s_version.clone());
         tokio::spawn(async move {
@@ -340,7 +418,8 @@ struct PodSlot {
 }
 
 async fn watch_pods(client: kube::Client, shared: Arc<Shared>, nodes: Vec<SimNode>) {
-    let node_ips: HashMap<String, Ipv4Addr> = nodes.iter().map(|n| (n.name.clone(), n.ip)).collect();
+    let node_ips: HashMap<String, Ipv4Addr> =
+        nodes.iter().map(|n| (n.name.clone(), n.ip)).collect();
     let api = Api::<Pod>::all(client.clone());
     let mut slots: HashMap<String, PodSlot> = HashMap::new();
     let mut relist: Option<HashSet<String>> = None;
@@ -358,7 +437,11 @@ async fn watch_pods(client: kube::Client, shared: Arc<Shared>, nodes: Vec<SimNod
             watcher::Event::Init => relist = Some(HashSet::new()),
             watcher::Event::InitDone => {
                 if let Some(seen) = relist.take() {
-                    let gone: Vec<String> = slots.keys().filter(|u| !seen.contains(*u)).cloned().collect();
+                    let gone: Vec<String> = slots
+                        .keys()
+                        .filter(|u| !seen.contains(*u))
+                        .cloned()
+                        .collect();
                     for uid in gone {
                         if let Some(slot) = slots.remove(&uid) {
                             // The task sees `None`, kills its processes and ends.
@@ -373,8 +456,12 @@ async fn watch_pods(client: kube::Client, shared: Arc<Shared>, nodes: Vec<SimNod
                 if let Some(seen) = relist.as_mut() {
                     seen.insert(uid.clone());
                 }
-                let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.clone()) else { continue };
-                let Some(host_ip) = node_ips.get(&node) else { continue };
+                let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.clone()) else {
+                    continue;
+                };
+                let Some(host_ip) = node_ips.get(&node) else {
+                    continue;
+                };
                 if let Some(slot) = slots.get(&uid) {
                     slot.tx.send_replace(Some(pod));
                     continue;
@@ -388,7 +475,13 @@ async fn watch_pods(client: kube::Client, shared: Arc<Shared>, nodes: Vec<SimNod
                     shared.set_host(&uid, Some(format!("{ip}\t{h}.{sub}.{ns}.svc.cluster.local {h}.{sub}.{ns}.svc {h}.{sub}.{ns}")));
                 }
                 let (tx, rx) = watch::channel(Some(pod));
-                let run = pod::PodRun { shared: shared.clone(), client: client.clone(), node_name: node, host_ip: host_ip.to_string(), pod_ip: ip.to_string() };
+                let run = pod::PodRun {
+                    shared: shared.clone(),
+                    client: client.clone(),
+                    node_name: node,
+                    host_ip: host_ip.to_string(),
+                    pod_ip: ip.to_string(),
+                };
                 let task = tokio::spawn(run.run(rx));
                 slots.insert(uid, PodSlot { tx, task });
             }
@@ -404,19 +497,41 @@ async fn watch_pods(client: kube::Client, shared: Arc<Shared>, nodes: Vec<SimNod
 }
 
 async fn provision_once(client: &kube::Client, shared: &Shared) -> Result<(), AgentError> {
-    let classes = Api::<StorageClass>::all(client.clone()).list(&ListParams::default()).await?;
-    let ours: HashMap<String, StorageClass> = classes.items.into_iter().filter(|c| c.provisioner == PROVISIONER).filter_map(|c| c.metadata.name.clone().map(|n| (n, c))).collect();
+    let classes = Api::<StorageClass>::all(client.clone())
+        .list(&ListParams::default())
+        .await?;
+    let ours: HashMap<String, StorageClass> = classes
+        .items
+        .into_iter()
+        .filter(|c| c.provisioner == PROVISIONER)
+        .filter_map(|c| c.metadata.name.clone().map(|n| (n, c)))
+        .collect();
     let pv_api = Api::<PersistentVolume>::all(client.clone());
-    let pvcs = Api::<PersistentVolumeClaim>::all(client.clone()).list(&ListParams::default()).await?;
+    let pvcs = Api::<PersistentVolumeClaim>::all(client.clone())
+        .list(&ListParams::default())
+        .await?;
     for pvc in pvcs.items {
         let spec = pvc.spec.clone().unwrap_or_default();
-        let phase = pvc.status.as_ref().and_then(|s| s.phase.clone()).unwrap_or_default();
-        if phase != "Pending" || spec.volume_name.as_ref().is_some_and(|v| !v.is_empty()) || pvc.metadata.deletion_timestamp.is_some() {
+        let phase = pvc
+            .status
+            .as_ref()
+            .and_then(|s| s.phase.clone())
+            .unwrap_or_default();
+        if phase != "Pending"
+            || spec.volume_name.as_ref().is_some_and(|v| !v.is_empty())
+            || pvc.metadata.deletion_timestamp.is_some()
+        {
             continue;
         }
-        let Some(class) = spec.storage_class_name.as_ref().and_then(|n| ours.get(n)) else { continue };
+        let Some(class) = spec.storage_class_name.as_ref().and_then(|n| ours.get(n)) else {
+            continue;
+        };
         let wffc = class.volume_binding_mode.as_deref() == Some("WaitForFirstConsumer");
-        let selected = pvc.metadata.annotations.as_ref().is_some_and(|a| a.contains_key("volume.kubernetes.io/selected-node"));
+        let selected = pvc
+            .metadata
+            .annotations
+            .as_ref()
+            .is_some_and(|a| a.contains_key("volume.kubernetes.io/selected-node"));
         if wffc && !selected {
             continue;
         }
@@ -426,18 +541,32 @@ async fn provision_once(client: &kube::Client, shared: &Shared) -> Result<(), Ag
         let pv_name = format!("pvc-{uid}");
         let dir = shared.world_dir.join("pv").join(&pv_name);
         std::fs::create_dir_all(&dir).map_err(|e| AgentError::Io(dir.clone(), e))?;
-        let size = spec.resources.as_ref().and_then(|r| r.requests.as_ref()).and_then(|r| r.get("storage").cloned()).unwrap_or(Quantity("1Gi".into()));
+        let size = spec
+            .resources
+            .as_ref()
+            .and_then(|r| r.requests.as_ref())
+            .and_then(|r| r.get("storage").cloned())
+            .unwrap_or(Quantity("1Gi".into()));
         let pv = PersistentVolume {
             metadata: ObjectMeta {
                 name: Some(pv_name.clone()),
-                annotations: Some(BTreeMap::from([("pv.kubernetes.io/provisioned-by".to_string(), PROVISIONER.to_string())])),
-                labels: Some(BTreeMap::from([("gregor.dev/world-claim".to_string(), format!("{ns}.{name}"))])),
+                annotations: Some(BTreeMap::from([(
+                    "pv.kubernetes.io/provisioned-by".to_string(),
+                    PROVISIONER.to_string(),
+                )])),
+                labels: Some(BTreeMap::from([(
+                    "gregor.dev/world-claim".to_string(),
+                    format!("{ns}.{name}"),
+                )])),
                 ..Default::default()
             },
             spec: Some(PersistentVolumeSpec {
                 capacity: Some(BTreeMap::from([("storage".to_string(), size)])),
                 access_modes: spec.access_modes.clone(),
-                host_path: Some(HostPathVolumeSource { path: dir.display().to_string(), type_: Some("DirectoryOrCreate".into()) }),
+                host_path: Some(HostPathVolumeSource {
+                    path: dir.display().to_string(),
+                    type_: Some("DirectoryOrCreate".into()),
+                }),
                 claim_ref: Some(ObjectReference {
                     api_version: Some("v1".into()),
                     kind: Some("PersistentVolumeClaim".into()),
@@ -446,7 +575,10 @@ async fn provision_once(client: &kube::Client, shared: &Shared) -> Result<(), Ag
                     uid: Some(uid.clone()),
                     ..Default::default()
                 }),
-                persistent_volume_reclaim_policy: class.reclaim_policy.clone().or(Some("Delete".into())),
+                persistent_volume_reclaim_policy: class
+                    .reclaim_policy
+                    .clone()
+                    .or(Some("Delete".into())),
                 storage_class_name: Some(class.metadata.name.clone().unwrap_or_default()),
                 volume_mode: spec.volume_mode.clone(),
                 ..Default::default()
@@ -461,7 +593,12 @@ async fn provision_once(client: &kube::Client, shared: &Shared) -> Result<(), Ag
     }
     // Reclaim: released volumes of ours with policy Delete go away with their data.
     for pv in pv_api.list(&ListParams::default()).await?.items {
-        let ours = pv.metadata.annotations.as_ref().and_then(|a| a.get("pv.kubernetes.io/provisioned-by")).is_some_and(|p| p == PROVISIONER);
+        let ours = pv
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get("pv.kubernetes.io/provisioned-by"))
+            .is_some_and(|p| p == PROVISIONER);
         let released = pv.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Released");
         let spec = pv.spec.clone().unwrap_or_default();
         if ours && released && spec.persistent_volume_reclaim_policy.as_deref() == Some("Delete") {

@@ -41,7 +41,8 @@ struct PreparedMount {
 }
 
 fn cstr(p: &Path) -> Result<CString, AgentError> {
-    CString::new(p.as_os_str().as_bytes()).map_err(|_| AgentError::Config(format!("path with NUL: {}", p.display())))
+    CString::new(p.as_os_str().as_bytes())
+        .map_err(|_| AgentError::Config(format!("path with NUL: {}", p.display())))
 }
 
 fn prepare(mounts: &[Mount]) -> Result<Vec<PreparedMount>, AgentError> {
@@ -49,7 +50,9 @@ fn prepare(mounts: &[Mount]) -> Result<Vec<PreparedMount>, AgentError> {
     ms.sort_by_key(|m| m.target.components().count());
     let mut out = Vec::new();
     for m in ms {
-        let is_file = std::fs::metadata(&m.source).map(|md| md.is_file()).unwrap_or(false);
+        let is_file = std::fs::metadata(&m.source)
+            .map(|md| md.is_file())
+            .unwrap_or(false);
         let mut dirs = Vec::new();
         let mut acc = PathBuf::from("/");
         let comps: Vec<_> = m.target.components().skip(1).collect();
@@ -58,7 +61,14 @@ fn prepare(mounts: &[Mount]) -> Result<Vec<PreparedMount>, AgentError> {
             dirs.push(cstr(&acc)?);
         }
         let stage = cstr(&Path::new(STAGE).join(out.len().to_string()))?;
-        out.push(PreparedMount { dirs, stage, source: cstr(&m.source)?, target: cstr(&m.target)?, is_file, readonly: m.readonly });
+        out.push(PreparedMount {
+            dirs,
+            stage,
+            source: cstr(&m.source)?,
+            target: cstr(&m.target)?,
+            is_file,
+            readonly: m.readonly,
+        });
     }
     Ok(out)
 }
@@ -73,16 +83,21 @@ fn err() -> std::io::Error {
 /// Spawns the sandboxed process. Its stdout and stderr append to `sb.log`.
 pub(crate) fn spawn(sb: &Sandbox) -> Result<tokio::process::Child, AgentError> {
     let mounts = prepare(&sb.mounts)?;
-    let hostname = CString::new(sb.hostname.clone()).map_err(|_| AgentError::Config("hostname with NUL".into()))?;
-    let workdir = CString::new(sb.workdir.clone().unwrap_or_else(|| "/".into())).map_err(|_| AgentError::Config("workingDir with NUL".into()))?;
+    let hostname = CString::new(sb.hostname.clone())
+        .map_err(|_| AgentError::Config("hostname with NUL".into()))?;
+    let workdir = CString::new(sb.workdir.clone().unwrap_or_else(|| "/".into()))
+        .map_err(|_| AgentError::Config("workingDir with NUL".into()))?;
     let root = CString::new("/").map_err(|_| AgentError::Config("nul".into()))?;
     let stage = CString::new(STAGE).map_err(|_| AgentError::Config("nul".into()))?;
     let tmpfs = CString::new("tmpfs").map_err(|_| AgentError::Config("nul".into()))?;
     std::fs::create_dir_all(STAGE).map_err(|e| AgentError::Io(PathBuf::from(STAGE), e))?;
-    let (out, errf) = crate::proc::log_stdio(&sb.log).map_err(|e| AgentError::Config(e.to_string()))?;
+    let (out, errf) =
+        crate::proc::log_stdio(&sb.log).map_err(|e| AgentError::Config(e.to_string()))?;
     let mut cmd = std::process::Command::new("unshare");
-    cmd.args(["--pid", "--fork", "--kill-child", "--"]).args(&sb.argv);
-    cmd.env_clear().envs(sb.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    cmd.args(["--pid", "--fork", "--kill-child", "--"])
+        .args(&sb.argv);
+    cmd.env_clear()
+        .envs(sb.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     cmd.stdin(Stdio::null()).stdout(out).stderr(errf);
     // SAFETY: only async-signal-safe syscalls on memory prepared before fork.
     unsafe {
@@ -90,31 +105,63 @@ pub(crate) fn spawn(sb: &Sandbox) -> Result<tokio::process::Child, AgentError> {
             if libc::setsid() < 0 {
                 return Err(err());
             }
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
+            if libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            ) != 0
+            {
                 return Err(err());
             }
             if libc::unshare(libc::CLONE_NEWNS | libc::CLONE_NEWUTS) != 0 {
                 return Err(err());
             }
-            if libc::mount(std::ptr::null(), root.as_ptr(), std::ptr::null(), libc::MS_REC | libc::MS_PRIVATE, std::ptr::null()) != 0 {
+            if libc::mount(
+                std::ptr::null(),
+                root.as_ptr(),
+                std::ptr::null(),
+                libc::MS_REC | libc::MS_PRIVATE,
+                std::ptr::null(),
+            ) != 0
+            {
                 return Err(err());
             }
             if libc::sethostname(hostname.as_ptr(), hostname.as_bytes().len()) != 0 {
                 return Err(err());
             }
-            if libc::mount(tmpfs.as_ptr(), stage.as_ptr(), tmpfs.as_ptr(), 0, std::ptr::null()) != 0 {
+            if libc::mount(
+                tmpfs.as_ptr(),
+                stage.as_ptr(),
+                tmpfs.as_ptr(),
+                0,
+                std::ptr::null(),
+            ) != 0
+            {
                 return Err(err());
             }
             for m in &mounts {
                 if m.is_file {
-                    let fd = libc::open(m.stage.as_ptr(), libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC, 0o644);
+                    let fd = libc::open(
+                        m.stage.as_ptr(),
+                        libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC,
+                        0o644,
+                    );
                     if fd >= 0 {
                         libc::close(fd);
                     }
                 } else {
                     libc::mkdir(m.stage.as_ptr(), 0o755);
                 }
-                if libc::mount(m.source.as_ptr(), m.stage.as_ptr(), std::ptr::null(), libc::MS_BIND | libc::MS_REC, std::ptr::null()) != 0 {
+                if libc::mount(
+                    m.source.as_ptr(),
+                    m.stage.as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_BIND | libc::MS_REC,
+                    std::ptr::null(),
+                ) != 0
+                {
                     return Err(err());
                 }
             }
@@ -123,14 +170,25 @@ pub(crate) fn spawn(sb: &Sandbox) -> Result<tokio::process::Child, AgentError> {
                     libc::mkdir(d.as_ptr(), 0o755);
                 }
                 if m.is_file {
-                    let fd = libc::open(m.target.as_ptr(), libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC, 0o644);
+                    let fd = libc::open(
+                        m.target.as_ptr(),
+                        libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC,
+                        0o644,
+                    );
                     if fd >= 0 {
                         libc::close(fd);
                     }
                 } else {
                     libc::mkdir(m.target.as_ptr(), 0o755);
                 }
-                if libc::mount(m.stage.as_ptr(), m.target.as_ptr(), std::ptr::null(), libc::MS_BIND | libc::MS_REC, std::ptr::null()) != 0 {
+                if libc::mount(
+                    m.stage.as_ptr(),
+                    m.target.as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_BIND | libc::MS_REC,
+                    std::ptr::null(),
+                ) != 0
+                {
                     return Err(err());
                 }
                 if m.readonly
@@ -155,39 +213,62 @@ pub(crate) fn spawn(sb: &Sandbox) -> Result<tokio::process::Child, AgentError> {
     }
     let mut cmd = tokio::process::Command::from(cmd);
     cmd.kill_on_drop(true);
-    cmd.spawn().map_err(|e| AgentError::Spawn(sb.argv.join(" "), e))
+    cmd.spawn()
+        .map_err(|e| AgentError::Spawn(sb.argv.join(" "), e))
 }
 
 /// The container's PID 1 (host PID), the child of the `unshare` process.
 pub(crate) fn init_pid(unshare_pid: i32) -> Option<i32> {
-    let text = std::fs::read_to_string(format!("/proc/{unshare_pid}/task/{unshare_pid}/children")).ok()?;
+    let text =
+        std::fs::read_to_string(format!("/proc/{unshare_pid}/task/{unshare_pid}/children")).ok()?;
     text.split_whitespace().next()?.parse().ok()
 }
 
 /// Runs `argv` inside the mount and UTS namespaces of the process `ns_pid`, with `env`, waiting
 /// at most `timeout`. Returns whether it exited 0.
-pub(crate) async fn exec_in(ns_pid: i32, argv: &[String], env: &[(String, String)], workdir: Option<&str>, timeout: std::time::Duration) -> Result<bool, AgentError> {
+pub(crate) async fn exec_in(
+    ns_pid: i32,
+    argv: &[String],
+    env: &[(String, String)],
+    workdir: Option<&str>,
+    timeout: std::time::Duration,
+) -> Result<bool, AgentError> {
     use std::os::fd::AsRawFd;
     let Some(prog) = argv.first() else {
         return Ok(false);
     };
-    let mnt = std::fs::File::open(format!("/proc/{ns_pid}/ns/mnt")).map_err(|e| AgentError::Io(PathBuf::from("/proc/<pid>/ns/mnt"), e))?;
-    let uts = std::fs::File::open(format!("/proc/{ns_pid}/ns/uts")).map_err(|e| AgentError::Io(PathBuf::from("/proc/<pid>/ns/uts"), e))?;
+    let mnt = std::fs::File::open(format!("/proc/{ns_pid}/ns/mnt"))
+        .map_err(|e| AgentError::Io(PathBuf::from("/proc/<pid>/ns/mnt"), e))?;
+    let uts = std::fs::File::open(format!("/proc/{ns_pid}/ns/uts"))
+        .map_err(|e| AgentError::Io(PathBuf::from("/proc/<pid>/ns/uts"), e))?;
     let (mfd, ufd) = (mnt.as_raw_fd(), uts.as_raw_fd());
-    let workdir = CString::new(workdir.unwrap_or("/")).map_err(|_| AgentError::Config("workingDir with NUL".into()))?;
+    let workdir = CString::new(workdir.unwrap_or("/"))
+        .map_err(|_| AgentError::Config("workingDir with NUL".into()))?;
     let mut cmd = std::process::Command::new(prog);
-    cmd.args(&argv[1..]).env_clear().envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+    cmd.args(&argv[1..])
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
     // SAFETY: only async-signal-safe syscalls; the fds stay open in the parent until spawn returns.
     unsafe {
         cmd.pre_exec(move || {
             if libc::setpgid(0, 0) != 0 {
                 return Err(err());
             }
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
+            if libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            ) != 0
+            {
                 return Err(err());
             }
-            if libc::setns(mfd, libc::CLONE_NEWNS) != 0 || libc::setns(ufd, libc::CLONE_NEWUTS) != 0 {
+            if libc::setns(mfd, libc::CLONE_NEWNS) != 0 || libc::setns(ufd, libc::CLONE_NEWUTS) != 0
+            {
                 return Err(err());
             }
             if libc::chdir(workdir.as_ptr()) != 0 {

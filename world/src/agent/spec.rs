@@ -1,11 +1,11 @@
 //! Turning a pod spec into what a process needs: environment, volumes, mounts.
 use super::AgentError;
-use k8s_openapi::api::core::v1::{
-    ConfigMap, Container, DownwardAPIVolumeFile, KeyToPath, ObjectFieldSelector, PersistentVolume, PersistentVolumeClaim, Pod, Secret,
-    Volume,
-};
 use k8s_openapi::api::authentication::v1::{BoundObjectReference, TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::ServiceAccount;
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Container, DownwardAPIVolumeFile, KeyToPath, ObjectFieldSelector, PersistentVolume,
+    PersistentVolumeClaim, Pod, Secret, Volume,
+};
 use kube::api::{Api, PostParams};
 use std::collections::{BTreeMap, HashMap};
 use std::os::unix::fs::PermissionsExt;
@@ -29,13 +29,31 @@ impl Facts<'_> {
                 .map(|k| k.trim_matches('\'').trim_matches('"').to_string())
         };
         if let Some(k) = bracket("metadata.labels") {
-            return Some(md.labels.as_ref().and_then(|l| l.get(&k)).cloned().unwrap_or_default());
+            return Some(
+                md.labels
+                    .as_ref()
+                    .and_then(|l| l.get(&k))
+                    .cloned()
+                    .unwrap_or_default(),
+            );
         }
         if let Some(k) = bracket("metadata.annotations") {
-            return Some(md.annotations.as_ref().and_then(|l| l.get(&k)).cloned().unwrap_or_default());
+            return Some(
+                md.annotations
+                    .as_ref()
+                    .and_then(|l| l.get(&k))
+                    .cloned()
+                    .unwrap_or_default(),
+            );
         }
         let kv = |m: Option<&BTreeMap<String, String>>| -> String {
-            m.map(|m| m.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect::<Vec<_>>().join("\n")).unwrap_or_default()
+            m.map(|m| {
+                m.iter()
+                    .map(|(k, v)| format!("{k}=\"{v}\""))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+            .unwrap_or_default()
         };
         Some(match path {
             "metadata.name" => md.name.clone().unwrap_or_default(),
@@ -44,7 +62,9 @@ impl Facts<'_> {
             "metadata.labels" => kv(md.labels.as_ref()),
             "metadata.annotations" => kv(md.annotations.as_ref()),
             "spec.nodeName" => spec.and_then(|s| s.node_name.clone()).unwrap_or_default(),
-            "spec.serviceAccountName" => spec.and_then(|s| s.service_account_name.clone()).unwrap_or_default(),
+            "spec.serviceAccountName" => spec
+                .and_then(|s| s.service_account_name.clone())
+                .unwrap_or_default(),
             "status.podIP" | "status.podIPs" => self.pod_ip.clone(),
             "status.hostIP" | "status.hostIPs" => self.host_ip.clone(),
             _ => return None,
@@ -53,7 +73,9 @@ impl Facts<'_> {
 }
 
 fn field_ref(facts: &Facts<'_>, f: &ObjectFieldSelector) -> Result<String, AgentError> {
-    facts.field(&f.field_path).ok_or_else(|| AgentError::Config(format!("unsupported fieldRef {}", f.field_path)))
+    facts
+        .field(&f.field_path)
+        .ok_or_else(|| AgentError::Config(format!("unsupported fieldRef {}", f.field_path)))
 }
 
 /// Kubelet's `$(VAR)` expansion: `$$` escapes, unknown references stay as they are.
@@ -86,16 +108,34 @@ pub(crate) fn expand(s: &str, vars: &HashMap<String, String>) -> String {
     out
 }
 
-async fn get_cm(client: &kube::Client, ns: &str, name: &str) -> Result<Option<ConfigMap>, AgentError> {
-    Ok(Api::<ConfigMap>::namespaced(client.clone(), ns).get_opt(name).await?)
+async fn get_cm(
+    client: &kube::Client,
+    ns: &str,
+    name: &str,
+) -> Result<Option<ConfigMap>, AgentError> {
+    Ok(Api::<ConfigMap>::namespaced(client.clone(), ns)
+        .get_opt(name)
+        .await?)
 }
 
-async fn get_secret(client: &kube::Client, ns: &str, name: &str) -> Result<Option<Secret>, AgentError> {
-    Ok(Api::<Secret>::namespaced(client.clone(), ns).get_opt(name).await?)
+async fn get_secret(
+    client: &kube::Client,
+    ns: &str,
+    name: &str,
+) -> Result<Option<Secret>, AgentError> {
+    Ok(Api::<Secret>::namespaced(client.clone(), ns)
+        .get_opt(name)
+        .await?)
 }
 
 fn cm_data(cm: &ConfigMap) -> BTreeMap<String, Vec<u8>> {
-    let mut m: BTreeMap<String, Vec<u8>> = cm.data.clone().unwrap_or_default().into_iter().map(|(k, v)| (k, v.into_bytes())).collect();
+    let mut m: BTreeMap<String, Vec<u8>> = cm
+        .data
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, v.into_bytes()))
+        .collect();
     for (k, v) in cm.binary_data.clone().unwrap_or_default() {
         m.insert(k, v.0);
     }
@@ -103,7 +143,13 @@ fn cm_data(cm: &ConfigMap) -> BTreeMap<String, Vec<u8>> {
 }
 
 fn secret_data(s: &Secret) -> BTreeMap<String, Vec<u8>> {
-    let mut m: BTreeMap<String, Vec<u8>> = s.data.clone().unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect();
+    let mut m: BTreeMap<String, Vec<u8>> = s
+        .data
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, v.0))
+        .collect();
     for (k, v) in s.string_data.clone().unwrap_or_default() {
         m.insert(k, v.into_bytes());
     }
@@ -111,38 +157,63 @@ fn secret_data(s: &Secret) -> BTreeMap<String, Vec<u8>> {
 }
 
 /// The environment of a container, in kubelet order: envFrom, then env (with `$(VAR)` expansion).
-pub(crate) async fn resolve_env(client: &kube::Client, facts: &Facts<'_>, c: &Container) -> Result<Vec<(String, String)>, AgentError> {
+pub(crate) async fn resolve_env(
+    client: &kube::Client,
+    facts: &Facts<'_>,
+    c: &Container,
+) -> Result<Vec<(String, String)>, AgentError> {
     let ns = facts.pod.metadata.namespace.clone().unwrap_or_default();
     let mut order: Vec<String> = Vec::new();
     let mut vars: HashMap<String, String> = HashMap::new();
-    let set = |order: &mut Vec<String>, vars: &mut HashMap<String, String>, k: String, v: String| {
-        if !vars.contains_key(&k) {
-            order.push(k.clone());
-        }
-        vars.insert(k, v);
-    };
+    let set =
+        |order: &mut Vec<String>, vars: &mut HashMap<String, String>, k: String, v: String| {
+            if !vars.contains_key(&k) {
+                order.push(k.clone());
+            }
+            vars.insert(k, v);
+        };
     for from in c.env_from.clone().unwrap_or_default() {
         let prefix = from.prefix.clone().unwrap_or_default();
         if let Some(r) = from.config_map_ref {
             match get_cm(client, &ns, &r.name).await? {
                 Some(cm) => {
                     for (k, v) in cm_data(&cm) {
-                        set(&mut order, &mut vars, format!("{prefix}{k}"), String::from_utf8_lossy(&v).into_owned());
+                        set(
+                            &mut order,
+                            &mut vars,
+                            format!("{prefix}{k}"),
+                            String::from_utf8_lossy(&v).into_owned(),
+                        );
                     }
                 }
                 None if r.optional == Some(true) => {}
-                None => return Err(AgentError::NotYet(format!("configmap {ns}/{} not found", r.name))),
+                None => {
+                    return Err(AgentError::NotYet(format!(
+                        "configmap {ns}/{} not found",
+                        r.name
+                    )));
+                }
             }
         }
         if let Some(r) = from.secret_ref {
             match get_secret(client, &ns, &r.name).await? {
                 Some(s) => {
                     for (k, v) in secret_data(&s) {
-                        set(&mut order, &mut vars, format!("{prefix}{k}"), String::from_utf8_lossy(&v).into_owned());
+                        set(
+                            &mut order,
+                            &mut vars,
+                            format!("{prefix}{k}"),
+                            String::from_utf8_lossy(&v).into_owned(),
+                        );
                     }
                 }
                 None if r.optional == Some(true) => {}
-                None => return Err(AgentError::NotYet(format!("secret {ns}/{} not found", r.name))),
+                None => {
+                    return Err(AgentError::NotYet(format!(
+                        "secret {ns}/{} not found",
+                        r.name
+                    )));
+                }
             }
         }
     }
@@ -153,16 +224,32 @@ pub(crate) async fn resolve_env(client: &kube::Client, facts: &Facts<'_>, c: &Co
             if let Some(f) = src.field_ref {
                 field_ref(facts, &f)?
             } else if let Some(r) = src.config_map_key_ref {
-                match get_cm(client, &ns, &r.name).await?.and_then(|cm| cm_data(&cm).remove(&r.key)) {
+                match get_cm(client, &ns, &r.name)
+                    .await?
+                    .and_then(|cm| cm_data(&cm).remove(&r.key))
+                {
                     Some(v) => String::from_utf8_lossy(&v).into_owned(),
                     None if r.optional == Some(true) => continue,
-                    None => return Err(AgentError::NotYet(format!("configmap key {ns}/{}[{}] not found", r.name, r.key))),
+                    None => {
+                        return Err(AgentError::NotYet(format!(
+                            "configmap key {ns}/{}[{}] not found",
+                            r.name, r.key
+                        )));
+                    }
                 }
             } else if let Some(r) = src.secret_key_ref {
-                match get_secret(client, &ns, &r.name).await?.and_then(|s| secret_data(&s).remove(&r.key)) {
+                match get_secret(client, &ns, &r.name)
+                    .await?
+                    .and_then(|s| secret_data(&s).remove(&r.key))
+                {
                     Some(v) => String::from_utf8_lossy(&v).into_owned(),
                     None if r.optional == Some(true) => continue,
-                    None => return Err(AgentError::NotYet(format!("secret key {ns}/{}[{}] not found", r.name, r.key))),
+                    None => {
+                        return Err(AgentError::NotYet(format!(
+                            "secret key {ns}/{}[{}] not found",
+                            r.name, r.key
+                        )));
+                    }
                 }
             } else if let Some(r) = src.resource_field_ref {
                 resource_field(c, &r.resource)
@@ -174,15 +261,22 @@ pub(crate) async fn resolve_env(client: &kube::Client, facts: &Facts<'_>, c: &Co
         };
         set(&mut order, &mut vars, e.name, value);
     }
-    Ok(order.into_iter().filter_map(|k| vars.get(&k).map(|v| (k, v.clone()))).collect())
+    Ok(order
+        .into_iter()
+        .filter_map(|k| vars.get(&k).map(|v| (k, v.clone())))
+        .collect())
 }
 
 fn resource_field(c: &Container, resource: &str) -> String {
     let (kind, name) = resource.split_once('.').unwrap_or(("limits", resource));
     let res = c.resources.as_ref();
     let q = match kind {
-        "requests" => res.and_then(|r| r.requests.as_ref()).and_then(|m| m.get(name)),
-        _ => res.and_then(|r| r.limits.as_ref()).and_then(|m| m.get(name)),
+        "requests" => res
+            .and_then(|r| r.requests.as_ref())
+            .and_then(|m| m.get(name)),
+        _ => res
+            .and_then(|r| r.limits.as_ref())
+            .and_then(|m| m.get(name)),
     };
     match (q, name) {
         (Some(q), _) => q.0.clone(),
@@ -197,14 +291,26 @@ fn write_file(path: &Path, data: &[u8], mode: i32) -> Result<(), AgentError> {
         std::fs::create_dir_all(p).map_err(|e| AgentError::Io(p.to_path_buf(), e))?;
     }
     std::fs::write(path, data).map_err(|e| AgentError::Io(path.to_path_buf(), e))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode((mode as u32) & 0o7777)).map_err(|e| AgentError::Io(path.to_path_buf(), e))
+    std::fs::set_permissions(
+        path,
+        std::fs::Permissions::from_mode((mode as u32) & 0o7777),
+    )
+    .map_err(|e| AgentError::Io(path.to_path_buf(), e))
 }
 
-fn write_keys(dir: &Path, data: &BTreeMap<String, Vec<u8>>, items: Option<&Vec<KeyToPath>>, mode: i32, what: &str) -> Result<(), AgentError> {
+fn write_keys(
+    dir: &Path,
+    data: &BTreeMap<String, Vec<u8>>,
+    items: Option<&Vec<KeyToPath>>,
+    mode: i32,
+    what: &str,
+) -> Result<(), AgentError> {
     match items {
         Some(items) => {
             for it in items {
-                let v = data.get(&it.key).ok_or_else(|| AgentError::NotYet(format!("{what}: key {} not found", it.key)))?;
+                let v = data.get(&it.key).ok_or_else(|| {
+                    AgentError::NotYet(format!("{what}: key {} not found", it.key))
+                })?;
                 write_file(&dir.join(&it.path), v, it.mode.unwrap_or(mode))?;
             }
         }
@@ -217,7 +323,13 @@ fn write_keys(dir: &Path, data: &BTreeMap<String, Vec<u8>>, items: Option<&Vec<K
     Ok(())
 }
 
-fn write_downward(dir: &Path, facts: &Facts<'_>, c: Option<&Container>, items: &[DownwardAPIVolumeFile], mode: i32) -> Result<(), AgentError> {
+fn write_downward(
+    dir: &Path,
+    facts: &Facts<'_>,
+    c: Option<&Container>,
+    items: &[DownwardAPIVolumeFile],
+    mode: i32,
+) -> Result<(), AgentError> {
     for it in items {
         let v = if let Some(f) = &it.field_ref {
             field_ref(facts, f)?
@@ -231,10 +343,19 @@ fn write_downward(dir: &Path, facts: &Facts<'_>, c: Option<&Container>, items: &
     Ok(())
 }
 
-async fn sa_token(client: &kube::Client, facts: &Facts<'_>, audience: Option<String>, expiration: Option<i64>) -> Result<String, AgentError> {
+async fn sa_token(
+    client: &kube::Client,
+    facts: &Facts<'_>,
+    audience: Option<String>,
+    expiration: Option<i64>,
+) -> Result<String, AgentError> {
     let pod = facts.pod;
     let ns = pod.metadata.namespace.clone().unwrap_or_default();
-    let sa = pod.spec.as_ref().and_then(|s| s.service_account_name.clone()).unwrap_or_else(|| "default".into());
+    let sa = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.service_account_name.clone())
+        .unwrap_or_else(|| "default".into());
     let req = TokenRequest {
         spec: Some(TokenRequestSpec {
             audiences: audience.map(|a| vec![a]),
@@ -248,18 +369,29 @@ async fn sa_token(client: &kube::Client, facts: &Facts<'_>, audience: Option<Str
         }),
         ..Default::default()
     };
-    let tr = Api::<ServiceAccount>::namespaced(client.clone(), &ns).create_token_request(&sa, &PostParams::default(), &req).await?;
+    let tr = Api::<ServiceAccount>::namespaced(client.clone(), &ns)
+        .create_token_request(&sa, &PostParams::default(), &req)
+        .await?;
     Ok(tr.status.and_then(|s| s.token).unwrap_or_default())
 }
 
 /// Materialises every volume of the pod under `vol_root` (or finds its PersistentVolume's path)
 /// and returns volume name -> host path.
-pub(crate) async fn prepare_volumes(client: &kube::Client, facts: &Facts<'_>, vol_root: &Path) -> Result<HashMap<String, PathBuf>, AgentError> {
+pub(crate) async fn prepare_volumes(
+    client: &kube::Client,
+    facts: &Facts<'_>,
+    vol_root: &Path,
+) -> Result<HashMap<String, PathBuf>, AgentError> {
     let pod = facts.pod;
     let ns = pod.metadata.namespace.clone().unwrap_or_default();
     let first_container = pod.spec.as_ref().and_then(|s| s.containers.first());
     let mut out = HashMap::new();
-    for v in pod.spec.as_ref().and_then(|s| s.volumes.clone()).unwrap_or_default() {
+    for v in pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.volumes.clone())
+        .unwrap_or_default()
+    {
         let dir = vol_root.join(&v.name);
         let path = prepare_volume(client, facts, &ns, &v, &dir, first_container).await?;
         out.insert(v.name.clone(), path);
@@ -267,26 +399,42 @@ pub(crate) async fn prepare_volumes(client: &kube::Client, facts: &Facts<'_>, vo
     Ok(out)
 }
 
-async fn prepare_volume(client: &kube::Client, facts: &Facts<'_>, ns: &str, v: &Volume, dir: &Path, c: Option<&Container>) -> Result<PathBuf, AgentError> {
-    let mkdir = |d: &Path| std::fs::create_dir_all(d).map_err(|e| AgentError::Io(d.to_path_buf(), e));
+async fn prepare_volume(
+    client: &kube::Client,
+    facts: &Facts<'_>,
+    ns: &str,
+    v: &Volume,
+    dir: &Path,
+    c: Option<&Container>,
+) -> Result<PathBuf, AgentError> {
+    let mkdir =
+        |d: &Path| std::fs::create_dir_all(d).map_err(|e| AgentError::Io(d.to_path_buf(), e));
     if let Some(claim) = &v.persistent_volume_claim {
         let pvc = Api::<PersistentVolumeClaim>::namespaced(client.clone(), ns)
             .get_opt(&claim.claim_name)
             .await?
-            .ok_or_else(|| AgentError::NotYet(format!("pvc {ns}/{} not found", claim.claim_name)))?;
+            .ok_or_else(|| {
+                AgentError::NotYet(format!("pvc {ns}/{} not found", claim.claim_name))
+            })?;
         let pv_name = pvc
             .spec
             .as_ref()
             .and_then(|s| s.volume_name.clone())
             .filter(|n| !n.is_empty())
-            .ok_or_else(|| AgentError::NotYet(format!("pvc {ns}/{} is not bound", claim.claim_name)))?;
-        let pv = Api::<PersistentVolume>::all(client.clone()).get(&pv_name).await?;
+            .ok_or_else(|| {
+                AgentError::NotYet(format!("pvc {ns}/{} is not bound", claim.claim_name))
+            })?;
+        let pv = Api::<PersistentVolume>::all(client.clone())
+            .get(&pv_name)
+            .await?;
         let spec = pv.spec.unwrap_or_default();
         let path = spec
             .host_path
             .map(|h| h.path)
             .or(spec.local.map(|l| l.path))
-            .ok_or_else(|| AgentError::Config(format!("pv {pv_name} is neither hostPath nor local")))?;
+            .ok_or_else(|| {
+                AgentError::Config(format!("pv {pv_name} is neither hostPath nor local"))
+            })?;
         let path = PathBuf::from(path);
         mkdir(&path)?;
         return Ok(path);
@@ -304,23 +452,46 @@ async fn prepare_volume(client: &kube::Client, facts: &Facts<'_>, ns: &str, v: &
     }
     if let Some(cmv) = &v.config_map {
         match get_cm(client, ns, &cmv.name).await? {
-            Some(cm) => write_keys(dir, &cm_data(&cm), cmv.items.as_ref(), cmv.default_mode.unwrap_or(0o644), &format!("configmap {}", cmv.name))?,
+            Some(cm) => write_keys(
+                dir,
+                &cm_data(&cm),
+                cmv.items.as_ref(),
+                cmv.default_mode.unwrap_or(0o644),
+                &format!("configmap {}", cmv.name),
+            )?,
             None if cmv.optional == Some(true) => {}
-            None => return Err(AgentError::NotYet(format!("configmap {ns}/{} not found", cmv.name))),
+            None => {
+                return Err(AgentError::NotYet(format!(
+                    "configmap {ns}/{} not found",
+                    cmv.name
+                )));
+            }
         }
         return Ok(dir.to_path_buf());
     }
     if let Some(sv) = &v.secret {
         let name = sv.secret_name.clone().unwrap_or_default();
         match get_secret(client, ns, &name).await? {
-            Some(s) => write_keys(dir, &secret_data(&s), sv.items.as_ref(), sv.default_mode.unwrap_or(0o644), &format!("secret {name}"))?,
+            Some(s) => write_keys(
+                dir,
+                &secret_data(&s),
+                sv.items.as_ref(),
+                sv.default_mode.unwrap_or(0o644),
+                &format!("secret {name}"),
+            )?,
             None if sv.optional == Some(true) => {}
             None => return Err(AgentError::NotYet(format!("secret {ns}/{name} not found"))),
         }
         return Ok(dir.to_path_buf());
     }
     if let Some(d) = &v.downward_api {
-        write_downward(dir, facts, c, d.items.as_deref().unwrap_or_default(), d.default_mode.unwrap_or(0o644))?;
+        write_downward(
+            dir,
+            facts,
+            c,
+            d.items.as_deref().unwrap_or_default(),
+            d.default_mode.unwrap_or(0o644),
+        )?;
         return Ok(dir.to_path_buf());
     }
     if let Some(p) = &v.projected {
@@ -328,23 +499,46 @@ async fn prepare_volume(client: &kube::Client, facts: &Facts<'_>, ns: &str, v: &
         for src in p.sources.clone().unwrap_or_default() {
             if let Some(cmv) = src.config_map {
                 match get_cm(client, ns, &cmv.name).await? {
-                    Some(cm) => write_keys(dir, &cm_data(&cm), cmv.items.as_ref(), mode, &format!("configmap {}", cmv.name))?,
+                    Some(cm) => write_keys(
+                        dir,
+                        &cm_data(&cm),
+                        cmv.items.as_ref(),
+                        mode,
+                        &format!("configmap {}", cmv.name),
+                    )?,
                     None if cmv.optional == Some(true) => {}
-                    None => return Err(AgentError::NotYet(format!("configmap {ns}/{} not found", cmv.name))),
+                    None => {
+                        return Err(AgentError::NotYet(format!(
+                            "configmap {ns}/{} not found",
+                            cmv.name
+                        )));
+                    }
                 }
             }
             if let Some(sv) = src.secret {
                 match get_secret(client, ns, &sv.name).await? {
-                    Some(s) => write_keys(dir, &secret_data(&s), sv.items.as_ref(), mode, &format!("secret {}", sv.name))?,
+                    Some(s) => write_keys(
+                        dir,
+                        &secret_data(&s),
+                        sv.items.as_ref(),
+                        mode,
+                        &format!("secret {}", sv.name),
+                    )?,
                     None if sv.optional == Some(true) => {}
-                    None => return Err(AgentError::NotYet(format!("secret {ns}/{} not found", sv.name))),
+                    None => {
+                        return Err(AgentError::NotYet(format!(
+                            "secret {ns}/{} not found",
+                            sv.name
+                        )));
+                    }
                 }
             }
             if let Some(d) = src.downward_api {
                 write_downward(dir, facts, c, d.items.as_deref().unwrap_or_default(), mode)?;
             }
             if let Some(t) = src.service_account_token {
-                let token = sa_token(client, facts, t.audience.clone(), t.expiration_seconds).await?;
+                let token =
+                    sa_token(client, facts, t.audience.clone(), t.expiration_seconds).await?;
                 write_file(&dir.join(&t.path), token.as_bytes(), mode)?;
             }
         }
