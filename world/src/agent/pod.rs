@@ -754,7 +754,9 @@ impl Ctx<'_> {
         }
         std::fs::create_dir_all(opt.join("libs"))
             .map_err(|e| AgentError::Io(opt.join("libs"), e))?;
-        let tmp = self.pod_dir.join("tmp");
+        // A fresh /tmp per container start, as a container's own filesystem would give.
+        let tmp = self.pod_dir.join("tmp").join(&c.spec.name);
+        let _ = std::fs::remove_dir_all(&tmp);
         std::fs::create_dir_all(&tmp).map_err(|e| AgentError::Io(tmp.clone(), e))?;
         let mut mounts = vec![
             Mount {
