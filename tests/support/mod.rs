@@ -2,6 +2,9 @@
 //! and waits on resources. Each suite includes this with `mod support;`.
 #![allow(dead_code)]
 
+pub mod pod_watch;
+pub mod traffic;
+
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -151,4 +154,126 @@ pub async fn apply_cluster(client: &Client, ns: &str, value: serde_json::Value) 
     let api: Api<KafkaCluster> = Api::namespaced(client.clone(), ns);
     let name = value["metadata"]["name"].as_str().expect("name").to_owned();
     api.patch(&name, &PatchParams::apply("e2e-user").force(), &Patch::Apply(&value)).await.expect("apply KafkaCluster")
+}
+
+/// A Kafka admin client for a cluster's plain listener (port 9092) on its broker pods.
+pub fn admin(world: &World, ns: &str, cluster: &str, broker_ids: &[i32]) -> gregor::kafka::Client {
+    let bootstrap: Vec<String> = broker_ids
+        .iter()
+        .map(|id| format!("{cluster}-brokers-{id}.{cluster}-kafka-brokers.{ns}.svc:9092"))
+        .collect();
+    let config = gregor::kafka::ClientConfig::new(bootstrap).with_resolver(gregor::kafka::ResolverConfig {
+        hosts_file: Some(world.hosts_file().to_path_buf()),
+        loopback_only: true,
+    });
+    gregor::kafka::Client::new(config).expect("admin client")
+}
+
+/// Process ids of a pod's processes on this host (the world runs pods as host processes):
+/// those whose environment has its POD_NAME and POD_NAMESPACE.
+pub fn pod_pids(ns: &str, pod: &str) -> Vec<i32> {
+    let want_name = format!("POD_NAME={pod}");
+    let want_ns = format!("POD_NAMESPACE={ns}");
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
+        let Ok(env) = std::fs::read(entry.path().join("environ")) else { continue };
+        let vars: Vec<&[u8]> = env.split(|b| *b == 0).collect();
+        let has = |w: &str| vars.iter().any(|v| *v == w.as_bytes());
+        if has(&want_name) && has(&want_ns) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+/// Sends a signal (e.g. "STOP", "CONT") to every process of a pod; returns how many were hit.
+pub fn signal_pod(ns: &str, pod: &str, signal: &str) -> usize {
+    let pids = pod_pids(ns, pod);
+    for pid in &pids {
+        let _ = std::process::Command::new("kill").arg(format!("-{signal}")).arg(pid.to_string()).status();
+    }
+    pids.len()
+}
+
+/// Our admin client against a cluster's brokers (their replication listener, as the operator
+/// reaches them), resolving through the world's hosts file. On a secured cluster it logs in as
+/// the operator's super user, with the password from the operator's Secret.
+pub async fn operator_admin(world: &World, client: &Client, kc: &KafkaCluster) -> gregor::kafka::Client {
+    use gregor::kafka::{ClientConfig, ResolverConfig, SaslConfig};
+    let cluster_id = kc.status.as_ref().and_then(|s| s.cluster_id.clone()).expect("cluster id");
+    let observed = gregor::model::Observed { cluster_id, node_id_starts: gregor::model::Observed::node_id_starts_from_status(kc) };
+    let model = gregor::model::validate(kc, &observed).expect("valid cluster").model;
+    let access = model.admin_access();
+    let mut config = ClientConfig::new(access.bootstrap_servers.clone())
+        .with_resolver(ResolverConfig { hosts_file: Some(world.hosts_file().to_path_buf()), loopback_only: true });
+    if let Some(creds) = access.credentials {
+        let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(client.clone(), &model.namespace);
+        let secret = secrets.get(&creds.secret_name).await.expect("operator secret");
+        let password = secret.data.as_ref().and_then(|d| d.get(&creds.secret_key)).expect("operator password");
+        config = config.with_sasl(SaslConfig::ScramSha512 {
+            username: creds.username.clone(),
+            password: String::from_utf8_lossy(&password.0).into_owned(),
+        });
+    }
+    gregor::kafka::Client::new(config).expect("admin client")
+}
+
+/// The Ready condition of any Gregor resource's status conditions: (status, reason, message).
+pub fn ready_of(conditions: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition]) -> Option<(String, String, String)> {
+    let c = conditions.iter().find(|c| c.type_ == "Ready")?;
+    Some((c.status.clone(), c.reason.clone(), c.message.clone()))
+}
+
+/// Applies any namespaced resource given as JSON (server-side apply, field manager `e2e-user`).
+pub async fn apply_json<K>(client: &Client, ns: &str, value: serde_json::Value) -> Result<K, kube::Error>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let api: Api<K> = Api::namespaced(client.clone(), ns);
+    let name = value["metadata"]["name"].as_str().expect("name").to_owned();
+    api.patch(&name, &PatchParams::apply("e2e-user").force(), &Patch::Apply(&value)).await
+}
+
+/// Waits until a KafkaTopic's status reflects its current generation with Ready=`want`
+/// (and, when given, this reason).
+pub async fn wait_topic(client: &Client, ns: &str, name: &str, want: bool, reason: Option<&str>, timeout: Duration, op: &Operator) -> gregor::api::KafkaTopic {
+    let api: Api<gregor::api::KafkaTopic> = Api::namespaced(client.clone(), ns);
+    let start = Instant::now();
+    let want_status = if want { "True" } else { "False" };
+    loop {
+        let kt = api.get(name).await.ok();
+        if let Some(kt) = &kt {
+            let current = kt.status.as_ref().and_then(|s| s.observed_generation) == kt.metadata.generation;
+            let cond = kt.status.as_ref().and_then(|s| ready_of(&s.conditions));
+            if current && cond.as_ref().is_some_and(|(s, r, _)| s == want_status && reason.is_none_or(|want| want == r)) {
+                return kt.clone();
+            }
+        }
+        if start.elapsed() > timeout {
+            panic!("KafkaTopic {ns}/{name} not Ready={want_status} {reason:?} after {timeout:?}: {:?}\noperator log:\n{}", kt.and_then(|k| k.status), op.log_tail(80));
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// Waits until a KafkaUser's status reflects its current generation with Ready=`want`.
+pub async fn wait_user(client: &Client, ns: &str, name: &str, want: bool, reason: Option<&str>, timeout: Duration, op: &Operator) -> gregor::api::KafkaUser {
+    let api: Api<gregor::api::KafkaUser> = Api::namespaced(client.clone(), ns);
+    let start = Instant::now();
+    let want_status = if want { "True" } else { "False" };
+    loop {
+        let ku = api.get(name).await.ok();
+        if let Some(ku) = &ku {
+            let current = ku.status.as_ref().and_then(|s| s.observed_generation) == ku.metadata.generation;
+            let cond = ku.status.as_ref().and_then(|s| ready_of(&s.conditions));
+            if current && cond.as_ref().is_some_and(|(s, r, _)| s == want_status && reason.is_none_or(|want| want == r)) {
+                return ku.clone();
+            }
+        }
+        if start.elapsed() > timeout {
+            panic!("KafkaUser {ns}/{name} not Ready={want_status} {reason:?} after {timeout:?}: {:?}\noperator log:\n{}", ku.and_then(|k| k.status), op.log_tail(80));
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
 }
