@@ -5,7 +5,7 @@ GREGOR_CACHE ?= $(HOME)/.cache/gregor
 WORLD_DIR ?= $(GREGOR_CACHE)/worlds/make-world
 export GREGOR_CACHE
 
-.PHONY: all tools build test test-unit crds check-crds world world-down bench-world playground playground-down fmt clippy
+.PHONY: all tools build test test-unit crds generate lint-chart check-crds world world-down bench-world playground playground-down fmt clippy
 
 all: build
 
@@ -16,11 +16,18 @@ tools:
 build:
 	$(CARGO) build --workspace --all-targets
 
-## crds: regenerate crds/*.yaml from the Rust types
-crds:
-	$(CARGO) run -q --bin gregor -- crd --out-dir crds
+## crds: regenerate crds/*.yaml from the Rust types (and every other generated file: see generate)
+crds: generate
 
-## check-crds: fail when crds/ differs from what the binary generates
+## generate: crds/, charts/gregor/crds/, docs/api.md and deploy/gregor.yaml (the last needs helm: make tools)
+generate:
+	bash hack/check-generated.sh --write
+
+## lint-chart: helm lint of the chart, default and watchNamespaces values
+lint-chart: tools
+	bash hack/lint-chart.sh
+
+## check-crds: fail when a generated file (crds/, chart CRDs, docs/api.md, deploy/gregor.yaml) is stale
 check-crds:
 	bash hack/check-generated.sh
 

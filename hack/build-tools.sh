@@ -3,6 +3,7 @@
 #   $GREGOR_CACHE/k8s-<v>/{kube-apiserver,kube-controller-manager,kube-scheduler}
 #   $GREGOR_CACHE/etcd-<v>/etcd
 #   $GREGOR_CACHE/kafka-<v>/libs/*.jar  (kafka_2.13 and its runtime deps, plus a log4j2 backend)
+#   $GREGOR_CACHE/helm-<v>/helm           (helm.sh/helm/v3, for the chart tests and the playground)
 # A second run finds every stamp file and rebuilds nothing.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -64,6 +65,19 @@ build_etcd() {
   touch "$out/.done"
 }
 
+build_helm() {
+  local v=$HELM_VERSION out="$cache/helm-$HELM_VERSION"
+  [[ -f $out/.done ]] && { log "helm $v cached"; return; }
+  log "building helm $v"
+  local work="$cache/src/helm-$v"; rm -rf "$work"; mkdir -p "$work" "$out"
+  printf 'module gregor.dev/helm-tools\ngo 1.26.0\n' > "$work/go.mod"
+  (cd "$work" && go get "helm.sh/helm/v3@v$v" >&2 \
+     && go build -trimpath -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=v$v -X helm.sh/helm/v3/internal/version.gitTreeState=clean" \
+          -o "$out/helm" helm.sh/helm/v3/cmd/helm)
+  "$out/helm" version --short >&2
+  touch "$out/.done"
+}
+
 fetch_kafka() {
   local v=$1 out="$cache/kafka-$1"
   [[ -f $out/.done ]] && { log "kafka $v cached"; return; }
@@ -106,6 +120,7 @@ case "${1:-all}" in
   k8s) build_k8s ;;
   etcd) build_etcd ;;
   kafka) for v in $KAFKA_VERSIONS; do fetch_kafka "$v"; install_kafka_image "$v"; done ;;
-  all) build_etcd; for v in $KAFKA_VERSIONS; do fetch_kafka "$v"; install_kafka_image "$v"; done; build_k8s ;;
-  *) echo "usage: $0 [all|k8s|etcd|kafka]" >&2; exit 2 ;;
+  helm) build_helm ;;
+  all) build_etcd; for v in $KAFKA_VERSIONS; do fetch_kafka "$v"; install_kafka_image "$v"; done; build_k8s; build_helm ;;
+  *) echo "usage: $0 [all|k8s|etcd|kafka|helm]" >&2; exit 2 ;;
 esac

@@ -10,6 +10,8 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use gregor::{api, controller, model, render};
 
+mod docs;
+
 #[derive(Parser)]
 #[command(name = "gregor", version, about = "A Kubernetes operator for Apache Kafka (KRaft)")]
 struct Cli {
@@ -35,6 +37,12 @@ enum Command {
         /// The KRaft cluster id to render. Default: a stable id derived from the namespace and name.
         #[arg(long)]
         cluster_id: Option<String>,
+    },
+    /// Write the resource reference (Markdown) generated from the CRD schemas, to stdout or a file.
+    Docs {
+        /// Write to this file instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Run the operator: in-cluster config, or KUBECONFIG when run outside a cluster.
     Run(RunArgs),
@@ -68,6 +76,9 @@ struct RunArgs {
     /// Log as JSON.
     #[arg(long, env = "GREGOR_LOG_JSON")]
     log_json: bool,
+    /// Serve /healthz, /readyz and /metrics on this address (e.g. 0.0.0.0:8080). Default: no server.
+    #[arg(long, env = "GREGOR_METRICS_ADDR")]
+    metrics_addr: Option<std::net::SocketAddr>,
 }
 
 fn main() -> Result<ExitCode> {
@@ -75,6 +86,14 @@ fn main() -> Result<ExitCode> {
     match cli.command {
         Command::Crd { out_dir } => quiet_on_closed_pipe(write_crds(out_dir.as_deref()).map(|()| ExitCode::SUCCESS)),
         Command::Render { file, cluster_id } => quiet_on_closed_pipe(render_file(&file, cluster_id)),
+        Command::Docs { out } => {
+            let text = docs::render(&api::crds())?;
+            match out {
+                Some(path) => fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?,
+                None => quiet_on_closed_pipe(io::stdout().lock().write_all(text.as_bytes()).map_err(Into::into).map(|()| ExitCode::SUCCESS)).map(|_| ())?,
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Run(args) => run_operator(args).map(|()| ExitCode::SUCCESS),
         Command::Version => {
             println!("gregor {}", env!("CARGO_PKG_VERSION"));
@@ -149,7 +168,23 @@ fn run_operator(args: RunArgs) -> Result<()> {
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
+        let telemetry = controller::http::Telemetry::new();
+        if let Some(addr) = args.metrics_addr {
+            let listener = controller::http::bind(addr).await?;
+            tokio::spawn(controller::http::serve(listener, telemetry.clone()));
+        }
         let client = kube::Client::try_default().await.context("connecting to the Kubernetes API")?;
+        // Ready once the API server answered (GET /version needs no RBAC).
+        let (probe_client, probe_telemetry) = (client.clone(), telemetry.clone());
+        tokio::spawn(async move {
+            loop {
+                match probe_client.apiserver_version().await {
+                    Ok(_) => break probe_telemetry.set_ready(),
+                    Err(e) => tracing::warn!(error = %e, "API server not reachable yet"),
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            }
+        });
         let identity = args
             .identity
             .or_else(|| std::env::var("HOSTNAME").ok())
@@ -167,7 +202,7 @@ fn run_operator(args: RunArgs) -> Result<()> {
             resync: std::time::Duration::from_secs(args.resync_seconds),
             ..controller::context::Settings::default()
         };
-        let opts = controller::run::RunOptions { settings, leader, namespace: args.namespace };
+        let opts = controller::run::RunOptions { settings, leader, namespace: args.namespace, telemetry: Some(telemetry) };
         controller::run::run(client, opts).await?;
         Ok(())
     })

@@ -8,3 +8,4 @@ pub mod apply;
 pub mod cluster;
 pub mod context;
 pub mod error;
+pub mod http;

@@ -29,6 +29,8 @@ pub struct RunOptions {
     pub leader: Option<LeaderConfig>,
     /// Watch one namespace only; `None` watches all.
     pub namespace: Option<String>,
+    /// What the probe/metrics server reports, when one runs (see `http`).
+    pub telemetry: Option<Arc<super::http::Telemetry>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +88,9 @@ pub async fn run(client: kube::Client, opts: RunOptions) -> Result<(), RunError>
         }
     }
     info!("leading: starting controllers");
+    if let Some(t) = &opts.telemetry {
+        t.set_leading(true);
+    }
 
     let ns = opts.namespace.as_deref();
     let (pods, pod_stream) = owned_reflector!(client, ns, Pod);
@@ -111,6 +116,9 @@ pub async fn run(client: kube::Client, opts: RunOptions) -> Result<(), RunError>
         nodes,
     };
     let ctx = Arc::new(Context::new(client.clone(), stores, opts.settings.clone()));
+    if let Some(t) = &opts.telemetry {
+        t.attach(ctx.clone());
+    }
     let pods_for_nodes: Store<Pod> = pods;
     let clusters: Api<KafkaCluster> = api(&client, ns);
     let controller = Controller::new(clusters, WatchConfig::default())
@@ -158,6 +166,9 @@ pub async fn run(client: kube::Client, opts: RunOptions) -> Result<(), RunError>
     };
     if let Some(handle) = election {
         handle.abort();
+    }
+    if let Some(t) = &opts.telemetry {
+        t.set_leading(false);
     }
     if let Err(e) = &outcome {
         error!(error = %e, "stopping");
