@@ -81,10 +81,15 @@ async fn topics_and_configs(admin: &Client) {
     assert_eq!(again[0].1.as_ref().map_err(code).unwrap_err(), Some(ResponseError::TopicAlreadyExists));
 
     // Configs: topic, one broker, cluster-wide default; read-only flags.
-    let res = admin
-        .describe_configs(&[ConfigResource::topic("batch-00"), ConfigResource::broker(1), ConfigResource::topic("no-such-topic")], None)
-        .await
-        .unwrap();
+    // A new topic reaches every broker through the metadata log; wait until it is described.
+    let res = eventually("batch-00 described", Duration::from_secs(20), || async {
+        let r = admin
+            .describe_configs(&[ConfigResource::topic("batch-00"), ConfigResource::broker(1), ConfigResource::topic("no-such-topic")], None)
+            .await
+            .ok()?;
+        r.iter().find(|x| x.resource == ConfigResource::topic("batch-00"))?.entries.is_ok().then_some(r)
+    })
+    .await;
     let topic = res.iter().find(|r| r.resource == ConfigResource::topic("batch-00")).unwrap();
     assert_eq!(topic.get("min.insync.replicas").unwrap().value.as_deref(), Some("2"));
     let broker = res.iter().find(|r| r.resource == ConfigResource::broker(1)).unwrap();
@@ -102,14 +107,19 @@ async fn topics_and_configs(admin: &Client) {
     ];
     let out = admin.incremental_alter_configs(&alts, false).await.unwrap();
     assert!(out.iter().all(|o| o.result.is_ok()), "{out:?}");
-    let after = admin
-        .describe_configs(&[ConfigResource::topic("batch-00"), ConfigResource::broker(2), ConfigResource::broker(0)], Some(&["retention.ms", "message.max.bytes", "log.cleaner.threads"]))
-        .await
-        .unwrap();
-    let get = |r: &ConfigResource, k: &str| after.iter().find(|x| &x.resource == r).and_then(|x| x.get(k)).and_then(|e| e.value.clone());
-    assert_eq!(get(&ConfigResource::topic("batch-00"), "retention.ms").as_deref(), Some("3600000"));
-    assert_eq!(get(&ConfigResource::broker(2), "message.max.bytes").as_deref(), Some("2000000"));
-    assert_eq!(get(&ConfigResource::broker(0), "log.cleaner.threads").as_deref(), Some("2"));
+    // Changes travel through the metadata log: every broker sees them shortly after.
+    eventually("altered configs visible", Duration::from_secs(30), || async {
+        let after = admin
+            .describe_configs(&[ConfigResource::topic("batch-00"), ConfigResource::broker(2), ConfigResource::broker(0)], Some(&["retention.ms", "message.max.bytes", "log.cleaner.threads"]))
+            .await
+            .ok()?;
+        let get = |r: &ConfigResource, k: &str| after.iter().find(|x| &x.resource == r).and_then(|x| x.get(k)).and_then(|e| e.value.clone());
+        (get(&ConfigResource::topic("batch-00"), "retention.ms").as_deref() == Some("3600000")
+            && get(&ConfigResource::broker(2), "message.max.bytes").as_deref() == Some("2000000")
+            && get(&ConfigResource::broker(0), "log.cleaner.threads").as_deref() == Some("2"))
+        .then_some(())
+    })
+    .await;
     println!("incremental_alter_configs: topic, broker 2 and cluster default visible");
 
     // Partitions only grow.
@@ -176,7 +186,10 @@ async fn produce_consume_groups(admin: &Client) {
 async fn scram_acls_quotas(admin: &Client, tc: &TestCluster) {
     let password = generate_password(32);
     admin.upsert_scram_sha512("alice", &password, 8192).await.unwrap();
-    let creds = admin.describe_scram_credentials(Some(&["alice".into()])).await.unwrap();
+    let creds = eventually("alice's credential described", Duration::from_secs(20), || async {
+        admin.describe_scram_credentials(Some(&["alice".into()])).await.ok().filter(|c| c.get("alice").is_some_and(|r| r.is_ok()))
+    })
+    .await;
     println!("describe_scram_credentials: {creds:?}");
     assert_eq!(creds["alice"].as_ref().unwrap()[0].iterations, 8192);
 
@@ -201,8 +214,11 @@ async fn scram_acls_quotas(admin: &Client, tc: &TestCluster) {
     ];
     let (created, deleted) = admin.reconcile_acls("User:alice", &want).await.unwrap();
     assert_eq!((created, deleted), (2, 0));
-    let now = admin.describe_acls(&AclFilter::principal("User:alice")).await.unwrap();
-    assert_eq!(now.len(), 2);
+    let now = eventually("ACLs described", Duration::from_secs(20), || async {
+        admin.describe_acls(&AclFilter::principal("User:alice")).await.ok().filter(|a| a.len() == 2)
+    })
+    .await;
+    assert_eq!(now, { let mut w = want.clone(); w.sort(); w });
     let ok = eventually("ACL effective", Duration::from_secs(20), || async {
         let r = alice.describe_configs(&[ConfigResource::topic("batch-00")], None).await.ok()?;
         r[0].entries.is_ok().then_some(())
@@ -211,7 +227,15 @@ async fn scram_acls_quotas(admin: &Client, tc: &TestCluster) {
     let _ = ok;
     // Reconcile to a smaller set deletes the stale binding.
     let (created, deleted) = admin.reconcile_acls("User:alice", &want[..1]).await.unwrap();
-    assert_eq!((created, deleted), (0, 1));
+    println!("reconcile to one binding: created {created}, deleted {deleted}");
+    assert_eq!(created, 0);
+    // Reads are eventually consistent: reconcile until the described set is exactly the desired one.
+    eventually("stale ACL gone", Duration::from_secs(20), || async {
+        admin.reconcile_acls("User:alice", &want[..1]).await.ok()?;
+        let now = admin.describe_acls(&AclFilter::principal("User:alice")).await.ok()?;
+        (now == want[..1]).then_some(())
+    })
+    .await;
     println!("acls: reconcile created 2, then removed 1 stale");
 
     // Quotas.
@@ -220,7 +244,10 @@ async fn scram_acls_quotas(admin: &Client, tc: &TestCluster) {
         .await
         .unwrap();
     assert!(q[0].1.is_ok());
-    let d = admin.describe_client_quotas(&[QuotaMatch::Exact("user".into(), "alice".into())], true).await.unwrap();
+    let d = eventually("quotas described", Duration::from_secs(20), || async {
+        admin.describe_client_quotas(&[QuotaMatch::Exact("user".into(), "alice".into())], true).await.ok().filter(|d| !d.is_empty())
+    })
+    .await;
     println!("quotas: {d:?}");
     assert_eq!(d[0].1.get(PRODUCER_BYTE_RATE), Some(&1_048_576.0));
 
