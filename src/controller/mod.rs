@@ -9,3 +9,5 @@ pub mod cluster;
 pub mod context;
 pub mod error;
 pub mod http;
+pub mod topic;
+pub mod user;

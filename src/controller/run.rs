@@ -142,13 +142,21 @@ pub async fn run(client: kube::Client, opts: RunOptions) -> Result<(), RunError>
             refs
         })
         .shutdown_on_signal()
-        .run(cluster::reconcile, cluster::error_policy, ctx)
+        .run(cluster::reconcile, cluster::error_policy, ctx.clone())
         .for_each(|result| async move {
             match result {
                 Ok((obj, _)) => tracing::debug!(cluster = %obj.name, "reconciled"),
                 Err(e) => warn!(error = %e, "reconcile error"),
             }
         });
+
+    // The KafkaTopic and KafkaUser controllers run beside the cluster controller, under the same
+    // leadership.
+    let topics = super::topic::run(client.clone(), ctx.clone(), opts.namespace.clone());
+    let users = super::user::run(client.clone(), ctx.clone(), opts.namespace.clone());
+    let controllers = async move {
+        tokio::join!(controller, topics, users);
+    };
 
     let lost = async move {
         loop {
@@ -161,7 +169,7 @@ pub async fn run(client: kube::Client, opts: RunOptions) -> Result<(), RunError>
         }
     };
     let outcome = tokio::select! {
-        () = controller => Ok(()),
+        () = controllers => Ok(()),
         e = lost => Err(e),
     };
     if let Some(handle) = election {

@@ -8,6 +8,8 @@ pub mod error;
 pub mod names;
 pub mod node_ids;
 pub mod quantity;
+pub mod topic;
+pub mod user;
 mod validate;
 pub mod version;
 

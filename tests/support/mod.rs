@@ -277,3 +277,44 @@ pub async fn wait_user(client: &Client, ns: &str, name: &str, want: bool, reason
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }
+
+/// A 3-controller + 3-broker cluster (brokers 100-102) with small heaps, as JSON for apply.
+pub fn split_cluster(ns: &str, name: &str, version: &str, config: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({
+        "apiVersion": "kafka.gregor.dev/v1alpha1",
+        "kind": "KafkaCluster",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {
+            "version": version,
+            "nodePools": [
+                {"name": "controllers", "roles": ["controller"], "replicas": 3,
+                 "storage": {"type": "persistentClaim", "size": "1Gi"}, "jvmOptions": {"heap": "192Mi"}},
+                {"name": "brokers", "roles": ["broker"], "replicas": 3, "nodeIdStart": 100,
+                 "storage": {"type": "persistentClaim", "size": "1Gi"}, "jvmOptions": {"heap": "256Mi"}}
+            ],
+            "listeners": [{"name": "plain", "port": 9092, "type": "internal", "tls": false}],
+            "config": config
+        }
+    })
+}
+
+/// The six pod names of `split_cluster`.
+pub fn split_pod_names(name: &str) -> Vec<String> {
+    let mut names: Vec<String> = (0..3).map(|i| format!("{name}-controllers-{i}")).collect();
+    names.extend([100, 101, 102].iter().map(|i| format!("{name}-brokers-{i}")));
+    names
+}
+
+/// The plain-listener bootstrap list of `split_cluster`'s brokers.
+pub fn split_bootstrap(ns: &str, name: &str) -> String {
+    [100, 101, 102].iter().map(|b| format!("{name}-brokers-{b}.{name}-kafka-brokers.{ns}.svc:9092")).collect::<Vec<_>>().join(",")
+}
+
+/// Creates a topic with RF 3 and min ISR 2.
+pub async fn create_rf3_topic(admin: &gregor::kafka::Client, topic: &str, partitions: i32) {
+    let mut t = gregor::kafka::ops::topics::NewTopic::new(topic, partitions, 3);
+    t.configs.insert("min.insync.replicas".into(), "2".into());
+    for (t, r) in admin.create_topics(&[t], false).await.expect("create topic") {
+        r.unwrap_or_else(|e| panic!("create {}: {e}", t.name));
+    }
+}

@@ -1,0 +1,94 @@
+//! The KafkaTopic status: the Ready condition from the plan's outcome, and the topic's facts
+//! as Kafka reports them. Pure.
+
+use k8s_openapi::jiff::Timestamp;
+
+use super::plan::Outcome;
+use crate::api::topic::{KafkaTopicStatus, ReassignmentStatus};
+use crate::controller::conditions::{READY, Verdict, WARNING, merge};
+
+/// Condition types the topic reconciler owns.
+pub const OWNED: &[&str] = &[READY, WARNING];
+
+/// What Kafka holds, as far as this reconcile knows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TopicFacts {
+    pub topic_name: String,
+    pub topic_id: Option<String>,
+    pub partitions: Option<i32>,
+    pub replicas: Option<i32>,
+    pub reassignment: Option<ReassignmentStatus>,
+}
+
+/// The Ready verdict of a plan's outcome once its actions succeeded.
+pub fn verdict(outcome: &Outcome, facts: &TopicFacts) -> Verdict {
+    let described = || {
+        format!(
+            "topic {} has {} partitions with {} replicas",
+            facts.topic_name,
+            facts.partitions.map_or("?".into(), |p| p.to_string()),
+            facts.replicas.map_or("?".into(), |r| r.to_string())
+        )
+    };
+    match outcome {
+        Outcome::Ready => Verdict::ready("Ready", described()),
+        Outcome::Creating => Verdict::ready("Created", described()),
+        Outcome::Settling => Verdict::not_ready("Creating", format!("topic {} is being created", facts.topic_name)),
+        Outcome::Growing => Verdict::not_ready("AddingPartitions", described()),
+        Outcome::PartitionDecrease { in_kafka, desired } => Verdict::not_ready(
+            "PartitionDecrease",
+            format!(
+                "topic {} has {in_kafka} partitions in Kafka, more than the {desired} in spec.partitions; Kafka cannot remove partitions",
+                facts.topic_name
+            ),
+        ),
+        Outcome::Reassigning(p) => Verdict::not_ready(
+            "Reassigning",
+            format!(
+                "changing the replication factor of {} to {}: {}/{} partitions done",
+                facts.topic_name, p.target_replicas, p.partitions_done, p.partitions_total
+            ),
+        ),
+        Outcome::WaitingForBrokers { needed, registered } => Verdict::not_ready(
+            "WaitingForBrokers",
+            format!("{needed} replicas need {needed} brokers; {registered} are registered"),
+        ),
+    }
+}
+
+/// The status after a reconcile. `facts: None` keeps the previous facts (nothing was learnt).
+pub fn status(previous: Option<&KafkaTopicStatus>, generation: Option<i64>, verdict: Verdict, facts: Option<TopicFacts>, now: Timestamp) -> KafkaTopicStatus {
+    let previous = previous.cloned().unwrap_or_default();
+    let conditions = merge(&previous.conditions, &[verdict], OWNED, generation, now);
+    match facts {
+        Some(f) => KafkaTopicStatus {
+            observed_generation: generation,
+            conditions,
+            topic_name: Some(f.topic_name),
+            topic_id: f.topic_id.or(previous.topic_id),
+            partitions: f.partitions,
+            replicas: f.replicas,
+            reassignment: f.reassignment,
+        },
+        None => KafkaTopicStatus { observed_generation: generation, conditions, ..previous },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn facts_replace_and_absence_keeps() {
+        let now: Timestamp = "2026-01-01T00:00:00Z".parse().expect("time");
+        let facts = TopicFacts { topic_name: "t".into(), topic_id: Some("id".into()), partitions: Some(3), replicas: Some(3), reassignment: None };
+        let s = status(None, Some(2), verdict(&Outcome::Ready, &facts), Some(facts.clone()), now);
+        assert_eq!(s.observed_generation, Some(2));
+        assert_eq!(s.topic_id.as_deref(), Some("id"));
+        assert_eq!(s.conditions[0].message, "topic t has 3 partitions with 3 replicas");
+        let next = status(Some(&s), Some(3), Verdict::not_ready("ClusterNotReady", "x"), None, now);
+        assert_eq!(next.topic_id.as_deref(), Some("id"));
+        assert_eq!(next.observed_generation, Some(3));
+        assert_eq!(next.conditions[0].reason, "ClusterNotReady");
+    }
+}

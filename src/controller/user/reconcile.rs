@@ -1,0 +1,307 @@
+//! One KafkaUser reconcile: finalizer → detach → validate → Secrets → cluster → describe →
+//! credential, ACLs, quotas → status.
+
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::reflector::ObjectRef;
+use kube::{Resource, ResourceExt};
+use tracing::{info, instrument, warn};
+
+use super::kafka_ops::{ObservedUser, UserOps};
+use super::plan::{CredentialPlan, acl_plan, credential_plan, quota_plan};
+use super::secret::{self, owned_by, secret_state, secret_text, user_secret};
+use super::{UserContext, needs_secret};
+use crate::api::KafkaUser;
+use crate::api::user::KafkaUserStatus;
+use crate::controller::cluster::kafka_facts::{ConnectError, connect};
+use crate::controller::conditions::{READY, Verdict, WARNING, merge};
+use crate::controller::topic::RECHECK;
+use crate::controller::topic::kafka_ops::OpError;
+use crate::controller::topic::lifecycle::{Lifecycle, add_finalizer, is_managed, lifecycle, remove_finalizer};
+use crate::kafka::ops::acls::{AclBinding, AclFilter};
+use crate::kafka::ops::scram::generate_password;
+use crate::model::user::{Credentials, DesiredUser, desired_user, principal};
+
+/// Condition types the user reconciler owns.
+const OWNED: &[&str] = &[READY, WARNING];
+/// Length of generated passwords.
+const PASSWORD_LEN: usize = 32;
+
+/// What can fail in a user reconcile; retried with backoff by [`error_policy`].
+#[derive(Debug, thiserror::Error)]
+pub enum UserError {
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("cannot reach cluster {cluster} to remove user {user}: {source}")]
+    Connect {
+        cluster: String,
+        user: String,
+        #[source]
+        source: ConnectError,
+    },
+    #[error("removing user {user} from Kafka: {source}")]
+    CleanUp {
+        user: String,
+        #[source]
+        source: OpError,
+    },
+}
+
+/// A failure while changing Kafka or the user's Secret.
+#[derive(Debug, thiserror::Error)]
+enum ActError {
+    #[error(transparent)]
+    Kafka(#[from] OpError),
+    #[error(transparent)]
+    Kube(#[from] kube::Error),
+}
+
+async fn write_status(ku: &KafkaUser, ctx: &UserContext, new: KafkaUserStatus) -> Result<(), UserError> {
+    if ku.status.as_ref() == Some(&new) {
+        return Ok(());
+    }
+    let api: Api<KafkaUser> = Api::namespaced(ctx.base.client.clone(), &ku.namespace().unwrap_or_default());
+    let patch = serde_json::json!({ "status": new });
+    api.patch_status(&ku.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
+    ctx.base.metrics.count_write();
+    Ok(())
+}
+
+fn status(ku: &KafkaUser, verdicts: &[Verdict], desired: Option<&DesiredUser>) -> KafkaUserStatus {
+    let previous = ku.status.clone().unwrap_or_default();
+    let generation = ku.meta().generation;
+    let conditions = merge(&previous.conditions, verdicts, OWNED, generation, Timestamp::now());
+    match desired {
+        Some(d) => KafkaUserStatus {
+            observed_generation: generation,
+            conditions,
+            username: Some(d.username.clone()),
+            secret: needs_secret(&d.credentials).then(|| d.username.clone()),
+        },
+        None => KafkaUserStatus { observed_generation: generation, conditions, ..previous },
+    }
+}
+
+async fn report(ku: &KafkaUser, ctx: &UserContext, verdict: Verdict) -> Result<(), UserError> {
+    write_status(ku, ctx, status(ku, &[verdict], None)).await
+}
+
+fn acl_filters(acls: &[AclBinding]) -> Vec<AclFilter> {
+    acls.iter().map(AclBinding::to_filter).collect()
+}
+
+/// Makes Kafka and the user's Secret match. Returns a warning when ACLs cannot be set.
+async fn act(
+    ku: &KafkaUser,
+    ops: &UserOps,
+    secrets: &Api<Secret>,
+    desired: &DesiredUser,
+    observed: &ObservedUser,
+    own_secret: Option<&Secret>,
+    source_password: Option<&str>,
+) -> Result<Option<Verdict>, ActError> {
+    let user = &desired.username;
+    let state = own_secret.map(secret_state);
+    match credential_plan(desired, state.as_ref(), observed, source_password, &generate_password(PASSWORD_LEN)) {
+        CredentialPlan::Remove { credential, secret } => {
+            if credential {
+                info!(user, "removing the SCRAM credential");
+                ops.delete_password(user).await?;
+            }
+            if secret {
+                secret::delete(secrets, user).await?;
+            }
+        }
+        CredentialPlan::Scram { password, set_in_kafka, write_secret } => {
+            if set_in_kafka {
+                info!(user, "setting the SCRAM-SHA-512 credential");
+                ops.set_password(user, &password).await?;
+            }
+            if write_secret {
+                secret::apply(secrets, &user_secret(ku, &password)).await?;
+            }
+        }
+    }
+    let mut warning = None;
+    if observed.authorizer {
+        let plan = acl_plan(&desired.acls, observed);
+        if !plan.delete.is_empty() {
+            info!(user, count = plan.delete.len(), "deleting stale ACLs");
+            ops.delete_acls(acl_filters(&plan.delete)).await?;
+        }
+        if !plan.create.is_empty() {
+            info!(user, count = plan.create.len(), "creating ACLs");
+            ops.create_acls(plan.create).await?;
+        }
+    } else if !desired.acls.is_empty() {
+        warning = Some(Verdict::not_ready(
+            "AuthorizationDisabled",
+            format!("cluster {} has no authorizer (spec.authorization): the {} ACLs of {user} cannot be set", ku.spec.cluster, desired.acls.len()),
+        ));
+    }
+    let quota_ops = quota_plan(&desired.quotas, &observed.quotas);
+    if !quota_ops.is_empty() {
+        info!(user, changes = ?quota_ops, "altering quotas");
+        ops.alter_quotas(user, quota_ops).await?;
+    }
+    Ok(warning)
+}
+
+/// Removes the user's credential, ACLs, quotas and Secret.
+async fn clean_up(ku: &KafkaUser, ctx: &UserContext, secrets: &Api<Secret>) -> Result<(), UserError> {
+    let user = ku.name_any();
+    let ns = ku.namespace().unwrap_or_default();
+    if !is_managed(ku.meta()) {
+        info!(user, "resource deleted; unmanaged, Kafka keeps the user");
+        return Ok(());
+    }
+    let kc = ctx.clusters.get(&ObjectRef::new(&ku.spec.cluster).within(&ns));
+    let cluster_going = kc.as_ref().is_none_or(|kc| kc.meta().deletion_timestamp.is_some());
+    if !cluster_going {
+        let reachable = match connect(&ctx.base, kc.as_deref(), &ku.spec.cluster).await {
+            Ok(v) => Some(v),
+            Err(ConnectError::NoCluster(_) | ConnectError::NotInitialised(_)) => None,
+            Err(source) => return Err(UserError::Connect { cluster: ku.spec.cluster.clone(), user, source }),
+        };
+        if let Some((_, client)) = reachable {
+            let ops = ctx.ops.get(&format!("{ns}/{}", ku.spec.cluster), &client);
+            let fail = |source| UserError::CleanUp { user: user.clone(), source };
+            let observed = ops.describe(&user).await.map_err(fail)?;
+            ops.delete_password(&user).await.map_err(fail)?;
+            if observed.authorizer && !observed.acls.is_empty() {
+                ops.delete_acls(vec![AclFilter::principal(&principal(&user))]).await.map_err(fail)?;
+            }
+            let removals: Vec<(String, Option<f64>)> = observed.quotas.keys().map(|k| (k.clone(), None)).collect();
+            ops.alter_quotas(&user, removals).await.map_err(fail)?;
+            info!(user, "credential, ACLs and quotas removed from Kafka");
+        }
+    }
+    if let Some(s) = secrets.get_opt(&user).await? {
+        if owned_by(&s, ku) {
+            secret::delete(secrets, &user).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Reconciles one KafkaUser.
+#[instrument(skip_all, fields(user = %ku.name_any(), namespace = ku.namespace().unwrap_or_default()))]
+pub async fn reconcile(ku: Arc<KafkaUser>, ctx: Arc<UserContext>) -> Result<Action, UserError> {
+    ctx.base.metrics.reconciles.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    ctx.users.wait_until_ready().await.ok();
+    ctx.clusters.wait_until_ready().await.ok();
+    let ns = ku.namespace().unwrap_or_default();
+    let name = ku.name_any();
+    let api: Api<KafkaUser> = Api::namespaced(ctx.base.client.clone(), &ns);
+    let secrets: Api<Secret> = Api::namespaced(ctx.base.client.clone(), &ns);
+    let managed = is_managed(ku.meta());
+    match lifecycle(ku.meta(), managed) {
+        Lifecycle::CleanUp => {
+            clean_up(&ku, &ctx, &secrets).await?;
+            remove_finalizer(&api, ku.as_ref()).await?;
+            return Ok(Action::await_change());
+        }
+        Lifecycle::Gone => return Ok(Action::await_change()),
+        Lifecycle::AddFinalizer => add_finalizer(&api, ku.as_ref()).await?,
+        Lifecycle::RemoveFinalizer => remove_finalizer(&api, ku.as_ref()).await?,
+        Lifecycle::Live => {}
+    }
+    if !managed {
+        report(&ku, &ctx, Verdict::ready("Unmanaged", format!("kafka.gregor.dev/managed=false: user {name} is not touched"))).await?;
+        return Ok(Action::await_change());
+    }
+    let desired = match desired_user(&name, &ku.spec) {
+        Ok(d) => d,
+        Err(errors) => {
+            warn!(%errors, "invalid spec");
+            report(&ku, &ctx, Verdict::not_ready("InvalidSpec", errors.to_string())).await?;
+            return Ok(Action::await_change());
+        }
+    };
+
+    // The user's own Secret: from the cache, else (just created, or never) from the API, so a
+    // generated password is never generated twice.
+    let cached = ctx.base.stores.secrets.get(&ObjectRef::new(&name).within(&ns)).map(|s| (*s).clone());
+    let own_secret = match cached {
+        Some(s) => Some(s),
+        None if needs_secret(&desired.credentials) => secrets.get_opt(&name).await?,
+        None => None,
+    };
+    if let Some(s) = own_secret.as_ref().filter(|s| !owned_by(s, &ku)) {
+        let _ = s;
+        if needs_secret(&desired.credentials) {
+            let message = format!("Secret {name} exists and does not belong to this KafkaUser; Gregor will not overwrite it");
+            report(&ku, &ctx, Verdict::not_ready("SecretConflict", message)).await?;
+            return Ok(Action::requeue(RECHECK));
+        }
+    }
+    let own_secret = own_secret.filter(|s| owned_by(s, &ku));
+    let source_password = match &desired.credentials {
+        Credentials::ScramFromSecret(r) => {
+            let value = secrets.get_opt(&r.name).await?.and_then(|s| secret_text(&s, &r.key)).filter(|p| !p.is_empty());
+            match value {
+                Some(v) => Some(v),
+                None => {
+                    let message = format!("Secret {} has no key {} (spec.authentication.password)", r.name, r.key);
+                    report(&ku, &ctx, Verdict::not_ready("PasswordSecretMissing", message)).await?;
+                    return Ok(Action::requeue(RECHECK));
+                }
+            }
+        }
+        _ => None,
+    };
+
+    let kc = ctx.clusters.get(&ObjectRef::new(&ku.spec.cluster).within(&ns));
+    let (_, client) = match connect(&ctx.base, kc.as_deref(), &ku.spec.cluster).await {
+        Ok(v) => v,
+        Err(e) => {
+            report(&ku, &ctx, Verdict::not_ready("ClusterNotReady", e.to_string())).await?;
+            return Ok(Action::requeue(RECHECK));
+        }
+    };
+    let ops = ctx.ops.get(&format!("{ns}/{}", ku.spec.cluster), &client);
+    let observed = match ops.describe(&name).await {
+        Ok(o) => o,
+        Err(e) => {
+            report(&ku, &ctx, Verdict::not_ready("KafkaUnavailable", format!("describing user {name}: {e}"))).await?;
+            return Ok(Action::requeue(RECHECK));
+        }
+    };
+    let warning = match act(&ku, &ops, &secrets, &desired, &observed, own_secret.as_ref(), source_password.as_deref()).await {
+        Ok(w) => w,
+        Err(ActError::Kube(e)) => return Err(e.into()),
+        Err(ActError::Kafka(e)) => {
+            let retriable = match &e {
+                OpError::Kafka(k) => k.is_retriable(),
+                OpError::Dropped(_) => true,
+            };
+            let (reason, after) = if retriable { ("KafkaUnavailable", RECHECK) } else { ("KafkaRejected", ctx.base.settings.resync) };
+            report(&ku, &ctx, Verdict::not_ready(reason, format!("user {name}: {e}"))).await?;
+            return Ok(Action::requeue(after));
+        }
+    };
+    let ready = match warning {
+        Some(w) => w,
+        None => Verdict::ready(
+            "Ready",
+            format!(
+                "user {name}: {}, {} ACLs, {} quotas",
+                if needs_secret(&desired.credentials) { "SCRAM-SHA-512 credential" } else { "no credential" },
+                desired.acls.len(),
+                desired.quotas.len()
+            ),
+        ),
+    };
+    write_status(&ku, &ctx, status(&ku, &[ready], Some(&desired))).await?;
+    Ok(Action::requeue(ctx.base.settings.resync))
+}
+
+/// Retries failed reconciles with a short backoff.
+pub fn error_policy(ku: Arc<KafkaUser>, error: &UserError, ctx: Arc<UserContext>) -> Action {
+    warn!(user = %ku.name_any(), %error, "user reconcile failed; retrying");
+    Action::requeue(ctx.base.settings.requeue_busy.max(std::time::Duration::from_secs(5)))
+}

@@ -1,0 +1,234 @@
+//! Pure: a KafkaUser spec → the credentials, ACLs and quotas Kafka should hold for it, or every
+//! error with its field path.
+
+use std::collections::BTreeMap;
+
+use super::error::{ValidationError, ValidationErrors};
+use crate::api::common::SecretKeyRef;
+use crate::api::user::{
+    AclOperation as SpecOperation, AclPatternType, AclResourceType as SpecResourceType, AclRuleType, KafkaUserSpec,
+    UserAuthenticationType,
+};
+use crate::kafka::ops::acls::{AclBinding, AclOperation, AclPermission, AclResourceType, PatternType};
+use crate::kafka::ops::quotas::{CONSUMER_BYTE_RATE, CONTROLLER_MUTATION_RATE, PRODUCER_BYTE_RATE, REQUEST_PERCENTAGE};
+
+/// Kafka's name of the cluster resource in ACLs.
+pub const CLUSTER_RESOURCE_NAME: &str = "kafka-cluster";
+/// Every quota key a KafkaUser manages.
+pub const MANAGED_QUOTA_KEYS: &[&str] = &[PRODUCER_BYTE_RATE, CONSUMER_BYTE_RATE, REQUEST_PERCENTAGE, CONTROLLER_MUTATION_RATE];
+
+/// Where a SCRAM user's password comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credentials {
+    /// No credentials in Kafka (an external identity): ACLs and quotas only.
+    None,
+    /// SCRAM-SHA-512 with a password Gregor generates into the user's Secret.
+    ScramGenerated,
+    /// SCRAM-SHA-512 with the password from a Secret the user names.
+    ScramFromSecret(SecretKeyRef),
+}
+
+/// The user as Kafka should hold it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DesiredUser {
+    /// Kafka user name (the resource name); the principal is `User:<username>`.
+    pub username: String,
+    pub credentials: Credentials,
+    /// The full ACL set of the principal, sorted and without duplicates.
+    pub acls: Vec<AclBinding>,
+    /// Quota values by Kafka key; keys of [`MANAGED_QUOTA_KEYS`] not listed are removed.
+    pub quotas: BTreeMap<String, f64>,
+}
+
+impl DesiredUser {
+    pub fn principal(&self) -> String {
+        principal(&self.username)
+    }
+}
+
+/// `User:<username>`.
+pub fn principal(username: &str) -> String {
+    format!("User:{username}")
+}
+
+fn resource_type(t: SpecResourceType) -> AclResourceType {
+    match t {
+        SpecResourceType::Topic => AclResourceType::Topic,
+        SpecResourceType::Group => AclResourceType::Group,
+        SpecResourceType::Cluster => AclResourceType::Cluster,
+        SpecResourceType::TransactionalId => AclResourceType::TransactionalId,
+        SpecResourceType::DelegationToken => AclResourceType::DelegationToken,
+    }
+}
+
+fn operation(o: SpecOperation) -> AclOperation {
+    match o {
+        SpecOperation::All => AclOperation::All,
+        SpecOperation::Read => AclOperation::Read,
+        SpecOperation::Write => AclOperation::Write,
+        SpecOperation::Create => AclOperation::Create,
+        SpecOperation::Delete => AclOperation::Delete,
+        SpecOperation::Alter => AclOperation::Alter,
+        SpecOperation::Describe => AclOperation::Describe,
+        SpecOperation::ClusterAction => AclOperation::ClusterAction,
+        SpecOperation::DescribeConfigs => AclOperation::DescribeConfigs,
+        SpecOperation::AlterConfigs => AclOperation::AlterConfigs,
+        SpecOperation::IdempotentWrite => AclOperation::IdempotentWrite,
+        SpecOperation::CreateTokens => AclOperation::CreateTokens,
+        SpecOperation::DescribeTokens => AclOperation::DescribeTokens,
+    }
+}
+
+/// Validates a KafkaUser spec. `username` is the resource name.
+pub fn desired_user(username: &str, spec: &KafkaUserSpec) -> Result<DesiredUser, ValidationErrors> {
+    let mut errors = Vec::new();
+    let mut error = |path: String, message: String| errors.push(ValidationError { path, message });
+    let credentials = match &spec.authentication {
+        None => Credentials::None,
+        Some(auth) => match (auth.type_, &auth.password) {
+            (UserAuthenticationType::ScramSha512, None) => Credentials::ScramGenerated,
+            (UserAuthenticationType::ScramSha512, Some(source)) => {
+                let r = &source.value_from.secret_key_ref;
+                if r.name == username {
+                    error(
+                        "spec.authentication.password.valueFrom.secretKeyRef.name".into(),
+                        format!("must differ from the user's name: Gregor writes the Secret \"{username}\" itself"),
+                    );
+                }
+                Credentials::ScramFromSecret(r.clone())
+            }
+            (UserAuthenticationType::Tls, _) => {
+                error("spec.authentication.type".into(), "tls users are not supported yet; use scram-sha-512".into());
+                Credentials::None
+            }
+        },
+    };
+    let principal = principal(username);
+    let mut acls = Vec::new();
+    for (i, rule) in spec.authorization.iter().flat_map(|a| a.acls.iter()).enumerate() {
+        let kind = resource_type(rule.resource.type_);
+        let name = match (kind, rule.resource.name.as_deref()) {
+            (AclResourceType::Cluster, _) => CLUSTER_RESOURCE_NAME.to_owned(),
+            (_, Some(n)) if !n.is_empty() => n.to_owned(),
+            _ => {
+                error(format!("spec.authorization.acls[{i}].resource.name"), "is required for this resource type (\"*\" for all)".into());
+                continue;
+            }
+        };
+        let pattern_type = match (kind, rule.resource.pattern_type) {
+            (AclResourceType::Cluster, _) | (_, None | Some(AclPatternType::Literal)) => PatternType::Literal,
+            (_, Some(AclPatternType::Prefix)) => PatternType::Prefixed,
+        };
+        if rule.operations.is_empty() {
+            error(format!("spec.authorization.acls[{i}].operations"), "must name at least one operation".into());
+        }
+        let permission = match rule.type_ {
+            Some(AclRuleType::Deny) => AclPermission::Deny,
+            None | Some(AclRuleType::Allow) => AclPermission::Allow,
+        };
+        for op in &rule.operations {
+            acls.push(AclBinding {
+                resource_type: kind,
+                resource_name: name.clone(),
+                pattern_type,
+                principal: principal.clone(),
+                host: rule.host.clone().unwrap_or_else(|| "*".to_owned()),
+                operation: operation(*op),
+                permission,
+            });
+        }
+    }
+    acls.sort();
+    acls.dedup();
+    let mut quotas = BTreeMap::new();
+    if let Some(q) = &spec.quotas {
+        let values = [
+            (PRODUCER_BYTE_RATE, "producerByteRate", q.producer_byte_rate.map(|v| v as f64)),
+            (CONSUMER_BYTE_RATE, "consumerByteRate", q.consumer_byte_rate.map(|v| v as f64)),
+            (REQUEST_PERCENTAGE, "requestPercentage", q.request_percentage.map(f64::from)),
+            (CONTROLLER_MUTATION_RATE, "controllerMutationRate", q.controller_mutation_rate),
+        ];
+        for (key, field, value) in values {
+            match value {
+                Some(v) if !(v.is_finite() && v >= 0.0) => error(format!("spec.quotas.{field}"), format!("must be a non-negative number, not {v}")),
+                Some(v) => {
+                    quotas.insert(key.to_owned(), v);
+                }
+                None => {}
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ValidationErrors(errors));
+    }
+    Ok(DesiredUser { username: username.to_owned(), credentials, acls, quotas })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn spec(value: serde_json::Value) -> KafkaUserSpec {
+        serde_json::from_value(value).expect("spec")
+    }
+
+    #[test]
+    fn acls_expand_per_operation_with_defaults() {
+        let u = desired_user(
+            "alice",
+            &spec(json!({"cluster": "c", "authentication": {"type": "scram-sha-512"},
+                "authorization": {"acls": [
+                    {"resource": {"type": "topic", "name": "orders"}, "operations": ["Write", "Describe", "Write"]},
+                    {"resource": {"type": "group", "name": "g-", "patternType": "prefix"}, "operations": ["Read"], "type": "deny", "host": "10.0.0.1"},
+                    {"resource": {"type": "cluster"}, "operations": ["IdempotentWrite"]}
+                ]},
+                "quotas": {"producerByteRate": 1024, "requestPercentage": 50}})),
+        )
+        .expect("valid");
+        assert_eq!(u.credentials, Credentials::ScramGenerated);
+        let acls: Vec<String> = u
+            .acls
+            .iter()
+            .map(|a| format!("{:?} {} {:?} {} {} {:?} {:?}", a.resource_type, a.resource_name, a.pattern_type, a.principal, a.host, a.operation, a.permission))
+            .collect();
+        assert_eq!(
+            acls,
+            vec![
+                "Topic orders Literal User:alice * Write Allow",
+                "Topic orders Literal User:alice * Describe Allow",
+                "Group g- Prefixed User:alice 10.0.0.1 Read Deny",
+                "Cluster kafka-cluster Literal User:alice * IdempotentWrite Allow",
+            ]
+        );
+        assert_eq!(u.quotas, BTreeMap::from([(PRODUCER_BYTE_RATE.to_owned(), 1024.0), (REQUEST_PERCENTAGE.to_owned(), 50.0)]));
+    }
+
+    #[test]
+    fn errors_have_field_paths() {
+        let cases = [
+            (json!({"cluster": "c", "authentication": {"type": "tls"}}), "spec.authentication.type"),
+            (
+                json!({"cluster": "c", "authentication": {"type": "scram-sha-512", "password": {"valueFrom": {"secretKeyRef": {"name": "alice", "key": "p"}}}}}),
+                "spec.authentication.password.valueFrom.secretKeyRef.name",
+            ),
+            (json!({"cluster": "c", "authorization": {"acls": [{"resource": {"type": "topic"}, "operations": ["Read"]}]}}), "spec.authorization.acls[0].resource.name"),
+            (json!({"cluster": "c", "quotas": {"controllerMutationRate": -1.0}}), "spec.quotas.controllerMutationRate"),
+        ];
+        for (value, path) in cases {
+            let errors = desired_user("alice", &spec(value.clone())).expect_err("invalid");
+            assert_eq!(errors.0[0].path, path, "{value}");
+        }
+    }
+
+    #[test]
+    fn password_from_a_secret() {
+        let u = desired_user(
+            "alice",
+            &spec(json!({"cluster": "c", "authentication": {"type": "scram-sha-512", "password": {"valueFrom": {"secretKeyRef": {"name": "pw", "key": "p"}}}}})),
+        )
+        .expect("valid");
+        assert_eq!(u.credentials, Credentials::ScramFromSecret(SecretKeyRef { name: "pw".into(), key: "p".into() }));
+        assert!(u.acls.is_empty() && u.quotas.is_empty());
+    }
+}
