@@ -168,25 +168,21 @@ pub async fn reconcile(
     if stale.is_empty() {
         return Ok(BTreeSet::new());
     }
-    let resources: Vec<ConfigResource> = stale
-        .iter()
-        .filter(|n| n.broker && n.ready)
-        .map(|n| ConfigResource::broker(n.id))
-        .collect();
+    // Each stale broker is asked on its own: one that does not answer (stopped, restarting) stays
+    // stale for the next reconcile and holds up nobody else.
+    let asks = stale.iter().filter(|n| n.broker && n.ready).map(|n| async move {
+        let answer = admin.describe_configs(&[ConfigResource::broker(n.id)], None).await;
+        (n.id, answer)
+    });
     let mut plans = BTreeMap::new();
-    if !resources.is_empty() {
-        match admin.describe_configs(&resources, None).await {
+    for (id, answer) in futures::future::join_all(asks).await {
+        match answer {
             Ok(results) => {
-                for r in results.iter().filter(|r| r.entries.is_ok()) {
-                    if let Some(id) = r.resource.pinned_broker() {
-                        plans.insert(id, plan(&model.config, r));
-                    }
+                if let Some(r) = results.iter().find(|r| r.entries.is_ok()) {
+                    plans.insert(id, plan(&model.config, r));
                 }
             }
-            Err(e) => {
-                info!(error = %e, "could not describe broker configs; the config check waits");
-                return Ok(BTreeSet::new());
-            }
+            Err(e) => info!(broker = id, error = %e, "could not describe the broker's config; asking again later"),
         }
     }
     let decision = decide(&stale, &plans);

@@ -66,7 +66,7 @@ pub fn admin_client(
             hosts_file: ctx.settings.kafka_hosts_file.clone(),
             loopback_only: ctx.settings.kafka_loopback_only,
         });
-    config.request_timeout = std::time::Duration::from_secs(10);
+    config.request_timeout = std::time::Duration::from_secs(5);
     config.connect_timeout = std::time::Duration::from_secs(3);
     config.retry.max_attempts = 3;
     if let (Some(creds), Some(password)) = (&access.credentials, password) {
