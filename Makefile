@@ -54,10 +54,10 @@ bench-world: tools
 
 ## playground: the local world, the operator and an example cluster
 playground: world
-	bash hack/playground.sh up
+	WORLD_DIR=$(WORLD_DIR) bash hack/playground.sh up
 
 playground-down:
-	-bash hack/playground.sh down
+	-WORLD_DIR=$(WORLD_DIR) bash hack/playground.sh down
 	$(MAKE) world-down
 
 fmt:
@@ -65,3 +65,7 @@ fmt:
 
 clippy:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+## bench-topics: 1,000 KafkaTopics and 500 KafkaUsers applied at once against a real cluster; prints topics/s, users/s and operator RSS
+bench-topics: tools
+	$(CARGO) test -p gregor --release --test bench_scale -- --ignored --nocapture

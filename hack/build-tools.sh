@@ -4,6 +4,7 @@
 #   $GREGOR_CACHE/etcd-<v>/etcd
 #   $GREGOR_CACHE/kafka-<v>/libs/*.jar  (kafka_2.13 and its runtime deps, plus a log4j2 backend)
 #   $GREGOR_CACHE/helm-<v>/helm           (helm.sh/helm/v3, for the chart tests and the playground)
+#   $GREGOR_CACHE/kubectl-<v>/kubectl     (k8s.io/kubectl at the Kubernetes version, for the playground and README)
 # A second run finds every stamp file and rebuilds nothing.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -78,6 +79,41 @@ build_helm() {
   touch "$out/.done"
 }
 
+build_kubectl() {
+  local v=$K8S_VERSION out="$cache/kubectl-$K8S_VERSION"
+  [[ -f $out/.done ]] && { log "kubectl $v cached"; return; }
+  log "building kubectl $v"
+  local work="$cache/src/kubectl-$v"; rm -rf "$work"; mkdir -p "$work" "$out"
+  local minor="v0.${v#1.}" minorNum=${v#1.}; minorNum=${minorNum%%.*}
+  printf 'module gregor.dev/kubectl-tools\ngo 1.26.0\n' > "$work/go.mod"
+  # The body of k8s.io/kubernetes/cmd/kubectl/kubectl.go.
+  cat > "$work/main.go" <<'GO'
+package main
+
+import (
+	_ "k8s.io/client-go/plugin/pkg/client/auth"
+	"k8s.io/component-base/cli"
+	"k8s.io/kubectl/pkg/cmd"
+	"k8s.io/kubectl/pkg/cmd/util"
+)
+
+func main() {
+	command := cmd.NewDefaultKubectlCommand()
+	if err := cli.RunNoErrOutput(command); err != nil {
+		util.CheckErr(err)
+	}
+}
+GO
+  local ld="-s -w"
+  for p in k8s.io/client-go/pkg/version k8s.io/component-base/version; do
+    ld="$ld -X $p.gitVersion=v$v -X $p.gitMajor=1 -X $p.gitMinor=$minorNum -X $p.gitTreeState=clean"
+  done
+  (cd "$work" && go get "k8s.io/kubectl@$minor" "k8s.io/component-base@$minor" "k8s.io/client-go@$minor" >&2 \
+     && go mod tidy >&2 && go build -trimpath -ldflags "$ld" -o "$out/kubectl" .)
+  "$out/kubectl" version --client >&2
+  touch "$out/.done"
+}
+
 fetch_kafka() {
   local v=$1 out="$cache/kafka-$1"
   [[ -f $out/.done ]] && { log "kafka $v cached"; return; }
@@ -121,6 +157,7 @@ case "${1:-all}" in
   etcd) build_etcd ;;
   kafka) for v in $KAFKA_VERSIONS; do fetch_kafka "$v"; install_kafka_image "$v"; done ;;
   helm) build_helm ;;
-  all) build_etcd; for v in $KAFKA_VERSIONS; do fetch_kafka "$v"; install_kafka_image "$v"; done; build_k8s; build_helm ;;
-  *) echo "usage: $0 [all|k8s|etcd|kafka|helm]" >&2; exit 2 ;;
+  kubectl) build_kubectl ;;
+  all) build_etcd; for v in $KAFKA_VERSIONS; do fetch_kafka "$v"; install_kafka_image "$v"; done; build_k8s; build_helm; build_kubectl ;;
+  *) echo "usage: $0 [all|k8s|etcd|kafka|helm|kubectl]" >&2; exit 2 ;;
 esac
