@@ -85,7 +85,7 @@ up() {
   down
   log "starting the operator: gregor run ${args[*]} (log: $play/operator.log)"
   KUBECONFIG=$sa RUST_LOG=${RUST_LOG:-info,kube=warn} NO_COLOR=1 \
-    setsid "$repo/target/debug/gregor" run "${args[@]}" --identity "playground-$(hostname)" \
+    setsid "${CARGO_TARGET_DIR:-$repo/target}/debug/gregor" run "${args[@]}" --identity "playground-$(hostname)" \
       --kafka-hosts-file "$world_dir/hosts" --kafka-loopback-only \
       </dev/null >>"$play/operator.log" 2>&1 &
   echo $! > "$play/operator.pid"
