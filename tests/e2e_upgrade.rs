@@ -43,11 +43,11 @@ async fn upgrade_rolls_binaries_then_raises_metadata_version() {
     apply_cluster(&client, NS, split_cluster(NS, "events", "4.4.0", json!({}))).await;
     // While any pod still runs the old binaries, metadata.version must stay at 4.3-IV0 (level 30).
     let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
-    let mut levels_during_roll = Vec::new();
+    let levels_during_roll = std::sync::Mutex::new(Vec::new());
     wait_for("every pod on apache/kafka:4.4.0 and Ready", Duration::from_secs(900), || {
         let pods = &pods;
         let admin = &admin;
-        let levels = &mut levels_during_roll;
+        let levels = &levels_during_roll;
         async move {
             let list = pods.list(&Default::default()).await.ok()?;
             let done = list.items.len() == 6
@@ -57,13 +57,14 @@ async fn upgrade_rolls_binaries_then_raises_metadata_version() {
                 });
             if !done {
                 if let Ok(f) = admin.describe_features().await {
-                    levels.push(f.metadata_version());
+                    levels.lock().expect("levels").push(f.metadata_version());
                 }
             }
             done.then_some(())
         }
     })
     .await;
+    let levels_during_roll = levels_during_roll.into_inner().expect("levels");
     assert!(!levels_during_roll.is_empty());
     assert!(
         levels_during_roll.iter().all(|l| *l == Some(30)),
