@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::kafka::ResponseError;
 
@@ -24,6 +25,8 @@ pub enum OpError {
     Kafka(SharedError),
     #[error(transparent)]
     Dropped(#[from] BatchDropped),
+    #[error("the cluster did not answer a moment ago ({0}); not asking again yet")]
+    Unreachable(String),
 }
 
 impl OpError {
@@ -31,7 +34,46 @@ impl OpError {
     pub fn code(&self) -> Option<ResponseError> {
         match self {
             OpError::Kafka(e) => e.kafka_code(),
-            OpError::Dropped(_) => None,
+            OpError::Dropped(_) | OpError::Unreachable(_) => None,
+        }
+    }
+
+    /// Whether trying again later may succeed.
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            OpError::Kafka(e) => e.is_retriable(),
+            OpError::Dropped(_) | OpError::Unreachable(_) => true,
+        }
+    }
+}
+
+/// How long a cluster that did not answer is not asked again: its resources fail fast instead
+/// of holding reconcile slots that other clusters' resources need.
+pub const UNREACHABLE_BACKOFF: Duration = Duration::from_secs(10);
+
+/// Remembers that a cluster did not answer (a retriable failure of a describe).
+#[derive(Default)]
+pub struct Breaker {
+    open_until: Mutex<Option<(Instant, String)>>,
+}
+
+impl Breaker {
+    /// Fails fast while the breaker is open.
+    pub fn check(&self) -> Result<(), OpError> {
+        let guard = self.open_until.lock().unwrap_or_else(|p| p.into_inner());
+        match guard.as_ref() {
+            Some((until, why)) if Instant::now() < *until => Err(OpError::Unreachable(why.clone())),
+            _ => Ok(()),
+        }
+    }
+
+    /// Records the outcome of a call.
+    pub fn record<T>(&self, result: &Result<T, OpError>) {
+        let mut guard = self.open_until.lock().unwrap_or_else(|p| p.into_inner());
+        match result {
+            Err(OpError::Kafka(e)) if e.is_retriable() => *guard = Some((Instant::now() + UNREACHABLE_BACKOFF, e.to_string())),
+            Ok(_) => *guard = None,
+            Err(_) => {}
         }
     }
 }
@@ -89,6 +131,7 @@ pub struct TopicOps {
     grow: Batcher<(String, i32), KafkaResult<()>>,
     reassign: Batcher<Vec<Reassignment>, KafkaResult<()>>,
     delete: Batcher<String, KafkaResult<()>>,
+    breaker: Breaker,
 }
 
 fn kafka_error(api: &'static str, code: kafka::KafkaCode, resource: &str) -> SharedError {
@@ -278,11 +321,15 @@ impl TopicOps {
                 by_name("DeleteTopics", &names, results)
             }
         });
-        TopicOps { client, describe, create, alter, grow, reassign, delete }
+        TopicOps { client, describe, create, alter, grow, reassign, delete, breaker: Breaker::default() }
     }
 
+    /// Describes a topic; fails fast for a while after the cluster did not answer.
     pub async fn describe(&self, item: DescribeTopic) -> Result<Described, OpError> {
-        flatten(self.describe.call(item).await)
+        self.breaker.check()?;
+        let result = flatten(self.describe.call(item).await);
+        self.breaker.record(&result);
+        result
     }
 
     pub async fn create(&self, topic: NewTopic) -> Result<CreatedTopic, OpError> {
@@ -336,5 +383,24 @@ impl TopicOpsRegistry {
                 ops
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn breaker_opens_on_unreachable_and_closes_on_success() {
+        let b = Breaker::default();
+        assert!(b.check().is_ok());
+        let down: Result<(), OpError> = Err(OpError::Kafka(Arc::new(kafka::Error::Disconnected { addr: "b:9091".into() })));
+        b.record(&down);
+        assert!(matches!(b.check(), Err(OpError::Unreachable(_))));
+        b.record(&Ok::<(), OpError>(()));
+        assert!(b.check().is_ok());
+        let refused: Result<(), OpError> = Err(OpError::Kafka(Arc::new(kafka::Error::InvalidArgument("bad".into()))));
+        b.record(&refused);
+        assert!(b.check().is_ok(), "an answer, even a refusal, means the cluster is there");
     }
 }

@@ -141,3 +141,34 @@ mod tests {
         assert!(is_managed(&m));
     }
 }
+
+/// A JSON merge patch of `{"status": new}` that also clears the fields `previous` had and `new`
+/// leaves out (serde skips `None`s, and a merge patch keeps what it does not mention).
+pub fn status_patch<T: serde::Serialize>(previous: Option<&T>, new: &T) -> serde_json::Value {
+    let mut value = serde_json::to_value(new).unwrap_or(serde_json::Value::Null);
+    let old = previous.and_then(|p| serde_json::to_value(p).ok());
+    if let (Some(serde_json::Value::Object(old)), serde_json::Value::Object(fields)) = (old, &mut value) {
+        for key in old.keys() {
+            fields.entry(key.clone()).or_insert(serde_json::Value::Null);
+        }
+    }
+    serde_json::json!({ "status": value })
+}
+
+#[cfg(test)]
+mod patch_tests {
+    use super::*;
+    use crate::api::topic::{KafkaTopicStatus, ReassignmentStatus};
+
+    #[test]
+    fn cleared_fields_become_null() {
+        let old = KafkaTopicStatus {
+            reassignment: Some(ReassignmentStatus { target_replicas: 3, partitions_done: 0, partitions_total: 1 }),
+            replicas: Some(2),
+            ..KafkaTopicStatus::default()
+        };
+        let new = KafkaTopicStatus { replicas: Some(3), ..KafkaTopicStatus::default() };
+        assert_eq!(status_patch(Some(&old), &new), serde_json::json!({"status": {"replicas": 3, "reassignment": null}}));
+        assert_eq!(status_patch(None, &new), serde_json::json!({"status": {"replicas": 3}}));
+    }
+}

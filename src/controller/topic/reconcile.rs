@@ -65,7 +65,7 @@ async fn write_status(kt: &KafkaTopic, ctx: &TopicContext, new: KafkaTopicStatus
         return Ok(());
     }
     let api: Api<KafkaTopic> = Api::namespaced(ctx.base.client.clone(), &kt.namespace().unwrap_or_default());
-    let patch = serde_json::json!({ "status": new });
+    let patch = super::lifecycle::status_patch(kt.status.as_ref(), &new);
     api.patch_status(&kt.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
     ctx.base.metrics.count_write();
     Ok(())
@@ -74,13 +74,6 @@ async fn write_status(kt: &KafkaTopic, ctx: &TopicContext, new: KafkaTopicStatus
 /// Writes a Ready verdict that says nothing new about the topic itself.
 async fn report(kt: &KafkaTopic, ctx: &TopicContext, verdict: Verdict) -> Result<(), TopicError> {
     write_status(kt, ctx, status(kt.status.as_ref(), kt.meta().generation, verdict, None, Timestamp::now())).await
-}
-
-fn is_retriable(e: &OpError) -> bool {
-    match e {
-        OpError::Kafka(k) => k.is_retriable(),
-        OpError::Dropped(_) => true,
-    }
 }
 
 /// Carries out a plan; returns what creation reported, if it created the topic.
@@ -202,7 +195,7 @@ pub async fn reconcile(kt: Arc<KafkaTopic>, ctx: Arc<TopicContext>) -> Result<Ac
     let created = match act(&ops, &topic, &plan).await {
         Ok(created) => created,
         Err(e) if e.code() == Some(ResponseError::TopicAlreadyExists) => return Ok(Action::requeue(std::time::Duration::from_secs(1))),
-        Err(e) if is_retriable(&e) => {
+        Err(e) if e.is_retriable() => {
             report(&kt, &ctx, Verdict::not_ready("KafkaUnavailable", format!("topic {topic}: {e}"))).await?;
             return Ok(Action::requeue(RECHECK));
         }

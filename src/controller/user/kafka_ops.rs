@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use crate::controller::topic::batcher::{BatchPolicy, Batcher};
-use crate::controller::topic::kafka_ops::{KafkaResult, OpError};
+use crate::controller::topic::kafka_ops::{Breaker, KafkaResult, OpError};
 use crate::kafka::ops::acls::{AclBinding, AclFilter};
 use crate::kafka::ops::quotas::{QuotaAlteration, QuotaMatch, user_entity};
 use crate::kafka::ops::scram::{ScramMechanism, ScramUpsert};
@@ -148,6 +148,7 @@ pub struct UserOps {
     create_acls: Batcher<Vec<AclBinding>, KafkaResult<()>>,
     delete_acls: Batcher<Vec<AclFilter>, KafkaResult<()>>,
     quotas: Batcher<QuotaAlteration, KafkaResult<()>>,
+    breaker: Breaker,
 }
 
 impl UserOps {
@@ -228,11 +229,15 @@ impl UserOps {
                 }
             }
         });
-        UserOps { client, describe, scram, create_acls, delete_acls, quotas }
+        UserOps { client, describe, scram, create_acls, delete_acls, quotas, breaker: Breaker::default() }
     }
 
+    /// Describes a user; fails fast for a while after the cluster did not answer.
     pub async fn describe(&self, username: &str) -> Result<ObservedUser, OpError> {
-        flatten(self.describe.call(username.to_owned()).await)
+        self.breaker.check()?;
+        let result = flatten(self.describe.call(username.to_owned()).await);
+        self.breaker.record(&result);
+        result
     }
 
     /// Sets a user's SCRAM-SHA-512 password (salted here; only the salted form is sent).

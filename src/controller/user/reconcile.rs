@@ -65,7 +65,7 @@ async fn write_status(ku: &KafkaUser, ctx: &UserContext, new: KafkaUserStatus) -
         return Ok(());
     }
     let api: Api<KafkaUser> = Api::namespaced(ctx.base.client.clone(), &ku.namespace().unwrap_or_default());
-    let patch = serde_json::json!({ "status": new });
+    let patch = crate::controller::topic::lifecycle::status_patch(ku.status.as_ref(), &new);
     api.patch_status(&ku.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
     ctx.base.metrics.count_write();
     Ok(())
@@ -275,11 +275,7 @@ pub async fn reconcile(ku: Arc<KafkaUser>, ctx: Arc<UserContext>) -> Result<Acti
         Ok(w) => w,
         Err(ActError::Kube(e)) => return Err(e.into()),
         Err(ActError::Kafka(e)) => {
-            let retriable = match &e {
-                OpError::Kafka(k) => k.is_retriable(),
-                OpError::Dropped(_) => true,
-            };
-            let (reason, after) = if retriable { ("KafkaUnavailable", RECHECK) } else { ("KafkaRejected", ctx.base.settings.resync) };
+            let (reason, after) = if e.is_retriable() { ("KafkaUnavailable", RECHECK) } else { ("KafkaRejected", ctx.base.settings.resync) };
             report(&ku, &ctx, Verdict::not_ready(reason, format!("user {name}: {e}"))).await?;
             return Ok(Action::requeue(after));
         }

@@ -1,0 +1,159 @@
+//! Benchmark (ignored by `make test`; run with `make bench-topics`): 1,000 KafkaTopics applied
+//! at once, then 500 KafkaUsers, against a real secured cluster in the test world with the real
+//! operator binary. Prints topics/s, users/s and the operator's RSS. It asserts only that every
+//! resource reaches Ready and exists in Kafka; the figures are printed, never asserted.
+//!
+//! Knobs: BENCH_TOPICS (1000), BENCH_USERS (500), BENCH_PARTITIONS (1).
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use gregor::api::{KafkaTopic, KafkaUser};
+use gregor::kafka::Target;
+use gregor::kafka::ops::acls::AclFilter;
+use gregor_world::World;
+use kube::api::{Api, ListParams};
+use serde_json::json;
+use support::*;
+
+const NS: &str = "bench";
+const CLUSTER: &str = "bench";
+/// Concurrent applies, as `kubectl apply -f dir/` with many objects would send them.
+const APPLY_CONCURRENCY: usize = 32;
+
+fn knob(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn cluster() -> serde_json::Value {
+    json!({
+        "apiVersion": "kafka.gregor.dev/v1alpha1",
+        "kind": "KafkaCluster",
+        "metadata": {"name": CLUSTER, "namespace": NS},
+        "spec": {
+            "version": "4.4.0",
+            "nodePools": [
+                {"name": "controllers", "roles": ["controller"], "replicas": 1,
+                 "storage": {"type": "persistentClaim", "size": "1Gi"}, "jvmOptions": {"heap": "384Mi"}},
+                {"name": "brokers", "roles": ["broker"], "replicas": 3,
+                 "storage": {"type": "persistentClaim", "size": "1Gi"}, "jvmOptions": {"heap": "512Mi"}}
+            ],
+            "listeners": [{"name": "scram", "port": 9094, "type": "internal", "tls": false, "authentication": {"type": "scram-sha-512"}}],
+            "authorization": {"type": "simple"}
+        }
+    })
+}
+
+/// (VmRSS, VmHWM) of a process, in MiB.
+fn rss_mib(pid: u32) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kib = |key: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (kib("VmRSS:") / 1024.0, kib("VmHWM:") / 1024.0)
+}
+
+fn is_ready(conditions: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition]) -> bool {
+    ready_of(conditions).is_some_and(|(s, _, _)| s == "True")
+}
+
+/// Applies every object with bounded concurrency; returns how long the applies took.
+async fn apply_all<K>(client: &kube::Client, objects: Vec<serde_json::Value>) -> Duration
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let start = Instant::now();
+    let results: Vec<Result<K, kube::Error>> =
+        futures::stream::iter(objects.into_iter().map(|o| apply_json::<K>(client, NS, o))).buffer_unordered(APPLY_CONCURRENCY).collect().await;
+    for r in results {
+        r.expect("apply");
+    }
+    start.elapsed()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: run with `make bench-topics`"]
+async fn bench_topics_and_users() {
+    let topics_n = knob("BENCH_TOPICS", 1000);
+    let users_n = knob("BENCH_USERS", 500);
+    let partitions = knob("BENCH_PARTITIONS", 1);
+    let world = World::start().await.expect("world");
+    let client = world.client();
+    install_crds(&client).await;
+    create_namespace(&client, NS).await;
+    let op = Operator::start(&world, world.kubeconfig_path(), "bench", &[]);
+    let pid = op.pid().expect("operator pid");
+    apply_cluster(&client, NS, cluster()).await;
+    let kc = wait_cluster_ready(&client, NS, CLUSTER, Duration::from_secs(300), &op).await;
+    let admin = operator_admin(&world, &client, &kc).await;
+    let (rss_idle, _) = rss_mib(pid);
+
+    // Topics.
+    let objects: Vec<serde_json::Value> = (0..topics_n)
+        .map(|i| {
+            json!({"apiVersion": "kafka.gregor.dev/v1alpha1", "kind": "KafkaTopic", "metadata": {"name": format!("bench-{i:05}"), "namespace": NS},
+                "spec": {"cluster": CLUSTER, "partitions": partitions, "config": {"retention.ms": 86400000}}})
+        })
+        .collect();
+    let start = Instant::now();
+    let applied_in = apply_all::<KafkaTopic>(&client, objects).await;
+    let api: Api<KafkaTopic> = Api::namespaced(client.clone(), NS);
+    let mut peak_topics = 0.0f64;
+    loop {
+        let list = api.list(&ListParams::default()).await.expect("list topics");
+        let ready = list.items.iter().filter(|t| t.status.as_ref().is_some_and(|s| is_ready(&s.conditions))).count();
+        peak_topics = peak_topics.max(rss_mib(pid).0);
+        if ready == topics_n {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(900), "only {ready}/{topics_n} topics Ready after 900 s\n{}", op.log_tail(40));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let topics_elapsed = start.elapsed();
+    let snap = admin.fetch_metadata(Target::Any, None).await.expect("metadata");
+    let in_kafka = snap.topics.iter().filter(|t| t.name.starts_with("bench-")).count();
+    assert_eq!(in_kafka, topics_n, "every topic exists in Kafka");
+    let (rss_topics, _) = rss_mib(pid);
+
+    // Users.
+    let objects: Vec<serde_json::Value> = (0..users_n)
+        .map(|i| {
+            json!({"apiVersion": "kafka.gregor.dev/v1alpha1", "kind": "KafkaUser", "metadata": {"name": format!("user-{i:04}"), "namespace": NS},
+                "spec": {"cluster": CLUSTER, "authentication": {"type": "scram-sha-512"},
+                    "authorization": {"acls": [{"resource": {"type": "topic", "name": format!("bench-{:05}", i % topics_n.max(1))}, "operations": ["Read", "Write", "Describe"]}]},
+                    "quotas": {"producerByteRate": 1048576}}})
+        })
+        .collect();
+    let start = Instant::now();
+    let users_applied_in = apply_all::<KafkaUser>(&client, objects).await;
+    let api: Api<KafkaUser> = Api::namespaced(client.clone(), NS);
+    let mut peak_users = 0.0f64;
+    loop {
+        let list = api.list(&ListParams::default()).await.expect("list users");
+        let ready = list.items.iter().filter(|u| u.status.as_ref().is_some_and(|s| is_ready(&s.conditions))).count();
+        peak_users = peak_users.max(rss_mib(pid).0);
+        if ready == users_n {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(900), "only {ready}/{users_n} users Ready after 900 s\n{}", op.log_tail(40));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let users_elapsed = start.elapsed();
+    let acls = admin.describe_acls(&AclFilter::any()).await.expect("acls");
+    let acl_principals: std::collections::BTreeSet<&str> = acls.iter().map(|a| a.principal.as_str()).filter(|p| p.starts_with("User:user-")).collect();
+    assert_eq!(acl_principals.len(), users_n, "every user has its ACLs in Kafka");
+    let (rss_end, hwm) = rss_mib(pid);
+
+    println!("\n=== Gregor scale benchmark (test world, real brokers: 1 controller + 3 brokers, SCRAM + ACLs) ===");
+    println!("topics: {topics_n} KafkaTopics ({partitions} partition(s), RF 3) applied in {:.1} s, all Ready in {:.1} s => {:.0} topics/s", applied_in.as_secs_f64(), topics_elapsed.as_secs_f64(), topics_n as f64 / topics_elapsed.as_secs_f64());
+    println!("users:  {users_n} KafkaUsers (SCRAM-SHA-512 + 3 ACLs + 1 quota) applied in {:.1} s, all Ready in {:.1} s => {:.0} users/s", users_applied_in.as_secs_f64(), users_elapsed.as_secs_f64(), users_n as f64 / users_elapsed.as_secs_f64());
+    println!("operator RSS: idle {rss_idle:.0} MiB, peak during topics {peak_topics:.0} MiB, after topics {rss_topics:.0} MiB, peak during users {peak_users:.0} MiB, end {rss_end:.0} MiB, high-water {hwm:.0} MiB");
+    drop(op);
+}
