@@ -5,7 +5,7 @@ GREGOR_CACHE ?= $(HOME)/.cache/gregor
 WORLD_DIR ?= $(GREGOR_CACHE)/worlds/make-world
 export GREGOR_CACHE
 
-.PHONY: all tools build test test-unit crds generate lint-chart check-crds world world-down bench-world playground playground-down fmt clippy
+.PHONY: all bench-operator tools build test test-unit crds generate lint-chart check-crds world world-down bench-world playground playground-down fmt clippy
 
 all: build
 
@@ -47,6 +47,10 @@ world: tools
 ## world-down: stop the world started by `make world`
 world-down:
 	@if [ -x target/debug/gregor-world ]; then target/debug/gregor-world down --dir $(WORLD_DIR); fi
+
+## bench-operator: the operator's figures (apply latency, roll overhead, API requests, RSS)
+bench-operator: tools
+	$(CARGO) test --release -p gregor --test bench_operator -- --ignored --nocapture
 
 ## bench-world: measure cached world start, broker start-to-Ready and idle memory with 3 brokers
 bench-world: tools

@@ -86,14 +86,7 @@ fn main() -> Result<ExitCode> {
     match cli.command {
         Command::Crd { out_dir } => quiet_on_closed_pipe(write_crds(out_dir.as_deref()).map(|()| ExitCode::SUCCESS)),
         Command::Render { file, cluster_id } => quiet_on_closed_pipe(render_file(&file, cluster_id)),
-        Command::Docs { out } => {
-            let text = docs::render(&api::crds())?;
-            match out {
-                Some(path) => fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?,
-                None => quiet_on_closed_pipe(io::stdout().lock().write_all(text.as_bytes()).map_err(Into::into).map(|()| ExitCode::SUCCESS)).map(|_| ())?,
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Docs { out } => quiet_on_closed_pipe(write_docs(out.as_deref()).map(|()| ExitCode::SUCCESS)),
         Command::Run(args) => run_operator(args).map(|()| ExitCode::SUCCESS),
         Command::Version => {
             println!("gregor {}", env!("CARGO_PKG_VERSION"));
@@ -128,6 +121,15 @@ fn write_crds(out_dir: Option<&Path>) -> Result<()> {
                     .with_context(|| format!("writing {}", path.display()))?;
             }
         }
+    }
+    Ok(())
+}
+
+fn write_docs(out: Option<&Path>) -> Result<()> {
+    let text = docs::render(&api::crds())?;
+    match out {
+        Some(path) => fs::write(path, text).with_context(|| format!("writing {}", path.display()))?,
+        None => io::stdout().lock().write_all(text.as_bytes())?,
     }
     Ok(())
 }
@@ -173,7 +175,15 @@ fn run_operator(args: RunArgs) -> Result<()> {
             let listener = controller::http::bind(addr).await?;
             tokio::spawn(controller::http::serve(listener, telemetry.clone()));
         }
-        let client = kube::Client::try_default().await.context("connecting to the Kubernetes API")?;
+        let config = kube::Config::infer().await.context("loading the Kubernetes client configuration")?;
+        let count = tower::util::MapRequestLayer::new(|req: http::Request<kube::client::Body>| {
+            controller::context::API_REQUESTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            req
+        });
+        let client = kube::client::ClientBuilder::try_from(config)
+            .context("building the Kubernetes client")?
+            .with_layer(&count)
+            .build();
         // Ready once the API server answered (GET /version needs no RBAC).
         let (probe_client, probe_telemetry) = (client.clone(), telemetry.clone());
         tokio::spawn(async move {

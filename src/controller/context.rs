@@ -55,6 +55,15 @@ impl Default for Settings {
     }
 }
 
+/// Every HTTP request the operator's Kubernetes client sends (watches included), counted by a
+/// tower layer installed in `main`. Process-wide, for metrics and the benchmark.
+pub static API_REQUESTS: AtomicU64 = AtomicU64::new(0);
+
+/// The number of Kubernetes API requests sent so far.
+pub fn api_requests() -> u64 {
+    API_REQUESTS.load(Ordering::Relaxed)
+}
+
 /// Counters exposed for benchmarks and metrics.
 #[derive(Default, Debug)]
 pub struct Metrics {

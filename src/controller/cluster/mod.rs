@@ -101,6 +101,7 @@ pub async fn reconcile(kc: Arc<KafkaCluster>, ctx: Arc<Context>) -> Result<Reque
     ctx.metrics
         .reconciles
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let requests_before = crate::controller::context::api_requests();
     let ns = kc.namespace().unwrap_or_else(|| "default".into());
     let name = kc.name_any();
     let now = Timestamp::now();
@@ -221,6 +222,11 @@ pub async fn reconcile(kc: Arc<KafkaCluster>, ctx: Arc<Context>) -> Result<Reque
         now,
     });
     write_status(&kc, &ctx, new_status).await?;
+    tracing::debug!(
+        api_requests = crate::controller::context::api_requests() - requests_before,
+        action = ?action,
+        "reconcile done"
+    );
     Ok(match action {
         Action::Idle if refusal.is_none() => Requeue::requeue(ctx.settings.resync),
         _ => Requeue::requeue(ctx.settings.requeue_busy),
