@@ -73,7 +73,3 @@ clippy:
 ## bench-topics: 1,000 KafkaTopics and 500 KafkaUsers applied at once against a real cluster; prints topics/s, users/s and operator RSS
 bench-topics: tools
 	$(CARGO) test -p gregor --release --test bench_scale -- --ignored --nocapture
-
-## bench-topics: 1,000 KafkaTopics and 500 KafkaUsers applied at once against a real cluster; prints topics/s, users/s and operator RSS
-bench-topics: tools
-	$(CARGO) test -p gregor --release --test bench_scale -- --ignored --nocapture
