@@ -58,14 +58,13 @@ pub fn decide(obs: &Observation, policy: &Policy) -> Action {
         if let Some(next) = outdated
             .iter()
             .find(|n| n.is_healthy() && n.role.is_broker())
+            && let RestartVerdict::Blocked { partitions } = &next.restart_verdict
         {
-            if let RestartVerdict::Blocked { partitions } = &next.restart_verdict {
-                return Action::Blocked {
-                    node: next.id,
-                    pod: next.pod.clone(),
-                    partitions: partitions.clone(),
-                };
-            }
+            return Action::Blocked {
+                node: next.id,
+                pod: next.pod.clone(),
+                partitions: partitions.clone(),
+            };
         }
         let reason = match node.phase {
             PodPhase::Missing | PodPhase::Pending { .. } | PodPhase::Terminating => {

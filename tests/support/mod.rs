@@ -179,7 +179,7 @@ pub fn pod_pids(ns: &str, pod: &str) -> Vec<i32> {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
         let Ok(env) = std::fs::read(entry.path().join("environ")) else { continue };
         let vars: Vec<&[u8]> = env.split(|b| *b == 0).collect();
-        let has = |w: &str| vars.iter().any(|v| *v == w.as_bytes());
+        let has = |w: &str| vars.contains(&w.as_bytes());
         if has(&want_name) && has(&want_ns) {
             pids.push(pid);
         }

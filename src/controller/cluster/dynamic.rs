@@ -170,10 +170,15 @@ pub async fn reconcile(
     }
     // Each stale broker is asked on its own: one that does not answer (stopped, restarting) stays
     // stale for the next reconcile and holds up nobody else.
-    let asks = stale.iter().filter(|n| n.broker && n.ready).map(|n| async move {
-        let answer = admin.describe_configs(&[ConfigResource::broker(n.id)], None).await;
-        (n.id, answer)
-    });
+    let asks = stale
+        .iter()
+        .filter(|n| n.broker && n.ready)
+        .map(|n| async move {
+            let answer = admin
+                .describe_configs(&[ConfigResource::broker(n.id)], None)
+                .await;
+            (n.id, answer)
+        });
     let mut plans = BTreeMap::new();
     for (id, answer) in futures::future::join_all(asks).await {
         match answer {
@@ -182,7 +187,9 @@ pub async fn reconcile(
                     plans.insert(id, plan(&model.config, r));
                 }
             }
-            Err(e) => info!(broker = id, error = %e, "could not describe the broker's config; asking again later"),
+            Err(e) => {
+                info!(broker = id, error = %e, "could not describe the broker's config; asking again later")
+            }
         }
     }
     let decision = decide(&stale, &plans);

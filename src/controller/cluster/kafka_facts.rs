@@ -56,10 +56,10 @@ pub fn admin_client(
         password.unwrap_or_default()
     );
     let key = format!("{}/{}", model.namespace, model.name);
-    if let Ok(cache) = ctx.kafka.lock() {
-        if let Some(c) = cache.get(&key).filter(|c| c.fingerprint == fingerprint) {
-            return Ok(c.client.clone());
-        }
+    if let Ok(cache) = ctx.kafka.lock()
+        && let Some(c) = cache.get(&key).filter(|c| c.fingerprint == fingerprint)
+    {
+        return Ok(c.client.clone());
     }
     let mut config =
         ClientConfig::new(access.bootstrap_servers.clone()).with_resolver(ResolverConfig {

@@ -204,10 +204,11 @@ pub async fn reconcile(kc: Arc<KafkaCluster>, ctx: Arc<Context>) -> Result<Reque
         act::perform(&ctx, &kc, &pods, &action).await?;
     }
     let mut metadata_level = facts.as_ref().and_then(|f| f.metadata_level);
-    if refusal.is_none() && action == Action::Idle {
-        if let Some(level) = act::upgrade_metadata_version(&admin, model, metadata_level).await? {
-            metadata_level = Some(level);
-        }
+    if refusal.is_none()
+        && action == Action::Idle
+        && let Some(level) = act::upgrade_metadata_version(&admin, model, metadata_level).await?
+    {
+        metadata_level = Some(level);
     }
 
     let new_status = status::status(&StatusInputs {

@@ -107,13 +107,13 @@ pub fn status(i: &StatusInputs<'_>) -> KafkaClusterStatus {
         None => ready_verdict(i.action, i.model),
     }];
     let mut warnings: Vec<String> = i.warnings.iter().map(ToString::to_string).collect();
-    if let Action::Restart { unprotectable, .. } = i.action {
-        if !unprotectable.is_empty() {
-            warnings.push(format!(
-                "partitions with replication factor <= min.insync.replicas cannot stay available during a roll: {}",
-                unprotectable.join(", ")
-            ));
-        }
+    if let Action::Restart { unprotectable, .. } = i.action
+        && !unprotectable.is_empty()
+    {
+        warnings.push(format!(
+            "partitions with replication factor <= min.insync.replicas cannot stay available during a roll: {}",
+            unprotectable.join(", ")
+        ));
     }
     if !warnings.is_empty() {
         verdicts.push(Verdict::new(
