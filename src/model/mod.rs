@@ -19,8 +19,8 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 
 pub use cluster::{
-    AdminAccess, Authorization, ClientListener, ClusterModel, Component, InternalSecurity, ListenerAuth,
-    OperatorCredentials, PoolModel, RackAwareness, Roles, StorageModel,
+    AdminAccess, Authorization, ClientListener, ClusterModel, Component, InternalSecurity,
+    ListenerAuth, OperatorCredentials, PoolModel, RackAwareness, Roles, StorageModel,
 };
 pub use config::Replication;
 pub use error::{ValidationError, ValidationErrors, Warning};
@@ -45,7 +45,12 @@ impl Observed {
             .status
             .iter()
             .flat_map(|s| s.node_pools.iter())
-            .filter_map(|p| p.node_ids.iter().min().map(|start| (p.name.clone(), *start)))
+            .filter_map(|p| {
+                p.node_ids
+                    .iter()
+                    .min()
+                    .map(|start| (p.name.clone(), *start))
+            })
             .collect()
     }
 }
@@ -61,7 +66,10 @@ pub struct Validated {
 
 /// Validates a KafkaCluster into a model, or returns every error with its field path.
 /// A missing namespace is taken as `default`.
-pub fn validate(cluster: &KafkaCluster, observed: &Observed) -> Result<Validated, ValidationErrors> {
+pub fn validate(
+    cluster: &KafkaCluster,
+    observed: &Observed,
+) -> Result<Validated, ValidationErrors> {
     let identity = validate::Identity {
         name: cluster.metadata.name.as_deref().unwrap_or_default(),
         namespace: cluster.metadata.namespace.as_deref().unwrap_or("default"),
@@ -70,14 +78,20 @@ pub fn validate(cluster: &KafkaCluster, observed: &Observed) -> Result<Validated
     let mut findings = error::Findings::default();
     let model = validate::validate_spec(&identity, &cluster.spec, observed, &mut findings);
     match model {
-        Some(model) if findings.errors.is_empty() => Ok(Validated { model, warnings: findings.warnings }),
+        Some(model) if findings.errors.is_empty() => Ok(Validated {
+            model,
+            warnings: findings.warnings,
+        }),
         _ => Err(ValidationErrors(findings.errors)),
     }
 }
 
 /// Whether a string is a Kafka cluster id: 16 bytes in unpadded base64url (22 characters).
 pub fn is_valid_cluster_id(id: &str) -> bool {
+    // A leading '-' would be read as an option by `kafka-storage format` (Kafka's own
+    // `Uuid.randomUuid()` never yields one for the same reason).
     id.len() == 22
+        && !id.starts_with('-')
         && base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(id)
             .is_ok_and(|bytes| bytes.len() == 16 && bytes.iter().any(|b| *b != 0))
@@ -85,15 +99,30 @@ pub fn is_valid_cluster_id(id: &str) -> bool {
 
 /// A fresh random cluster id, for the controller's first reconcile.
 pub fn new_cluster_id() -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(uuid::Uuid::new_v4().as_bytes())
+    loop {
+        let id = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(uuid::Uuid::new_v4().as_bytes());
+        if is_valid_cluster_id(&id) {
+            return id;
+        }
+    }
 }
 
 /// A stable cluster id derived from namespace and name, for offline rendering.
 pub fn placeholder_cluster_id(cluster: &KafkaCluster) -> String {
     let namespace = cluster.metadata.namespace.as_deref().unwrap_or("default");
     let name = cluster.metadata.name.as_deref().unwrap_or_default();
-    let digest = Sha256::digest(format!("gregor-offline/{namespace}/{name}"));
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..16])
+    (0u32..)
+        .map(|salt| {
+            let seed = match salt {
+                0 => format!("gregor-offline/{namespace}/{name}"),
+                n => format!("gregor-offline/{namespace}/{name}/{n}"),
+            };
+            let digest = Sha256::digest(seed);
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..16])
+        })
+        .find(|id| is_valid_cluster_id(id))
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -103,12 +132,25 @@ mod tests {
     #[test]
     fn generated_ids_are_valid() {
         assert!(is_valid_cluster_id(&new_cluster_id()));
-        let cluster = KafkaCluster::new("events", serde_json::from_value(serde_json::json!({
-            "version": "4.4.0", "nodePools": []
-        })).unwrap());
+        let cluster = KafkaCluster::new(
+            "events",
+            serde_json::from_value(serde_json::json!({
+                "version": "4.4.0", "nodePools": []
+            }))
+            .unwrap(),
+        );
         let id = placeholder_cluster_id(&cluster);
         assert!(is_valid_cluster_id(&id), "{id}");
         assert_eq!(id, placeholder_cluster_id(&cluster));
         assert!(!is_valid_cluster_id("short"));
+        assert!(
+            !is_valid_cluster_id("-o0QKTLMuTHHGg1IbQdwjA"),
+            "kafka-storage would read it as an option"
+        );
+        assert!(
+            (0..5000)
+                .map(|_| new_cluster_id())
+                .all(|id| !id.starts_with('-'))
+        );
     }
 }

@@ -7,7 +7,6 @@
 
 use std::collections::BTreeMap;
 
-use base64::Engine;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
@@ -24,12 +23,6 @@ use crate::model::{ClusterModel, names};
 use crate::render::meta;
 
 use names::annotations::CLUSTER_ID as CLUSTER_ID_ANNOTATION;
-
-/// A new KRaft cluster id: 16 random bytes, base64url without padding (Kafka's `Uuid` format).
-pub fn new_cluster_id() -> String {
-    let bytes: [u8; 16] = rand::rng().random();
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
 
 /// A generated password: 32 alphanumeric characters.
 pub fn new_password() -> String {
@@ -65,7 +58,7 @@ pub async fn cluster_id(kc: &KafkaCluster, ctx: &Context) -> Result<String> {
             info!(cluster = name, cluster_id = %id, "reusing the cluster id of retained volumes");
             id
         }
-        None => new_cluster_id(),
+        None => crate::model::new_cluster_id(),
     };
     let api: Api<KafkaCluster> = Api::namespaced(ctx.client.clone(), ns);
     let patch = serde_json::json!({"status": {"clusterId": id}});
@@ -154,17 +147,6 @@ pub async fn operator_password(model: &ClusterModel, ctx: &Context) -> Result<Op
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cluster_ids_look_like_kafka_uuids() {
-        let id = new_cluster_id();
-        assert_eq!(id.len(), 22);
-        assert!(
-            id.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        );
-        assert_ne!(id, new_cluster_id());
-    }
 
     #[test]
     fn passwords_are_32_alphanumerics() {
