@@ -85,6 +85,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let big: Vec<NewTopic> = (0..100).map(|i| NewTopic::new(format!("meta-{i:03}"), 100, 1)).collect();
     let created = client.create_topics(&big, false).await?;
     println!("created 100 x 100-partition topics: {} ok", created.iter().filter(|(_, r)| r.is_ok()).count());
+    if let Some((t, Err(e))) = created.iter().find(|(_, r)| r.is_err()) {
+        println!("  first failure: {}: {e}", t.name);
+    }
     let mut total = 0;
     for _ in 0..60 {
         total = client.metadata().await?.partition_count();

@@ -23,10 +23,23 @@ fn code(e: &gregor::kafka::Error) -> Option<ResponseError> {
     e.kafka_code()
 }
 
+/// One world at a time: the two versions' tests take turns (each runs 3 JVMs).
+static ONE_WORLD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn admin_client_against_real_brokers() {
+async fn admin_client_against_kafka_4_4() {
+    let _turn = ONE_WORLD.lock().unwrap_or_else(|p| p.into_inner());
+    run(std::env::var("GREGOR_KAFKA_VERSION").unwrap_or_else(|_| "4.4.0".into())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_client_against_kafka_4_3() {
+    let _turn = ONE_WORLD.lock().unwrap_or_else(|p| p.into_inner());
+    run("4.3.1".into()).await;
+}
+
+async fn run(version: String) {
     let _ = tracing_subscriber::fmt().with_env_filter("gregor=info").with_test_writer().try_init();
-    let version = std::env::var("GREGOR_KAFKA_VERSION").unwrap_or_else(|_| gregor_world::tools::latest_kafka_version());
     let world = gregor_world::World::start().await.expect("world");
     let tc = kafka_support::start(&world, "kafka-client", "kc", &version).await;
     println!("cluster up: {:?} (Kafka {version})", tc.kraft.bootstrap);

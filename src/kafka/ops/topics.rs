@@ -27,6 +27,10 @@ fn tn(s: &str) -> TopicName {
     TopicName(StrBytes::from_string(s.to_string()))
 }
 
+/// Kafka's controller refuses a request that makes more than 10,000 metadata records
+/// ("excessively large batch operation"); we stay well below.
+pub const MAX_RECORDS_PER_REQUEST: usize = 5_000;
+
 /// A topic to create. `None` partitions/replication use the broker defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewTopic {
@@ -50,6 +54,12 @@ impl NewTopic {
     }
     pub fn with_defaults(name: impl Into<String>) -> Self {
         NewTopic { partitions: None, replication_factor: None, ..NewTopic::new(name, 0, 0) }
+    }
+    /// Metadata records this topic's creation makes: the topic, its partitions, its configs.
+    /// Unknown (broker-default) partition counts are guessed at 50.
+    pub fn record_count(&self) -> usize {
+        let parts = self.partitions.map(|p| p.max(1) as usize).unwrap_or(50).max(self.assignments.len());
+        1 + parts + self.configs.len()
     }
     pub fn config(mut self, k: impl Into<String>, v: impl Into<String>) -> Self {
         self.configs.insert(k.into(), v.into());
@@ -243,7 +253,7 @@ pub fn parse_list_reassignments(resp: ListPartitionReassignmentsResponse) -> Res
 impl Client {
     /// Create topics in batches; per-topic outcome (TopicAlreadyExists is an error outcome).
     pub async fn create_topics(&self, topics: &[NewTopic], validate_only: bool) -> Result<Vec<(NewTopic, Result<CreatedTopic>)>> {
-        self.run_items(topics.to_vec(), |chunk| async move {
+        self.run_items_weighted(topics.to_vec(), NewTopic::record_count, MAX_RECORDS_PER_REQUEST, |chunk| async move {
             let req = create_topics_request(&chunk, validate_only);
             let resp = self.send(Target::Controller, &req).await?;
             Ok(pair_by_name("CreateTopics", chunk, |t| t.name.as_str(), parse_create_topics(resp)))
@@ -263,7 +273,7 @@ impl Client {
 
     /// Grow topics to the given total partition counts. A decrease fails with INVALID_PARTITIONS.
     pub async fn create_partitions(&self, increases: &[(String, i32)], validate_only: bool) -> Result<Vec<((String, i32), Result<()>)>> {
-        self.run_items(increases.to_vec(), |chunk| async move {
+        self.run_items_weighted(increases.to_vec(), |(_, n)| (*n).max(1) as usize, MAX_RECORDS_PER_REQUEST, |chunk| async move {
             let req = create_partitions_request(&chunk, validate_only);
             let resp = self.send(Target::Controller, &req).await?;
             Ok(pair_by_name("CreatePartitions", chunk, |(n, _)| n.as_str(), parse_create_partitions(resp)))
