@@ -79,15 +79,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Framed<S> {
         if R::KEY == ApiKey::ApiVersions as i16 {
             // On UNSUPPORTED_VERSION a broker answers ApiVersions at v0; the error code leads
             // the body after the 4-byte v0 header.
-            if let Some(code) = resp.get(4..6).map(|b| i16::from_be_bytes([b[0], b[1]])) {
-                if code == 35 {
-                    return Err(Error::UnsupportedVersion {
-                        addr: self.addr.clone(),
-                        api: "ApiVersions",
-                        wanted: version,
-                        broker_range: None,
-                    });
-                }
+            if resp.get(4..6).map(|b| i16::from_be_bytes([b[0], b[1]])) == Some(35) {
+                return Err(Error::UnsupportedVersion {
+                    addr: self.addr.clone(),
+                    api: "ApiVersions",
+                    wanted: version,
+                    broker_range: None,
+                });
             }
         }
         let (got, body) = codec::decode_response::<R>(resp, version)?;

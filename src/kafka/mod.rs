@@ -6,6 +6,14 @@
 //! - Roll-safety queries and their pure decision functions are in [`safety`].
 //! - Every API is sent at one fixed version ([`versions::FIXED`]), checked against
 //!   ApiVersions.
+//! - Reads are eventually consistent with writes: a write is acknowledged by the controller,
+//!   and a broker answering a later read may not have applied it yet (same as Kafka's Java
+//!   AdminClient). Callers verifying a write should poll.
+//!
+//! Tests: `cargo test -p gregor --lib kafka::` (pure: codec round trips at every allowed
+//! version, decisions, SCRAM vectors), `cargo test -p gregor --test kafka_admin` (real 3-node
+//! clusters of Kafka 4.4.0 and 4.3.1 in the test world). Figures:
+//! `cargo run --release --example kafka_bench` (add `-- --bootstrap h:p` for an existing cluster).
 
 pub mod codec;
 pub mod config;

@@ -72,7 +72,7 @@ impl Resolver {
         let (host, port) = split_host_port(addr)?;
         let ips = if let Ok(ip) = host.parse::<IpAddr>() {
             vec![ip]
-        } else if let Some(ips) = self.from_hosts_file(&host)? {
+        } else if let Some(ips) = self.lookup_hosts_file(&host)? {
             ips
         } else {
             let found = tokio::net::lookup_host((host.as_str(), port))
@@ -86,15 +86,15 @@ impl Resolver {
         if ips.is_empty() {
             return Err(ResolveError::NoAddress { host });
         }
-        if self.loopback_only {
-            if let Some(ip) = ips.iter().find(|ip| !ip.is_loopback()) {
-                return Err(ResolveError::NotLoopback { host, addr: *ip });
-            }
+        if self.loopback_only
+            && let Some(ip) = ips.iter().find(|ip| !ip.is_loopback())
+        {
+            return Err(ResolveError::NotLoopback { host, addr: *ip });
         }
         Ok(ips.into_iter().map(|ip| SocketAddr::new(ip, port)).collect())
     }
 
-    fn from_hosts_file(&self, host: &str) -> Result<Option<Vec<IpAddr>>, ResolveError> {
+    fn lookup_hosts_file(&self, host: &str) -> Result<Option<Vec<IpAddr>>, ResolveError> {
         let Some(path) = &self.hosts_file else {
             return Ok(None);
         };

@@ -299,10 +299,10 @@ impl Client {
                         });
                     }
                     tracing::debug!(error = %e, attempt, "retrying");
-                    if e.needs_metadata_refresh() {
-                        if let Err(re) = self.refresh_metadata().await {
-                            tracing::debug!(error = %re, "metadata refresh failed");
-                        }
+                    if e.needs_metadata_refresh()
+                        && let Err(re) = self.refresh_metadata().await
+                    {
+                        tracing::debug!(error = %re, "metadata refresh failed");
                     }
                     tokio::time::sleep(policy.backoff(attempt)).await;
                 }

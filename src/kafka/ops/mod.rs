@@ -17,6 +17,8 @@ use futures::stream::{self, StreamExt};
 use crate::kafka::error::{Error, Result};
 use crate::kafka::router::Client;
 
+type Outcomes<I, O> = Result<Vec<(I, Result<O>)>>;
+
 impl Client {
     /// Run a per-item batched operation: chunk `items` by `batch_size`, send chunks with
     /// bounded concurrency, and re-send only the items whose own error is retriable, with
@@ -51,7 +53,7 @@ impl Client {
         while !pending.is_empty() {
             attempt += 1;
             let chunks = chunk_weighted(pending, self.config().batch_size, &weight, max_weight);
-            let results: Vec<Result<Vec<(I, Result<O>)>>> = stream::iter(chunks)
+            let results: Vec<Outcomes<I, O>> = stream::iter(chunks)
                 .map(&send)
                 .buffer_unordered(self.config().batch_concurrency.max(1))
                 .collect()
