@@ -15,24 +15,6 @@ use support::*;
 
 const NS: &str = "e2e-cluster";
 
-fn split_cluster(name: &str, version: &str) -> serde_json::Value {
-    json!({
-        "apiVersion": "kafka.gregor.dev/v1alpha1",
-        "kind": "KafkaCluster",
-        "metadata": {"name": name, "namespace": NS},
-        "spec": {
-            "version": version,
-            "nodePools": [
-                {"name": "controllers", "roles": ["controller"], "replicas": 3,
-                 "storage": {"type": "persistentClaim", "size": "1Gi"}, "jvmOptions": {"heap": "192Mi"}},
-                {"name": "brokers", "roles": ["broker"], "replicas": 3,
-                 "storage": {"type": "persistentClaim", "size": "1Gi"}, "jvmOptions": {"heap": "256Mi"}}
-            ],
-            "listeners": [{"name": "plain", "port": 9092, "type": "internal", "tls": false}]
-        }
-    })
-}
-
 /// (a) A 3-controller + 3-broker cluster reaches Ready=True, and its status shows the cluster
 /// id, the versions and the bootstrap address. (g) An update with a forbidden key then gives
 /// Ready=False/InvalidSpec and changes nothing.
@@ -44,7 +26,7 @@ async fn create_then_reject_invalid_update() {
     create_namespace(&client, NS).await;
     let op = Operator::start(&world, world.kubeconfig_path(), "main", &[]);
 
-    apply_cluster(&client, NS, split_cluster("events", "4.4.0")).await;
+    apply_cluster(&client, NS, split_cluster(NS, "events", "4.4.0", json!({}))).await;
     let kc = wait_cluster_ready(&client, NS, "events", Duration::from_secs(300), &op).await;
     let status = kc.status.clone().expect("status");
     let cluster_id = status.cluster_id.clone().expect("cluster id");
@@ -67,7 +49,7 @@ async fn create_then_reject_invalid_update() {
         sts.get("events-controllers").await.expect("sts").metadata.generation,
         sts.get("events-brokers").await.expect("sts").metadata.generation,
     ];
-    let mut bad = split_cluster("events", "4.4.0");
+    let mut bad = split_cluster(NS, "events", "4.4.0", json!({}));
     bad["spec"]["config"] = json!({"listeners": "PLAINTEXT://:9999"});
     apply_cluster(&client, NS, bad).await;
     let api: Api<KafkaCluster> = Api::namespaced(client.clone(), NS);

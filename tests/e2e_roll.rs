@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use gregor::api::KafkaCluster;
 use gregor::kafka::ops::configs::ConfigResource;
-use gregor::kafka::ops::topics::NewTopic;
 use gregor_world::World;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
@@ -26,28 +25,7 @@ const VERSION: &str = "4.4.0";
 const BROKERS: [i32; 3] = [100, 101, 102];
 
 fn cluster(config: serde_json::Value) -> serde_json::Value {
-    json!({
-        "apiVersion": "kafka.gregor.dev/v1alpha1",
-        "kind": "KafkaCluster",
-        "metadata": {"name": "events", "namespace": NS},
-        "spec": {
-            "version": VERSION,
-            "nodePools": [
-                {"name": "controllers", "roles": ["controller"], "replicas": 3,
-                 "storage": {"type": "persistentClaim", "size": "1Gi"}, "jvmOptions": {"heap": "192Mi"}},
-                {"name": "brokers", "roles": ["broker"], "replicas": 3, "nodeIdStart": 100,
-                 "storage": {"type": "persistentClaim", "size": "1Gi"}, "jvmOptions": {"heap": "256Mi"}}
-            ],
-            "listeners": [{"name": "plain", "port": 9092, "type": "internal", "tls": false}],
-            "config": config
-        }
-    })
-}
-
-fn pod_names() -> Vec<String> {
-    let mut names: Vec<String> = (0..3).map(|i| format!("events-controllers-{i}")).collect();
-    names.extend(BROKERS.iter().map(|i| format!("events-brokers-{i}")));
-    names
+    split_cluster(NS, "events", VERSION, config)
 }
 
 async fn pod_uids(client: &kube::Client) -> BTreeMap<String, String> {
@@ -82,11 +60,7 @@ async fn rolls_one_node_at_a_time_without_losing_a_record() {
     wait_cluster_ready(&client, NS, "events", Duration::from_secs(300), &op).await;
 
     let admin = admin(&world, NS, "events", &BROKERS);
-    let mut topic = NewTopic::new("orders", 3, 3);
-    topic.configs.insert("min.insync.replicas".into(), "2".into());
-    for (t, r) in admin.create_topics(&[topic], false).await.expect("create topic") {
-        r.unwrap_or_else(|e| panic!("create {}: {e}", t.name));
-    }
+    create_rf3_topic(&admin, "orders", 3).await;
 
     // (h) Steady state: across 10 resyncs (2 s each) nothing owned is written.
     let before = owned_versions(&client).await;
@@ -111,8 +85,8 @@ async fn rolls_one_node_at_a_time_without_losing_a_record() {
     assert_eq!(pod_uids(&client).await, uids, "a dynamic change must restart no pod");
 
     // (b) A read-only key rolls every node once, under continuous acks=all traffic.
-    let watch = PodWatch::start(&client, NS, "events", &pod_names());
-    let bootstrap = BROKERS.iter().map(|b| format!("events-brokers-{b}.events-kafka-brokers.{NS}.svc:9092")).collect::<Vec<_>>().join(",");
+    let watch = PodWatch::start(&client, NS, "events", &split_pod_names("events"));
+    let bootstrap = split_bootstrap(NS, "events");
     let producer = Producer::start(&world, VERSION, &bootstrap, "orders", 200);
     tokio::time::sleep(Duration::from_secs(5)).await;
     let leader = admin.describe_quorum().await.expect("quorum").leader_id;

@@ -15,6 +15,7 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, Patch, PatchParams};
 use tracing::info;
 
+use super::observe::annotation;
 use crate::controller::context::Context;
 use crate::controller::error::Result;
 use crate::kafka::ops::configs::{AlterOp, ConfigAlteration, ConfigResource, ResourceConfigs};
@@ -63,14 +64,6 @@ pub struct StaleNode {
     pub broker: bool,
     pub ready: bool,
     pub desired_hash: String,
-}
-
-fn annotation<'p>(pod: &'p Pod, key: &str) -> Option<&'p str> {
-    pod.metadata
-        .annotations
-        .as_ref()?
-        .get(key)
-        .map(String::as_str)
 }
 
 /// Nodes whose config hash is stale while their revision is current. Pure.

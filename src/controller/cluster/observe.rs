@@ -51,7 +51,8 @@ fn role(component: Component) -> Role {
     }
 }
 
-fn annotation<'p>(pod: &'p Pod, key: &str) -> Option<&'p str> {
+/// A pod annotation's value.
+pub fn annotation<'p>(pod: &'p Pod, key: &str) -> Option<&'p str> {
     pod.metadata
         .annotations
         .as_ref()?
