@@ -96,6 +96,8 @@ where
 pub fn trigger_hash<K: Resource>(obj: &K) -> Option<u64> {
     let meta = obj.meta();
     let mut h = DefaultHasher::new();
+    // The uid too: a resource deleted and created again under its name starts at generation 1 again.
+    meta.uid.hash(&mut h);
     meta.generation.hash(&mut h);
     meta.deletion_timestamp.is_some().hash(&mut h);
     meta.annotations.as_ref().and_then(|a| a.get(MANAGED_ANNOTATION)).hash(&mut h);

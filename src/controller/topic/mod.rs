@@ -35,7 +35,7 @@ pub use reconcile::{TopicError, error_policy, reconcile};
 
 /// Reconciles running at once. Their Kafka calls are batched, so more concurrency means bigger
 /// batches, up to what the API server takes in status writes.
-pub const CONCURRENCY: u16 = 128;
+pub const CONCURRENCY: u16 = 256;
 /// How often a resource in conflict, or waiting for its cluster, looks again.
 pub const RECHECK: Duration = Duration::from_secs(10);
 

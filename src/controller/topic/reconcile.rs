@@ -56,8 +56,16 @@ fn claim(kt: &KafkaTopic) -> Claim {
     }
 }
 
-fn claims(ctx: &TopicContext) -> Vec<Claim> {
-    ctx.topics.state().iter().map(|t| claim(t)).collect()
+/// Every resource's claim on `me`'s topic (filtered before building claims: the store may hold
+/// thousands of topics).
+fn claims_on(ctx: &TopicContext, me: &Claim) -> Vec<Claim> {
+    ctx.topics
+        .state()
+        .iter()
+        .filter(|t| t.spec.cluster == me.cluster && topic_name(t.metadata.name.as_deref().unwrap_or_default(), &t.spec) == me.topic)
+        .filter(|t| t.metadata.namespace.as_deref() == Some(me.namespace.as_str()))
+        .map(|t| claim(t))
+        .collect()
 }
 
 async fn write_status(kt: &KafkaTopic, ctx: &TopicContext, new: KafkaTopicStatus) -> Result<(), TopicError> {
@@ -105,7 +113,7 @@ async fn clean_up(kt: &KafkaTopic, ctx: &TopicContext) -> Result<(), TopicError>
         info!(topic = %me.topic, "resource deleted; the topic stays in Kafka");
         return Ok(());
     }
-    if claimed_by_another(&me, &claims(ctx)) {
+    if claimed_by_another(&me, &claims_on(ctx, &me)) {
         info!(topic = %me.topic, "resource deleted; another KafkaTopic holds the topic, which stays");
         return Ok(());
     }
@@ -154,7 +162,7 @@ pub async fn reconcile(kt: Arc<KafkaTopic>, ctx: Arc<TopicContext>) -> Result<Ac
         return Ok(Action::await_change());
     }
     let me = claim(&kt);
-    if let Some(holder) = held_by(&me, &claims(&ctx)) {
+    if let Some(holder) = held_by(&me, &claims_on(&ctx, &me)) {
         let message = format!("topic {topic} of cluster {} is already managed by the older KafkaTopic {}", kt.spec.cluster, holder.resource);
         report(&kt, &ctx, Verdict::not_ready("ResourceConflict", message)).await?;
         return Ok(Action::requeue(RECHECK));

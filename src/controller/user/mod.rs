@@ -64,6 +64,11 @@ fn users_of_secret(users: &Store<KafkaUser>, secret: &PartialObjectMeta<Secret>)
         .collect()
 }
 
+/// Whether a Secret is a user's own (written by this controller).
+fn is_user_secret(secret: &PartialObjectMeta<Secret>) -> bool {
+    secret.labels().contains_key(secret::USER_LABEL) && secret.annotations().contains_key(secret::PASSWORD_HASH_ANNOTATION)
+}
+
 /// Whether the user's password comes from a Secret it names.
 pub fn password_source(ku: &KafkaUser) -> Option<&crate::api::common::SecretKeyRef> {
     ku.spec.authentication.as_ref()?.password.as_ref().map(|p| &p.value_from.secret_key_ref)
@@ -85,7 +90,18 @@ pub async fn run(client: kube::Client, base: Arc<Context>, namespace: Option<Str
     let (clusters, cluster_stream) = cluster_watch(&client, ns);
     // Secrets by metadata only: a change of a password source rotates the password; a deleted
     // user Secret is written again.
-    let secret_stream = watcher::watcher(namespaced_api::<PartialObjectMeta<Secret>>(&client, ns), WatchConfig::default()).default_backoff().touched_objects();
+    // Our own writes of a user's Secret are not news (they would only double every reconcile);
+    // its deletion is.
+    let secret_stream = watcher::watcher(namespaced_api::<PartialObjectMeta<Secret>>(&client, ns), WatchConfig::default())
+        .default_backoff()
+        .filter_map(|event| async move {
+            match event {
+                Ok(watcher::Event::Delete(s)) => Some(Ok(s)),
+                Ok(watcher::Event::Apply(s) | watcher::Event::InitApply(s)) if !is_user_secret(&s) => Some(Ok(s)),
+                Ok(_) => None,
+                Err(e) => Some(Err(e)),
+            }
+        });
     let ctx = Arc::new(UserContext { base, clusters, users: users.clone(), ops: UserOpsRegistry::default() });
     let by_cluster = users.clone();
     let by_secret = users.clone();

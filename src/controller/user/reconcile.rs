@@ -231,13 +231,11 @@ pub async fn reconcile(ku: Arc<KafkaUser>, ctx: Arc<UserContext>) -> Result<Acti
         None if needs_secret(&desired.credentials) => secrets.get_opt(&name).await?,
         None => None,
     };
-    if let Some(s) = own_secret.as_ref().filter(|s| !owned_by(s, &ku)) {
-        let _ = s;
-        if needs_secret(&desired.credentials) {
-            let message = format!("Secret {name} exists and does not belong to this KafkaUser; Gregor will not overwrite it");
-            report(&ku, &ctx, Verdict::not_ready("SecretConflict", message)).await?;
-            return Ok(Action::requeue(RECHECK));
-        }
+    let foreign_secret = own_secret.as_ref().is_some_and(|s| !owned_by(s, &ku));
+    if foreign_secret && needs_secret(&desired.credentials) {
+        let message = format!("Secret {name} exists and does not belong to this KafkaUser; Gregor will not overwrite it");
+        report(&ku, &ctx, Verdict::not_ready("SecretConflict", message)).await?;
+        return Ok(Action::requeue(RECHECK));
     }
     let own_secret = own_secret.filter(|s| owned_by(s, &ku));
     let source_password = match &desired.credentials {
