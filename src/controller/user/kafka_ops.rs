@@ -93,11 +93,11 @@ async fn describe_batch(client: Arc<kafka::Client>, users: Vec<String>) -> Vec<K
     };
     let mut quotas_by_user: HashMap<String, BTreeMap<String, f64>> = HashMap::new();
     for (entity, values) in quotas {
-        if let [(kind, Some(name))] = entity.as_slice() {
-            if kind == "user" {
-                let managed = values.into_iter().filter(|(k, _)| MANAGED_QUOTA_KEYS.contains(&k.as_str())).collect();
-                quotas_by_user.insert(name.clone(), managed);
-            }
+        if let [(kind, Some(name))] = entity.as_slice()
+            && kind == "user"
+        {
+            let managed = values.into_iter().filter(|(k, _)| MANAGED_QUOTA_KEYS.contains(&k.as_str())).collect();
+            quotas_by_user.insert(name.clone(), managed);
         }
     }
     users

@@ -180,10 +180,10 @@ async fn clean_up(ku: &KafkaUser, ctx: &UserContext, secrets: &Api<Secret>) -> R
             info!(user, "credential, ACLs and quotas removed from Kafka");
         }
     }
-    if let Some(s) = secrets.get_opt(&user).await? {
-        if owned_by(&s, ku) {
-            secret::delete(secrets, &user).await?;
-        }
+    if let Some(s) = secrets.get_opt(&user).await?
+        && owned_by(&s, ku)
+    {
+        secret::delete(secrets, &user).await?;
     }
     Ok(())
 }
