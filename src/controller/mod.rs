@@ -11,3 +11,4 @@ pub mod error;
 pub mod http;
 pub mod topic;
 pub mod user;
+pub mod status_patch;

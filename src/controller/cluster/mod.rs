@@ -45,7 +45,7 @@ async fn write_status(kc: &KafkaCluster, ctx: &Context, status: KafkaClusterStat
     }
     let api: Api<KafkaCluster> =
         Api::namespaced(ctx.client.clone(), &kc.namespace().unwrap_or_default());
-    let patch = serde_json::json!({ "status": status });
+    let patch = crate::controller::status_patch::status_patch(kc.status.as_ref(), &status);
     api.patch_status(
         &kc.name_any(),
         &PatchParams::default(),

@@ -144,18 +144,7 @@ mod tests {
     }
 }
 
-/// A JSON merge patch of `{"status": new}` that also clears the fields `previous` had and `new`
-/// leaves out (serde skips `None`s, and a merge patch keeps what it does not mention).
-pub fn status_patch<T: serde::Serialize>(previous: Option<&T>, new: &T) -> serde_json::Value {
-    let mut value = serde_json::to_value(new).unwrap_or(serde_json::Value::Null);
-    let old = previous.and_then(|p| serde_json::to_value(p).ok());
-    if let (Some(serde_json::Value::Object(old)), serde_json::Value::Object(fields)) = (old, &mut value) {
-        for key in old.keys() {
-            fields.entry(key.clone()).or_insert(serde_json::Value::Null);
-        }
-    }
-    serde_json::json!({ "status": value })
-}
+pub use crate::controller::status_patch::status_patch;
 
 #[cfg(test)]
 mod patch_tests {
