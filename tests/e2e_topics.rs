@@ -23,21 +23,7 @@ const RESYNC_SECONDS: u64 = 10;
 const READY_WAIT: Duration = Duration::from_secs(90);
 
 fn cluster() -> serde_json::Value {
-    json!({
-        "apiVersion": "kafka.gregor.dev/v1alpha1",
-        "kind": "KafkaCluster",
-        "metadata": {"name": CLUSTER, "namespace": NS},
-        "spec": {
-            "version": "4.4.0",
-            "nodePools": [
-                {"name": "controllers", "roles": ["controller"], "replicas": 3,
-                 "storage": {"type": "persistentClaim", "size": "1Gi"}, "jvmOptions": {"heap": "192Mi"}},
-                {"name": "brokers", "roles": ["broker"], "replicas": 3,
-                 "storage": {"type": "persistentClaim", "size": "1Gi"}, "jvmOptions": {"heap": "256Mi"}}
-            ],
-            "listeners": [{"name": "plain", "port": 9092, "type": "internal", "tls": false}]
-        }
-    })
+    split_cluster(NS, CLUSTER, "4.4.0", json!({}))
 }
 
 fn topic(name: &str, spec: serde_json::Value) -> serde_json::Value {
