@@ -255,44 +255,49 @@ pub fn plan_batches<T: Clone>(items: &[T], pinned: impl Fn(&T) -> Option<i32>, b
 }
 
 impl Client {
-    /// Describe configs of many resources (all keys, or only `keys`), batched.
-    pub async fn describe_configs(&self, resources: &[ConfigResource], keys: Option<&[&str]>) -> Result<Vec<ResourceConfigs>> {
-        let batches = plan_batches(resources, ConfigResource::pinned_broker, self.config().batch_size);
-        let results: Vec<Result<Vec<ResourceConfigs>>> = stream::iter(batches)
-            .map(|(node, chunk)| async move {
-                let target = node.map_or(Target::Any, Target::Node);
-                let req = describe_configs_request(&chunk, keys);
-                let resp = self.send(target, &req).await?;
-                Ok(parse_describe_configs(resp))
-            })
+    /// Sends `items` in batches: those pinned to a broker go to it, the others to `unpinned`;
+    /// batches run with bounded concurrency and their answers are concatenated.
+    async fn run_pinned<I, O, F, Fut>(
+        &self,
+        items: &[I],
+        pinned: impl Fn(&I) -> Option<i32>,
+        unpinned: Target<'static>,
+        call: F,
+    ) -> Result<Vec<O>>
+    where
+        I: Clone,
+        F: Fn(Target<'static>, Vec<I>) -> Fut,
+        Fut: std::future::Future<Output = Result<Vec<O>>>,
+    {
+        let batches = plan_batches(items, pinned, self.config().batch_size);
+        let results: Vec<Result<Vec<O>>> = stream::iter(batches)
+            .map(|(node, chunk)| call(node.map_or(unpinned, Target::Node), chunk))
             .buffer_unordered(self.config().batch_concurrency.max(1))
             .collect()
             .await;
-        let mut out = Vec::with_capacity(resources.len());
+        let mut out = Vec::with_capacity(items.len());
         for r in results {
             out.extend(r?);
         }
         Ok(out)
     }
 
+    /// Describe configs of many resources (all keys, or only `keys`), batched.
+    pub async fn describe_configs(&self, resources: &[ConfigResource], keys: Option<&[&str]>) -> Result<Vec<ResourceConfigs>> {
+        self.run_pinned(resources, ConfigResource::pinned_broker, Target::Any, |target, chunk| async move {
+            let resp = self.send(target, &describe_configs_request(&chunk, keys)).await?;
+            Ok(parse_describe_configs(resp))
+        })
+        .await
+    }
+
     /// Apply incremental config changes; per-resource outcomes.
     pub async fn incremental_alter_configs(&self, alterations: &[ConfigAlteration], validate_only: bool) -> Result<Vec<AlterOutcome>> {
-        let batches = plan_batches(alterations, |a| a.resource.pinned_broker(), self.config().batch_size);
-        let results: Vec<Result<Vec<AlterOutcome>>> = stream::iter(batches)
-            .map(|(node, chunk)| async move {
-                let target = node.map_or(Target::Controller, Target::Node);
-                let req = incremental_alter_configs_request(&chunk, validate_only);
-                let resp = self.send(target, &req).await?;
-                Ok(parse_incremental_alter_configs(resp))
-            })
-            .buffer_unordered(self.config().batch_concurrency.max(1))
-            .collect()
-            .await;
-        let mut out = Vec::with_capacity(alterations.len());
-        for r in results {
-            out.extend(r?);
-        }
-        Ok(out)
+        self.run_pinned(alterations, |a| a.resource.pinned_broker(), Target::Controller, |target, chunk| async move {
+            let resp = self.send(target, &incremental_alter_configs_request(&chunk, validate_only)).await?;
+            Ok(parse_incremental_alter_configs(resp))
+        })
+        .await
     }
 }
 
