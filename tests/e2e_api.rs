@@ -1,10 +1,12 @@
 //! End to end against the test world's real API server: the CRDs install, every example is accepted,
 //! every rendered object of every cluster example passes a server-side dry-run apply, and the CEL rules
 //! reject a partition decrease, a topicName change and a storage shrink (among others) at apply.
-use std::{path::Path, time::Duration};
+mod support;
+
+use std::path::Path;
 
 use gregor::{
-    api::{self, KafkaCluster, KafkaTopic, KafkaUser},
+    api::{KafkaCluster, KafkaTopic, KafkaUser},
     model::{self, Observed},
     render::{self, ObjectRef},
 };
@@ -15,7 +17,6 @@ use k8s_openapi::{
         core::v1::{ConfigMap, Namespace, Service, ServiceAccount},
         policy::v1::PodDisruptionBudget,
     },
-    apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
 };
 use kube::{
     Api, Client,
@@ -28,30 +29,6 @@ const MANAGER: &str = "gregor";
 
 fn apply() -> PatchParams {
     PatchParams::apply(MANAGER).force()
-}
-
-async fn install_crds(client: &Client) {
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for crd in api::crds() {
-        let name = crd.metadata.name.clone().expect("crd name");
-        crds.patch(&name, &apply(), &Patch::Apply(&crd)).await.unwrap_or_else(|e| panic!("install {name}: {e}"));
-    }
-    for crd in api::crds() {
-        let name = crd.metadata.name.clone().expect("crd name");
-        let mut established = false;
-        for _ in 0..100 {
-            let live = crds.get(&name).await.expect("get crd");
-            established = live
-                .status
-                .and_then(|s| s.conditions)
-                .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Established" && c.status == "True"));
-            if established {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        assert!(established, "CRD {name} not established");
-    }
 }
 
 fn example(name: &str) -> Value {
@@ -88,7 +65,7 @@ where
 async fn crds_examples_rendered_objects_and_cel_rules_in_a_real_api_server() {
     let world = World::start().await.expect("world starts");
     let client = world.client();
-    install_crds(&client).await;
+    support::install_crds(&client).await;
     let namespace: Namespace = serde_json::from_value(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})).expect("ns");
     Api::<Namespace>::all(client.clone()).patch(NAMESPACE, &apply(), &Patch::Apply(&namespace)).await.expect("namespace");
 
