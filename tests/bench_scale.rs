@@ -3,7 +3,10 @@
 //! operator binary. Prints topics/s, users/s and the operator's RSS. It asserts only that every
 //! resource reaches Ready and exists in Kafka; the figures are printed, never asserted.
 //!
-//! Knobs: BENCH_TOPICS (1000), BENCH_USERS (500), BENCH_PARTITIONS (1).
+//! The chart's finalizer policy is installed, as `helm install` does; BENCH_NO_POLICY=1 leaves it
+//! out, to measure the operator adding finalizers itself (Kubernetes before 1.36).
+//!
+//! Knobs: BENCH_TOPICS (1000), BENCH_USERS (500), BENCH_PARTITIONS (1), BENCH_NO_POLICY.
 
 mod support;
 
@@ -103,6 +106,11 @@ async fn bench_topics_and_users() {
     let client = world.client();
     install_crds(&client).await;
     create_namespace(&client, NS).await;
+    // As the chart installs it: the API server adds the finalizer, the operator does not spend a write on it.
+    let policy = std::env::var_os("BENCH_NO_POLICY").is_none();
+    if policy {
+        install_finalizer_policy(&client, NS).await;
+    }
     let op = Operator::start(&world, world.kubeconfig_path(), "bench", &[]);
     let pid = op.pid().expect("operator pid");
     apply_cluster(&client, NS, cluster()).await;
@@ -177,6 +185,7 @@ async fn bench_topics_and_users() {
     let (rss_end, hwm) = rss_mib(pid);
 
     println!("\n=== Gregor scale benchmark (test world, real brokers: 1 controller + 3 brokers, SCRAM + ACLs) ===");
+    println!("finalizers added by: {}", if policy { "the chart's MutatingAdmissionPolicy" } else { "the operator (BENCH_NO_POLICY)" });
     println!("topics: {topics_n} KafkaTopics ({partitions} partition(s), RF 3) applied in {:.1} s, all Ready in {:.1} s => {:.0} topics/s", applied_in.as_secs_f64(), topics_elapsed.as_secs_f64(), topics_n as f64 / topics_elapsed.as_secs_f64());
     println!("users:  {users_n} KafkaUsers (SCRAM-SHA-512 + 3 ACLs + 1 quota) applied in {:.1} s, all Ready in {:.1} s => {:.0} users/s", users_applied_in.as_secs_f64(), users_elapsed.as_secs_f64(), users_n as f64 / users_elapsed.as_secs_f64());
     println!("operator RSS: idle {rss_idle:.0} MiB, peak during topics {peak_topics:.0} MiB, after topics {rss_topics:.0} MiB, peak during users {peak_users:.0} MiB, end {rss_end:.0} MiB, high-water {hwm:.0} MiB");

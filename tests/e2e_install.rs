@@ -3,7 +3,8 @@
 //! - `helm install`, then the operator runs with exactly the chart's RBAC (a token of the chart's
 //!   ServiceAccount and the chart's Deployment arguments) and the playground's cluster, topic and
 //!   user reach Ready with real brokers; a KafkaUser produces and consumes over SCRAM;
-//! - in `watchNamespaces` mode, clusters in other namespaces are ignored without errors;
+//! - in `watchNamespaces` mode, clusters in other namespaces are ignored without errors, and the
+//!   chart's finalizer policy adds the finalizer at creation in the watched namespace only;
 //! - leader election: two operators, SIGKILL the leader, the other takes over within the lease,
 //!   and only the leader ever writes.
 
@@ -17,7 +18,7 @@ use gregor::api::{KafkaCluster, KafkaTopic, KafkaUser};
 use gregor_world::World;
 use k8s_openapi::api::core::v1::Secret;
 use kube::Client;
-use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use kube::discovery::{Discovery, Scope};
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -496,6 +497,26 @@ async fn watch_namespaces_mode_ignores_other_namespaces_without_errors() {
     apply_cluster(&client, "team-b", single_node("other", "team-b")).await;
     apply_cluster(&client, "team-a", single_node("mine", "team-a")).await;
     wait_cluster_ready(&client, "team-a", "mine", Duration::from_secs(240), &op).await;
+    // The chart's finalizer policy is bound to team-a only: a KafkaTopic created there carries
+    // Gregor's finalizer in the API server's answer to the create itself (so before the operator
+    // could have added it); one created in team-b carries none, since nobody there would remove it.
+    for (ns, cluster, expected) in [("team-a", "mine", true), ("team-b", "other", false)] {
+        let topics: Api<KafkaTopic> = Api::namespaced(client.clone(), ns);
+        let topic: KafkaTopic = serde_json::from_value(serde_json::json!({
+            "apiVersion": "kafka.gregor.dev/v1alpha1", "kind": "KafkaTopic",
+            "metadata": {"name": "policy-check", "namespace": ns},
+            "spec": {"cluster": cluster, "partitions": 1}
+        }))
+        .expect("topic");
+        let created = topics.create(&PostParams::default(), &topic).await.expect("create topic");
+        let finalizers = created.metadata.finalizers.clone().unwrap_or_default();
+        assert_eq!(
+            finalizers.iter().any(|f| f == "kafka.gregor.dev/finalizer"),
+            expected,
+            "{ns}: finalizers at creation {finalizers:?}"
+        );
+    }
+    wait_topic(&client, "team-a", "policy-check", true, None, Duration::from_secs(60), &op).await;
     // A few more seconds for anything the operator might still do with team-b.
     tokio::time::sleep(Duration::from_secs(5)).await;
     let other: Api<KafkaCluster> = Api::namespaced(client.clone(), "team-b");

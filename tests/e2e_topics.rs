@@ -72,9 +72,17 @@ async fn topics_are_kept_exactly_as_declared() {
     // Created without replicas: RF 3 and min.insync.replicas=2 from the cluster's defaults.
     apply_json::<KafkaTopic>(&client, NS, topic("orders", json!({"partitions": 3, "config": {"retention.ms": 3600000}}))).await.expect("apply orders");
     let kt = wait_topic(&client, NS, "orders", true, None, READY_WAIT, &op).await;
-    let snap = metadata(&admin, "orders").await;
+    // Ready means the controller created it; a broker answers Metadata from the metadata log a
+    // moment later, until which it may report the topic without its partitions.
+    let snap = wait_for("orders with 3 partitions in Metadata", Duration::from_secs(10), || {
+        let admin = &admin;
+        async move {
+            let snap = metadata(admin, "orders").await;
+            (snap.topic("orders")?.partitions.len() == 3).then_some(snap)
+        }
+    })
+    .await;
     let info = snap.topic("orders").expect("orders in Kafka");
-    assert_eq!(info.partitions.len(), 3);
     assert!(info.partitions.iter().all(|p| p.replicas.len() == 3), "{:?}", info.partitions);
     let cfg = configs(&admin, "orders", &["min.insync.replicas", "retention.ms"]).await;
     assert_eq!(cfg.get("min.insync.replicas").map(String::as_str), Some("2"), "{cfg:?}");
@@ -170,6 +178,30 @@ async fn topics_are_kept_exactly_as_declared() {
     })
     .await;
     assert!(exists(&admin, "payments").await, "deleting the conflicting twin must not delete the topic");
+
+    // Pause: a spec change waits in the resource while paused and lands when the pause ends;
+    // deleting a paused resource leaves its topic in Kafka.
+    apply_json::<KafkaTopic>(&client, NS, topic("held", json!({"partitions": 1, "config": {"retention.ms": 3600000}}))).await.expect("apply held");
+    wait_topic(&client, NS, "held", true, None, READY_WAIT, &op).await;
+    set_paused(&topics, "held", true).await;
+    let edited = apply_json::<KafkaTopic>(&client, NS, topic("held", json!({"partitions": 1, "config": {"retention.ms": 7200000}}))).await.expect("edit paused");
+    wait_paused(&topics, "held", edited.metadata.generation).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(configs(&admin, "held", &["retention.ms"]).await.get("retention.ms").map(String::as_str), Some("3600000"), "a paused topic was changed");
+    set_paused(&topics, "held", false).await;
+    wait_config(&admin, "held", "retention.ms", "7200000", READY_WAIT).await;
+    let resumed = wait_topic(&client, NS, "held", true, None, READY_WAIT, &op).await;
+    assert!(resumed.status.expect("status").conditions.iter().all(|c| c.type_ != "ReconciliationPaused"), "the paused condition is cleared");
+    set_paused(&topics, "held", true).await;
+    wait_paused(&topics, "held", None).await;
+    topics.delete("held", &DeleteParams::default()).await.expect("delete held");
+    wait_for("held resource gone", READY_WAIT, || {
+        let topics = topics.clone();
+        async move { topics.get_opt("held").await.ok()?.is_none().then_some(()) }
+    })
+    .await;
+    assert!(exists(&admin, "held").await, "deleting a paused resource must not delete its topic");
+    println!("PASS pause: edit held back while paused, applied on resume; deleting while paused keeps the topic");
 
     // Deletion: the topic goes with its resource, except under retain or when unmanaged.
     apply_json::<KafkaTopic>(&client, NS, topic("kept", json!({"partitions": 1, "deletionPolicy": "retain"}))).await.expect("apply kept");

@@ -177,6 +177,25 @@ async fn users_log_in_with_their_acls_quotas_and_rotation() {
     assert_eq!(values, BTreeMap::from([("consumer_byte_rate".to_owned(), 2097152.0), ("producer_byte_rate".to_owned(), 1048576.0)]));
     println!("PASS quotas in DescribeClientQuotas: {values:?}");
 
+    // Pause: a quota edit waits while the user is paused and lands when the pause ends.
+    set_paused(&users, "alice", true).await;
+    let doubled = json!({"producerByteRate": 2097152, "consumerByteRate": 2097152});
+    let edited = apply_json::<KafkaUser>(&client, NS, user("alice", json!({"authentication": {"type": "scram-sha-512"}, "authorization": write_acls("allowed"), "quotas": doubled})))
+        .await
+        .expect("alice paused edit");
+    wait_paused(&users, "alice", edited.metadata.generation).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let producer_rate = || async {
+        let q = admin.describe_client_quotas(&[QuotaMatch::Exact("user".into(), "alice".into())], true).await.expect("quotas");
+        q.into_iter().flat_map(|(_, v)| v).find(|(k, _)| k == "producer_byte_rate").map(|(_, v)| v)
+    };
+    assert_eq!(producer_rate().await, Some(1048576.0), "a paused user was changed");
+    set_paused(&users, "alice", false).await;
+    wait_for("the quota edit lands after the pause", WAIT, || async { (producer_rate().await == Some(2097152.0)).then_some(()) }).await;
+    let resumed = wait_user(&client, NS, "alice", true, None, WAIT, &op).await;
+    assert!(resumed.status.expect("status").conditions.iter().all(|c| c.type_ != "ReconciliationPaused"), "the paused condition is cleared");
+    println!("PASS pause: a quota edit waits while paused and lands on resume");
+
     // An ACL edit: the old grant is gone, the new one works.
     apply_json::<KafkaUser>(&client, NS, user("alice", json!({"authentication": {"type": "scram-sha-512"}, "authorization": write_acls("forbidden"), "quotas": quotas})))
         .await

@@ -205,7 +205,8 @@ pub struct KafkaUserStatus {
     /// Conditions: Ready and Warning.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
-    /// The Kafka principal name (User:<username>).
+    /// The user name in Kafka: its SCRAM credentials are stored under it, and its principal is
+    /// `User:<username>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
     /// Name of the Secret holding the user's credentials.

@@ -8,6 +8,8 @@ use k8s_openapi::jiff::Timestamp;
 pub const READY: &str = "Ready";
 pub const WARNING: &str = "Warning";
 pub const ROLLING: &str = "Rolling";
+/// True while `kafka.gregor.dev/pause-reconciliation=true` holds the resource still.
+pub const PAUSED: &str = "ReconciliationPaused";
 
 /// What a reconcile concluded for one condition type.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,6 +42,12 @@ impl Verdict {
     pub fn not_ready(reason: impl Into<String>, message: impl Into<String>) -> Self {
         Self::new(READY, false, reason, message)
     }
+}
+
+/// The conditions of a paused resource: `ReconciliationPaused=True`, everything else as it was.
+pub fn paused(existing: &[Condition], generation: Option<i64>, now: Timestamp) -> Vec<Condition> {
+    let verdict = Verdict::new(PAUSED, true, "Paused", "kafka.gregor.dev/pause-reconciliation=true: no change is applied");
+    merge(existing, &[verdict], &[PAUSED], generation, now)
 }
 
 /// Merges `verdicts` into `existing`: a condition whose status did not change keeps its

@@ -40,6 +40,82 @@ pub async fn install_crds(client: &Client) {
     }
 }
 
+/// Sets (`true`) or lifts (`false`) `kafka.gregor.dev/pause-reconciliation` on a resource.
+pub async fn set_paused<K>(api: &Api<K>, name: &str, paused: bool)
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let patch = serde_json::json!({"metadata": {"annotations": {"kafka.gregor.dev/pause-reconciliation": paused.to_string()}}});
+    api.patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap_or_else(|e| panic!("pause {name}: {e}"));
+}
+
+/// Waits until a resource's `ReconciliationPaused` condition is True for `generation` (or any
+/// generation, with `None`).
+pub async fn wait_paused<K>(api: &Api<K>, name: &str, generation: Option<i64>)
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
+{
+    wait_for(&format!("{name}: ReconciliationPaused=True"), Duration::from_secs(60), || {
+        let api = api.clone();
+        async move {
+            let obj = serde_json::to_value(api.get(name).await.ok()?).ok()?;
+            let conditions = obj["status"]["conditions"].as_array()?.clone();
+            let paused = conditions.iter().find(|c| c["type"] == "ReconciliationPaused")?;
+            let current = generation.is_none_or(|g| paused["observedGeneration"].as_i64() == Some(g));
+            (paused["status"] == "True" && current).then_some(())
+        }
+    })
+    .await;
+}
+
+/// The chart's MutatingAdmissionPolicy and its binding (default values: every namespace), as
+/// `deploy/gregor.yaml` renders them.
+pub fn finalizer_policy_objects() -> Vec<serde_json::Value> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/gregor.yaml");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_yaml::Deserializer::from_str(&text)
+        .filter_map(|doc| serde::Deserialize::deserialize(doc).ok())
+        .filter(|v: &serde_json::Value| {
+            let kind = v["kind"].as_str().unwrap_or_default();
+            kind == "MutatingAdmissionPolicy" || kind == "MutatingAdmissionPolicyBinding"
+        })
+        .collect()
+}
+
+/// Installs the chart's finalizer policy and waits until the API server applies it: a dry-run
+/// create of a KafkaTopic in `ns` comes back with Gregor's finalizer.
+pub async fn install_finalizer_policy(client: &Client, ns: &str) {
+    use kube::api::DynamicObject;
+    use kube::discovery::ApiResource;
+    let objects = finalizer_policy_objects();
+    assert_eq!(objects.len(), 2, "deploy/gregor.yaml should hold the policy and its binding");
+    for obj in objects {
+        let kind = obj["kind"].as_str().expect("kind").to_owned();
+        let name = obj["metadata"]["name"].as_str().expect("name").to_owned();
+        let gvk = kube::api::GroupVersionKind::gvk("admissionregistration.k8s.io", "v1", &kind);
+        let api: Api<DynamicObject> = Api::all_with(client.clone(), &ApiResource::from_gvk(&gvk));
+        api.patch(&name, &PatchParams::apply("gregor-e2e").force(), &Patch::Apply(&obj))
+            .await
+            .unwrap_or_else(|e| panic!("install {kind} {name}: {e}"));
+    }
+    let topics: Api<api::KafkaTopic> = Api::namespaced(client.clone(), ns);
+    let probe: api::KafkaTopic = serde_json::from_value(serde_json::json!({
+        "apiVersion": "kafka.gregor.dev/v1alpha1", "kind": "KafkaTopic",
+        "metadata": {"name": "finalizer-policy-probe", "namespace": ns},
+        "spec": {"cluster": "none", "partitions": 1}
+    }))
+    .expect("probe topic");
+    wait_for("the finalizer policy in effect", Duration::from_secs(30), || {
+        let topics = topics.clone();
+        let probe = probe.clone();
+        async move {
+            let created = topics.create(&PostParams { dry_run: true, ..PostParams::default() }, &probe).await.ok()?;
+            gregor::controller::topic::lifecycle::has_finalizer(&created.metadata).then_some(())
+        }
+    })
+    .await;
+}
+
 pub async fn create_namespace(client: &Client, name: &str) {
     let ns: Api<Namespace> = Api::all(client.clone());
     let obj: Namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": name}})).expect("namespace");

@@ -4,14 +4,13 @@
 use k8s_openapi::jiff::Timestamp;
 
 use crate::api::cluster::{KafkaClusterStatus, ListenerStatus, NodePoolStatus, RollStatus};
-use crate::controller::conditions::{READY, ROLLING, Verdict, WARNING, merge};
+use crate::controller::conditions::{PAUSED, READY, ROLLING, Verdict, WARNING, merge};
 use crate::model::version::metadata_version_name;
 use crate::model::{ClusterModel, ValidationErrors, Warning};
 use crate::roll::{Action, Observation, RestartReason, WaitReason};
 
 /// Condition types this reconciler owns (others are left alone).
 pub const OWNED: &[&str] = &[READY, WARNING, ROLLING, PAUSED];
-pub const PAUSED: &str = "ReconciliationPaused";
 
 /// Something that stops the reconcile from applying a change, with its reason.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -232,12 +231,6 @@ pub fn paused(
     now: Timestamp,
 ) -> KafkaClusterStatus {
     let mut status = previous.cloned().unwrap_or_default();
-    let verdicts = [Verdict::new(
-        PAUSED,
-        true,
-        "Paused",
-        "kafka.gregor.dev/pause-reconciliation=true: no change is applied",
-    )];
-    status.conditions = merge(&status.conditions, &verdicts, &[PAUSED], generation, now);
+    status.conditions = crate::controller::conditions::paused(&status.conditions, generation, now);
     status
 }

@@ -13,6 +13,8 @@ use kube::api::{Api, Patch, PatchParams};
 use kube::Resource;
 use serde::de::DeserializeOwned;
 
+use crate::model::names::annotations::PAUSE_RECONCILIATION;
+
 /// Our finalizer on KafkaTopics and KafkaUsers.
 pub const FINALIZER: &str = "kafka.gregor.dev/finalizer";
 /// `kafka.gregor.dev/managed=false` detaches a resource from Kafka: nothing is changed or deleted.
@@ -21,6 +23,12 @@ pub const MANAGED_ANNOTATION: &str = "kafka.gregor.dev/managed";
 /// Whether the resource is managed (not detached by `kafka.gregor.dev/managed=false`).
 pub fn is_managed(meta: &ObjectMeta) -> bool {
     meta.annotations.as_ref().and_then(|a| a.get(MANAGED_ANNOTATION)).is_none_or(|v| v != "false")
+}
+
+/// Whether `kafka.gregor.dev/pause-reconciliation=true` holds the resource still: nothing is
+/// changed in Kafka, and deleting the resource leaves Kafka as it is.
+pub fn is_paused(meta: &ObjectMeta) -> bool {
+    meta.annotations.as_ref().and_then(|a| a.get(PAUSE_RECONCILIATION)).is_some_and(|v| v == "true")
 }
 
 /// What the finalizer bookkeeping asks for before anything else.
@@ -91,7 +99,7 @@ where
 }
 
 /// The watch-event filter of KafkaTopics and KafkaUsers: a reconcile for a spec change, a
-/// deletion, or a change of the `managed` annotation, but not for our own status and finalizer
+/// deletion, or a change of the `managed` or `pause-reconciliation` annotations, but not for our own status and finalizer
 /// writes. Resyncs come from the requeue.
 pub fn trigger_hash<K: Resource>(obj: &K) -> Option<u64> {
     let meta = obj.meta();
@@ -101,6 +109,7 @@ pub fn trigger_hash<K: Resource>(obj: &K) -> Option<u64> {
     meta.generation.hash(&mut h);
     meta.deletion_timestamp.is_some().hash(&mut h);
     meta.annotations.as_ref().and_then(|a| a.get(MANAGED_ANNOTATION)).hash(&mut h);
+    is_paused(meta).hash(&mut h);
     Some(h.finish())
 }
 
@@ -141,6 +150,19 @@ mod tests {
         assert!(!is_managed(&m));
         m.annotations = Some([(MANAGED_ANNOTATION.to_owned(), "true".to_owned())].into());
         assert!(is_managed(&m));
+    }
+
+    #[test]
+    fn paused_only_when_true_and_pausing_triggers_a_reconcile() {
+        let mut m = ObjectMeta::default();
+        assert!(!is_paused(&m));
+        let running = trigger_hash(&k8s_openapi::api::core::v1::ConfigMap { metadata: m.clone(), ..Default::default() });
+        m.annotations = Some([(PAUSE_RECONCILIATION.to_owned(), "yes".to_owned())].into());
+        assert!(!is_paused(&m), "only the value true pauses");
+        m.annotations = Some([(PAUSE_RECONCILIATION.to_owned(), "true".to_owned())].into());
+        assert!(is_paused(&m));
+        let paused = trigger_hash(&k8s_openapi::api::core::v1::ConfigMap { metadata: m, ..Default::default() });
+        assert_ne!(running, paused, "pausing and resuming reach the reconciler");
     }
 }
 

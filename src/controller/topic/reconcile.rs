@@ -12,14 +12,14 @@ use tracing::{info, instrument, warn};
 
 use super::conflict::{Claim, claimed_by_another, held_by};
 use super::kafka_ops::{DescribeTopic, OpError, TopicOps};
-use super::lifecycle::{Lifecycle, add_finalizer, is_managed, lifecycle, remove_finalizer};
+use super::lifecycle::{Lifecycle, add_finalizer, is_managed, is_paused, lifecycle, remove_finalizer};
 use super::plan::{Outcome, TopicPlan, plan, replication_factor};
 use super::status::{TopicFacts, status, verdict};
 use super::{RECHECK, TopicContext};
 use crate::api::KafkaTopic;
 use crate::api::topic::{DeletionPolicy, KafkaTopicStatus};
 use crate::controller::cluster::kafka_facts::{ConnectError, connect};
-use crate::controller::conditions::Verdict;
+use crate::controller::conditions::{self, Verdict};
 use crate::kafka::ResponseError;
 use crate::kafka::ops::topics::CreatedTopic;
 use crate::model::topic::{TopicDefaults, desired_topic, topic_name};
@@ -145,7 +145,19 @@ pub async fn reconcile(kt: Arc<KafkaTopic>, ctx: Arc<TopicContext>) -> Result<Ac
     let api: Api<KafkaTopic> = Api::namespaced(ctx.base.client.clone(), &ns);
     let managed = is_managed(kt.meta());
     let wants_finalizer = managed && kt.spec.deletion_policy != Some(DeletionPolicy::Retain);
+    let paused = is_paused(kt.meta());
+    if paused && kt.meta().deletion_timestamp.is_none() {
+        let previous = kt.status.clone().unwrap_or_default();
+        let conditions = conditions::paused(&previous.conditions, kt.meta().generation, Timestamp::now());
+        write_status(&kt, &ctx, KafkaTopicStatus { conditions, ..previous }).await?;
+        return Ok(Action::await_change());
+    }
     match lifecycle(kt.meta(), wants_finalizer) {
+        Lifecycle::CleanUp if paused => {
+            info!(topic = %topic_name(&name, &kt.spec), "resource deleted while paused; the topic stays in Kafka");
+            remove_finalizer(&api, kt.as_ref()).await?;
+            return Ok(Action::await_change());
+        }
         Lifecycle::CleanUp => {
             clean_up(&kt, &ctx).await?;
             remove_finalizer(&api, kt.as_ref()).await?;

@@ -5,10 +5,10 @@ use k8s_openapi::jiff::Timestamp;
 
 use super::plan::Outcome;
 use crate::api::topic::{KafkaTopicStatus, ReassignmentStatus};
-use crate::controller::conditions::{READY, Verdict, WARNING, merge};
+use crate::controller::conditions::{PAUSED, READY, Verdict, WARNING, merge};
 
-/// Condition types the topic reconciler owns.
-pub const OWNED: &[&str] = &[READY, WARNING];
+/// Condition types the topic reconciler owns (a reconcile that runs is not paused).
+pub const OWNED: &[&str] = &[READY, WARNING, PAUSED];
 
 /// What Kafka holds, as far as this reconcile knows.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

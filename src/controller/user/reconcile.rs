@@ -18,16 +18,16 @@ use super::{UserContext, needs_secret};
 use crate::api::KafkaUser;
 use crate::api::user::KafkaUserStatus;
 use crate::controller::cluster::kafka_facts::{ConnectError, connect};
-use crate::controller::conditions::{READY, Verdict, WARNING, merge};
+use crate::controller::conditions::{self, PAUSED, READY, Verdict, WARNING, merge};
 use crate::controller::topic::RECHECK;
 use crate::controller::topic::kafka_ops::OpError;
-use crate::controller::topic::lifecycle::{Lifecycle, add_finalizer, is_managed, lifecycle, remove_finalizer};
+use crate::controller::topic::lifecycle::{Lifecycle, add_finalizer, is_managed, is_paused, lifecycle, remove_finalizer};
 use crate::kafka::ops::acls::{AclBinding, AclFilter};
 use crate::kafka::ops::scram::generate_password;
 use crate::model::user::{Credentials, DesiredUser, desired_user, principal};
 
 /// Condition types the user reconciler owns.
-const OWNED: &[&str] = &[READY, WARNING];
+const OWNED: &[&str] = &[READY, WARNING, PAUSED];
 /// Length of generated passwords.
 const PASSWORD_LEN: usize = 32;
 
@@ -199,7 +199,19 @@ pub async fn reconcile(ku: Arc<KafkaUser>, ctx: Arc<UserContext>) -> Result<Acti
     let api: Api<KafkaUser> = Api::namespaced(ctx.base.client.clone(), &ns);
     let secrets: Api<Secret> = Api::namespaced(ctx.base.client.clone(), &ns);
     let managed = is_managed(ku.meta());
+    let paused = is_paused(ku.meta());
+    if paused && ku.meta().deletion_timestamp.is_none() {
+        let previous = ku.status.clone().unwrap_or_default();
+        let conditions = conditions::paused(&previous.conditions, ku.meta().generation, Timestamp::now());
+        write_status(&ku, &ctx, KafkaUserStatus { conditions, ..previous }).await?;
+        return Ok(Action::await_change());
+    }
     match lifecycle(ku.meta(), managed) {
+        Lifecycle::CleanUp if paused => {
+            info!(user = %name, "resource deleted while paused; credentials, ACLs, quotas and Secret stay");
+            remove_finalizer(&api, ku.as_ref()).await?;
+            return Ok(Action::await_change());
+        }
         Lifecycle::CleanUp => {
             clean_up(&ku, &ctx, &secrets).await?;
             remove_finalizer(&api, ku.as_ref()).await?;
