@@ -30,25 +30,6 @@ fn knob(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
-fn cluster() -> serde_json::Value {
-    json!({
-        "apiVersion": "kafka.gregor.dev/v1alpha1",
-        "kind": "KafkaCluster",
-        "metadata": {"name": CLUSTER, "namespace": NS},
-        "spec": {
-            "version": "4.4.0",
-            "nodePools": [
-                {"name": "controllers", "roles": ["controller"], "replicas": 1,
-                 "storage": {"type": "persistentClaim", "size": "1Gi"}, "jvmOptions": {"heap": "384Mi"}},
-                {"name": "brokers", "roles": ["broker"], "replicas": 3,
-                 "storage": {"type": "persistentClaim", "size": "1Gi"}, "jvmOptions": {"heap": "512Mi"}}
-            ],
-            "listeners": [{"name": "scram", "port": 9094, "type": "internal", "tls": false, "authentication": {"type": "scram-sha-512"}}],
-            "authorization": {"type": "simple"}
-        }
-    })
-}
-
 /// (VmRSS, VmHWM) of a process, in MiB.
 fn rss_mib(pid: u32) -> (f64, f64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -113,7 +94,7 @@ async fn bench_topics_and_users() {
     }
     let op = Operator::start(&world, world.kubeconfig_path(), "bench", &[]);
     let pid = op.pid().expect("operator pid");
-    apply_cluster(&client, NS, cluster()).await;
+    apply_cluster(&client, NS, scram_cluster(NS, CLUSTER, 3, "384Mi", "512Mi", 9094)).await;
     let kc = wait_cluster_ready(&client, NS, CLUSTER, Duration::from_secs(300), &op).await;
     let admin = operator_admin(&world, &client, &kc).await;
     let (rss_idle, _) = rss_mib(pid);

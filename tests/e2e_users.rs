@@ -25,25 +25,6 @@ const SCRAM_PORT: i32 = 9094;
 const WAIT: Duration = Duration::from_secs(90);
 const PRODUCER: &str = "org.apache.kafka.tools.VerifiableProducer";
 
-fn cluster() -> serde_json::Value {
-    json!({
-        "apiVersion": "kafka.gregor.dev/v1alpha1",
-        "kind": "KafkaCluster",
-        "metadata": {"name": CLUSTER, "namespace": NS},
-        "spec": {
-            "version": "4.4.0",
-            "nodePools": [
-                {"name": "controllers", "roles": ["controller"], "replicas": 1,
-                 "storage": {"type": "persistentClaim", "size": "1Gi"}, "jvmOptions": {"heap": "192Mi"}},
-                {"name": "brokers", "roles": ["broker"], "replicas": 2,
-                 "storage": {"type": "persistentClaim", "size": "1Gi"}, "jvmOptions": {"heap": "256Mi"}}
-            ],
-            "listeners": [{"name": "scram", "port": SCRAM_PORT, "type": "internal", "tls": false, "authentication": {"type": "scram-sha-512"}}],
-            "authorization": {"type": "simple"}
-        }
-    })
-}
-
 fn user(name: &str, spec: serde_json::Value) -> serde_json::Value {
     let mut spec = spec;
     spec["cluster"] = json!(CLUSTER);
@@ -133,7 +114,7 @@ async fn users_log_in_with_their_acls_quotas_and_rotation() {
     install_crds(&client).await;
     create_namespace(&client, NS).await;
     let op = Operator::start(&world, world.kubeconfig_path(), "users", &["--resync-seconds", "10"]);
-    apply_cluster(&client, NS, cluster()).await;
+    apply_cluster(&client, NS, scram_cluster(NS, CLUSTER, 2, "192Mi", "256Mi", SCRAM_PORT)).await;
     let kc = wait_cluster_ready(&client, NS, CLUSTER, Duration::from_secs(300), &op).await;
     let admin = operator_admin(&world, &client, &kc).await;
     let bootstrap = client_bootstrap(&kc);

@@ -394,3 +394,24 @@ pub async fn create_rf3_topic(admin: &gregor::kafka::Client, topic: &str, partit
         r.unwrap_or_else(|e| panic!("create {}: {e}", t.name));
     }
 }
+
+/// A secured cluster as JSON for apply: 1 controller and `brokers` brokers (ids from 0) with the
+/// given heaps, one SCRAM-SHA-512 listener `scram` on `scram_port`, and the simple authorizer.
+pub fn scram_cluster(ns: &str, name: &str, brokers: i32, controller_heap: &str, broker_heap: &str, scram_port: i32) -> serde_json::Value {
+    serde_json::json!({
+        "apiVersion": "kafka.gregor.dev/v1alpha1",
+        "kind": "KafkaCluster",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {
+            "version": "4.4.0",
+            "nodePools": [
+                {"name": "controllers", "roles": ["controller"], "replicas": 1,
+                 "storage": {"type": "persistentClaim", "size": "1Gi"}, "jvmOptions": {"heap": controller_heap}},
+                {"name": "brokers", "roles": ["broker"], "replicas": brokers,
+                 "storage": {"type": "persistentClaim", "size": "1Gi"}, "jvmOptions": {"heap": broker_heap}}
+            ],
+            "listeners": [{"name": "scram", "port": scram_port, "type": "internal", "tls": false, "authentication": {"type": "scram-sha-512"}}],
+            "authorization": {"type": "simple"}
+        }
+    })
+}
