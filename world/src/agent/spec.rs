@@ -323,6 +323,40 @@ fn write_keys(
     Ok(())
 }
 
+/// The object a configMap or secret volume (or projection) takes its keys from, by name.
+enum KeySource<'a> {
+    ConfigMap(&'a str),
+    Secret(&'a str),
+}
+
+/// Writes the keys of a ConfigMap or Secret into `dir` with [`write_keys`]. A missing object is
+/// not yet there, unless the volume marks it optional.
+async fn write_object_keys(
+    client: &kube::Client,
+    ns: &str,
+    dir: &Path,
+    src: KeySource<'_>,
+    items: Option<&Vec<KeyToPath>>,
+    optional: Option<bool>,
+    mode: i32,
+) -> Result<(), AgentError> {
+    let (what, name, data) = match src {
+        KeySource::ConfigMap(name) => {
+            let cm = get_cm(client, ns, name).await?;
+            ("configmap", name, cm.map(|cm| cm_data(&cm)))
+        }
+        KeySource::Secret(name) => {
+            let s = get_secret(client, ns, name).await?;
+            ("secret", name, s.map(|s| secret_data(&s)))
+        }
+    };
+    match data {
+        Some(data) => write_keys(dir, &data, items, mode, &format!("{what} {name}")),
+        None if optional == Some(true) => Ok(()),
+        None => Err(AgentError::NotYet(format!("{what} {ns}/{name} not found"))),
+    }
+}
+
 fn write_downward(
     dir: &Path,
     facts: &Facts<'_>,
@@ -451,37 +485,16 @@ async fn prepare_volume(
         return Ok(dir.to_path_buf());
     }
     if let Some(cmv) = &v.config_map {
-        match get_cm(client, ns, &cmv.name).await? {
-            Some(cm) => write_keys(
-                dir,
-                &cm_data(&cm),
-                cmv.items.as_ref(),
-                cmv.default_mode.unwrap_or(0o644),
-                &format!("configmap {}", cmv.name),
-            )?,
-            None if cmv.optional == Some(true) => {}
-            None => {
-                return Err(AgentError::NotYet(format!(
-                    "configmap {ns}/{} not found",
-                    cmv.name
-                )));
-            }
-        }
+        let obj = KeySource::ConfigMap(&cmv.name);
+        let mode = cmv.default_mode.unwrap_or(0o644);
+        write_object_keys(client, ns, dir, obj, cmv.items.as_ref(), cmv.optional, mode).await?;
         return Ok(dir.to_path_buf());
     }
     if let Some(sv) = &v.secret {
         let name = sv.secret_name.clone().unwrap_or_default();
-        match get_secret(client, ns, &name).await? {
-            Some(s) => write_keys(
-                dir,
-                &secret_data(&s),
-                sv.items.as_ref(),
-                sv.default_mode.unwrap_or(0o644),
-                &format!("secret {name}"),
-            )?,
-            None if sv.optional == Some(true) => {}
-            None => return Err(AgentError::NotYet(format!("secret {ns}/{name} not found"))),
-        }
+        let mode = sv.default_mode.unwrap_or(0o644);
+        let obj = KeySource::Secret(&name);
+        write_object_keys(client, ns, dir, obj, sv.items.as_ref(), sv.optional, mode).await?;
         return Ok(dir.to_path_buf());
     }
     if let Some(d) = &v.downward_api {
@@ -498,40 +511,14 @@ async fn prepare_volume(
         let mode = p.default_mode.unwrap_or(0o644);
         for src in p.sources.clone().unwrap_or_default() {
             if let Some(cmv) = src.config_map {
-                match get_cm(client, ns, &cmv.name).await? {
-                    Some(cm) => write_keys(
-                        dir,
-                        &cm_data(&cm),
-                        cmv.items.as_ref(),
-                        mode,
-                        &format!("configmap {}", cmv.name),
-                    )?,
-                    None if cmv.optional == Some(true) => {}
-                    None => {
-                        return Err(AgentError::NotYet(format!(
-                            "configmap {ns}/{} not found",
-                            cmv.name
-                        )));
-                    }
-                }
+                let obj = KeySource::ConfigMap(&cmv.name);
+                write_object_keys(client, ns, dir, obj, cmv.items.as_ref(), cmv.optional, mode)
+                    .await?;
             }
             if let Some(sv) = src.secret {
-                match get_secret(client, ns, &sv.name).await? {
-                    Some(s) => write_keys(
-                        dir,
-                        &secret_data(&s),
-                        sv.items.as_ref(),
-                        mode,
-                        &format!("secret {}", sv.name),
-                    )?,
-                    None if sv.optional == Some(true) => {}
-                    None => {
-                        return Err(AgentError::NotYet(format!(
-                            "secret {ns}/{} not found",
-                            sv.name
-                        )));
-                    }
-                }
+                let obj = KeySource::Secret(&sv.name);
+                write_object_keys(client, ns, dir, obj, sv.items.as_ref(), sv.optional, mode)
+                    .await?;
             }
             if let Some(d) = src.downward_api {
                 write_downward(dir, facts, c, d.items.as_deref().unwrap_or_default(), mode)?;
