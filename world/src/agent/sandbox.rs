@@ -7,7 +7,7 @@
 //! `PR_SET_PDEATHSIG=SIGKILL`; `--kill-child` passes its death on to the container's PID 1, and
 //! the kernel kills a PID namespace whole when its PID 1 dies. So nothing outlives the world.
 use super::AgentError;
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -80,6 +80,38 @@ fn err() -> std::io::Error {
     std::io::Error::last_os_error()
 }
 
+/// Creates the mount point `target` (an empty file if `is_file`, else a directory) and
+/// bind-mounts `source` onto it, recursively. Called between fork and exec: only
+/// async-signal-safe calls, on memory prepared before the fork.
+fn bind_onto(source: &CStr, target: &CStr, is_file: bool) -> std::io::Result<()> {
+    // SAFETY: NUL-terminated paths that outlive the calls; the syscalls are async-signal-safe.
+    unsafe {
+        if is_file {
+            let fd = libc::open(
+                target.as_ptr(),
+                libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC,
+                0o644,
+            );
+            if fd >= 0 {
+                libc::close(fd);
+            }
+        } else {
+            libc::mkdir(target.as_ptr(), 0o755);
+        }
+        if libc::mount(
+            source.as_ptr(),
+            target.as_ptr(),
+            std::ptr::null(),
+            libc::MS_BIND | libc::MS_REC,
+            std::ptr::null(),
+        ) != 0
+        {
+            return Err(err());
+        }
+    }
+    Ok(())
+}
+
 /// Spawns the sandboxed process. Its stdout and stderr append to `sb.log`.
 pub(crate) fn spawn(sb: &Sandbox) -> Result<tokio::process::Child, AgentError> {
     let mounts = prepare(&sb.mounts)?;
@@ -142,55 +174,13 @@ pub(crate) fn spawn(sb: &Sandbox) -> Result<tokio::process::Child, AgentError> {
                 return Err(err());
             }
             for m in &mounts {
-                if m.is_file {
-                    let fd = libc::open(
-                        m.stage.as_ptr(),
-                        libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC,
-                        0o644,
-                    );
-                    if fd >= 0 {
-                        libc::close(fd);
-                    }
-                } else {
-                    libc::mkdir(m.stage.as_ptr(), 0o755);
-                }
-                if libc::mount(
-                    m.source.as_ptr(),
-                    m.stage.as_ptr(),
-                    std::ptr::null(),
-                    libc::MS_BIND | libc::MS_REC,
-                    std::ptr::null(),
-                ) != 0
-                {
-                    return Err(err());
-                }
+                bind_onto(&m.source, &m.stage, m.is_file)?;
             }
             for m in &mounts {
                 for d in &m.dirs {
                     libc::mkdir(d.as_ptr(), 0o755);
                 }
-                if m.is_file {
-                    let fd = libc::open(
-                        m.target.as_ptr(),
-                        libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC,
-                        0o644,
-                    );
-                    if fd >= 0 {
-                        libc::close(fd);
-                    }
-                } else {
-                    libc::mkdir(m.target.as_ptr(), 0o755);
-                }
-                if libc::mount(
-                    m.stage.as_ptr(),
-                    m.target.as_ptr(),
-                    std::ptr::null(),
-                    libc::MS_BIND | libc::MS_REC,
-                    std::ptr::null(),
-                ) != 0
-                {
-                    return Err(err());
-                }
+                bind_onto(&m.stage, &m.target, m.is_file)?;
                 if m.readonly
                     && libc::mount(
                         std::ptr::null(),
