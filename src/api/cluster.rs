@@ -222,14 +222,17 @@ pub struct Listener {
     pub authentication: Option<ListenerAuthentication>,
 }
 
-/// Client authentication mechanisms.
+/// Authentication mechanisms: of a listener's clients, and of a KafkaUser's credentials.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
-pub enum ListenerAuthenticationType {
+pub enum AuthenticationType {
     #[serde(rename = "scram-sha-512")]
     ScramSha512,
     #[serde(rename = "tls")]
     Tls,
 }
+
+/// Client authentication mechanisms of a listener.
+pub type ListenerAuthenticationType = AuthenticationType;
 
 /// Client authentication of a listener.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
@@ -240,7 +243,7 @@ pub struct ListenerAuthentication {
     pub type_: ListenerAuthenticationType,
 }
 
-/// Authorizers.
+/// Authorizers: of a cluster, and the one a KafkaUser's ACLs are meant for.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum AuthorizationType {

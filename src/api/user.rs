@@ -3,6 +3,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::cluster::{AuthenticationType, AuthorizationType};
 use super::common::{Condition, SecretKeyRef};
 
 /// Desired state of a Kafka user: credentials, ACLs and quotas.
@@ -40,14 +41,8 @@ pub struct KafkaUserSpec {
     pub quotas: Option<UserQuotas>,
 }
 
-/// User authentication types.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
-pub enum UserAuthenticationType {
-    #[serde(rename = "scram-sha-512")]
-    ScramSha512,
-    #[serde(rename = "tls")]
-    Tls,
-}
+/// User authentication types: the mechanisms listeners authenticate clients with.
+pub type UserAuthenticationType = AuthenticationType;
 
 /// User authentication.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
@@ -77,12 +72,8 @@ pub struct PasswordValueFrom {
     pub secret_key_ref: SecretKeyRef,
 }
 
-/// Authorizer types for users.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub enum UserAuthorizationType {
-    Simple,
-}
+/// Authorizer types for users: the cluster's authorizers.
+pub type UserAuthorizationType = AuthorizationType;
 
 /// ACLs of a user.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
