@@ -5,6 +5,7 @@ use crate::world::World;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, PersistentVolumeClaim, Pod, Service};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 const MANAGER: &str = "gregor-world-fixture";
@@ -33,6 +34,27 @@ fn pod_ready(p: &Pod) -> bool {
 pub const BROKER_HEAP_OPTS: &str = "-Xmx256m -Xms256m";
 pub const BROKER_JVM_OPTS: &str = "-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData -Xss512k -XX:MaxMetaspaceSize=128m -Djava.awt.headless=true";
 
+/// A listener that [`KraftExtras`] adds to the fixture's PLAINTEXT :9092 and CONTROLLER :9093.
+#[derive(Debug, Clone)]
+pub struct ExtraListener {
+    /// Listener name, also its security protocol: `SASL_PLAINTEXT`, `SSL`, ...
+    pub name: String,
+    /// Name of its port in the Service and the container.
+    pub port_name: String,
+    pub port: u16,
+}
+
+/// What a test adds to the fixture's cluster (see [`kraft_statefulset_with`]).
+#[derive(Debug, Clone, Default)]
+pub struct KraftExtras {
+    /// Listeners on every node, advertised under the node's FQDN.
+    pub listeners: Vec<ExtraListener>,
+    /// Lines appended to server.properties (each ending with a newline).
+    pub properties: String,
+    /// More files in the `<name>-config` ConfigMap, which the pods see in /etc/kafka/config.
+    pub config_files: BTreeMap<String, String>,
+}
+
 /// Applies a headless Service, a ConfigMap with server.properties and a StatefulSet of
 /// `replicas` combined (broker+controller) KRaft nodes running image `apache/kafka:<version>`
 /// with a PVC template; waits for `replicas` Ready pods.
@@ -42,6 +64,19 @@ pub async fn kraft_statefulset(
     name: &str,
     version: &str,
     replicas: i32,
+) -> Result<KraftCluster> {
+    let extras = KraftExtras::default();
+    kraft_statefulset_with(world, namespace, name, version, replicas, &extras).await
+}
+
+/// [`kraft_statefulset`] with more listeners, server.properties lines and config files.
+pub async fn kraft_statefulset_with(
+    world: &World,
+    namespace: &str,
+    name: &str,
+    version: &str,
+    replicas: i32,
+    extras: &KraftExtras,
 ) -> Result<KraftCluster> {
     world.kafka_home(version)?;
     let client = world.client();
@@ -60,11 +95,16 @@ pub async fn kraft_statefulset(
         .collect();
     let rf = replicas.clamp(1, 3);
     let min_isr = (rf - 1).max(1);
-    let props = format!(
+    let protocols: String = extras
+        .listeners
+        .iter()
+        .map(|l| format!(",{0}:{0}", l.name))
+        .collect();
+    let mut props = format!(
         "process.roles=broker,controller\n\
          controller.listener.names=CONTROLLER\n\
          inter.broker.listener.name=PLAINTEXT\n\
-         listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT\n\
+         listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT{protocols}\n\
          controller.quorum.voters={}\n\
          log.dirs=/var/lib/kafka/data/logs\n\
          num.partitions=3\n\
@@ -78,15 +118,35 @@ pub async fn kraft_statefulset(
          auto.create.topics.enable=false\n",
         voters.join(",")
     );
+    props.push_str(&extras.properties);
+    let mut data = serde_json::json!({"server.properties": props});
+    for (file, content) in &extras.config_files {
+        data[file] = content.as_str().into();
+    }
     let cm: ConfigMap = serde_json::from_value(serde_json::json!({
         "apiVersion": "v1", "kind": "ConfigMap",
         "metadata": {"name": format!("{name}-config"), "namespace": namespace},
-        "data": {"server.properties": props}
+        "data": data
     }))?;
     Api::<ConfigMap>::namespaced(client.clone(), namespace)
         .patch(&format!("{name}-config"), &pp, &Patch::Apply(&cm))
         .await?;
 
+    let mut ports = vec![("kafka", 9092), ("controller", 9093)];
+    ports.extend(
+        extras
+            .listeners
+            .iter()
+            .map(|l| (l.port_name.as_str(), l.port)),
+    );
+    let svc_ports: Vec<_> = ports
+        .iter()
+        .map(|(n, p)| serde_json::json!({"name": n, "port": p}))
+        .collect();
+    let container_ports: Vec<_> = ports
+        .iter()
+        .map(|(n, p)| serde_json::json!({"name": n, "containerPort": p}))
+        .collect();
     let svc: Service = serde_json::from_value(serde_json::json!({
         "apiVersion": "v1", "kind": "Service",
         "metadata": {"name": name, "namespace": namespace},
@@ -94,27 +154,34 @@ pub async fn kraft_statefulset(
             "clusterIP": "None",
             "publishNotReadyAddresses": true,
             "selector": {"app": name},
-            "ports": [{"name": "kafka", "port": 9092}, {"name": "controller", "port": 9093}]
+            "ports": svc_ports
         }
     }))?;
     Api::<Service>::namespaced(client.clone(), namespace)
         .patch(name, &pp, &Patch::Apply(&svc))
         .await?;
 
+    let (mut listen, mut advertise) = (String::new(), String::new());
+    for l in &extras.listeners {
+        listen += &format!(",{}://${{POD_IP}}:{}", l.name, l.port);
+        advertise += &format!(",{}://${{FQDN}}:{}", l.name, l.port);
+    }
     let script = r#"set -e
 ID=${HOSTNAME##*-}
 FQDN=${HOSTNAME}.${SERVICE}.${POD_NAMESPACE}.svc.cluster.local
 cp /etc/kafka/config/server.properties /etc/kafka/rendered/server.properties
 cat >> /etc/kafka/rendered/server.properties <<PROPS
 node.id=${ID}
-listeners=PLAINTEXT://${POD_IP}:9092,CONTROLLER://${POD_IP}:9093
-advertised.listeners=PLAINTEXT://${FQDN}:9092
+listeners=PLAINTEXT://${POD_IP}:9092,CONTROLLER://${POD_IP}:9093@LISTEN@
+advertised.listeners=PLAINTEXT://${FQDN}:9092@ADVERTISE@
 PROPS
 if [ ! -f /var/lib/kafka/data/logs/meta.properties ]; then
   /opt/kafka/bin/kafka-storage.sh format -t "${CLUSTER_ID}" -c /etc/kafka/rendered/server.properties
 fi
 exec /opt/kafka/bin/kafka-server-start.sh /etc/kafka/rendered/server.properties
-"#;
+"#
+    .replace("@LISTEN@", &listen)
+    .replace("@ADVERTISE@", &advertise);
     let sts: StatefulSet = serde_json::from_value(serde_json::json!({
         "apiVersion": "apps/v1", "kind": "StatefulSet",
         "metadata": {"name": name, "namespace": namespace},
@@ -139,7 +206,7 @@ exec /opt/kafka/bin/kafka-server-start.sh /etc/kafka/rendered/server.properties
                             {"name": "KAFKA_HEAP_OPTS", "value": BROKER_HEAP_OPTS},
                             {"name": "KAFKA_JVM_PERFORMANCE_OPTS", "value": BROKER_JVM_OPTS}
                         ],
-                        "ports": [{"name": "kafka", "containerPort": 9092}, {"name": "controller", "containerPort": 9093}],
+                        "ports": container_ports,
                         "readinessProbe": {"tcpSocket": {"port": 9092}, "periodSeconds": 2, "failureThreshold": 3},
                         "volumeMounts": [
                             {"name": "data", "mountPath": "/var/lib/kafka/data"},
