@@ -174,46 +174,21 @@ pub(crate) async fn resolve_env(
         };
     for from in c.env_from.clone().unwrap_or_default() {
         let prefix = from.prefix.clone().unwrap_or_default();
-        if let Some(r) = from.config_map_ref {
-            match get_cm(client, &ns, &r.name).await? {
-                Some(cm) => {
-                    for (k, v) in cm_data(&cm) {
-                        set(
-                            &mut order,
-                            &mut vars,
-                            format!("{prefix}{k}"),
-                            String::from_utf8_lossy(&v).into_owned(),
-                        );
-                    }
-                }
-                None if r.optional == Some(true) => {}
-                None => {
-                    return Err(AgentError::NotYet(format!(
-                        "configmap {ns}/{} not found",
-                        r.name
-                    )));
-                }
-            }
-        }
-        if let Some(r) = from.secret_ref {
-            match get_secret(client, &ns, &r.name).await? {
-                Some(s) => {
-                    for (k, v) in secret_data(&s) {
-                        set(
-                            &mut order,
-                            &mut vars,
-                            format!("{prefix}{k}"),
-                            String::from_utf8_lossy(&v).into_owned(),
-                        );
-                    }
-                }
-                None if r.optional == Some(true) => {}
-                None => {
-                    return Err(AgentError::NotYet(format!(
-                        "secret {ns}/{} not found",
-                        r.name
-                    )));
-                }
+        let cm = from.config_map_ref.as_ref();
+        let secret = from.secret_ref.as_ref();
+        let objs = [
+            cm.map(|r| (KeySource::ConfigMap(&r.name), r.optional)),
+            secret.map(|r| (KeySource::Secret(&r.name), r.optional)),
+        ];
+        for (obj, optional) in objs.into_iter().flatten() {
+            let data = object_data(client, &ns, &obj, optional).await?;
+            for (k, v) in data.unwrap_or_default() {
+                set(
+                    &mut order,
+                    &mut vars,
+                    format!("{prefix}{k}"),
+                    String::from_utf8_lossy(&v).into_owned(),
+                );
             }
         }
     }
@@ -323,38 +298,56 @@ fn write_keys(
     Ok(())
 }
 
-/// The object a configMap or secret volume (or projection) takes its keys from, by name.
+/// The ConfigMap or Secret, by name, that envFrom, a volume or a projection takes keys from.
 enum KeySource<'a> {
     ConfigMap(&'a str),
     Secret(&'a str),
 }
 
-/// Writes the keys of a ConfigMap or Secret into `dir` with [`write_keys`]. A missing object is
-/// not yet there, unless the volume marks it optional.
+impl KeySource<'_> {
+    /// "configmap" or "secret", and the name.
+    fn kind_and_name(&self) -> (&'static str, &str) {
+        match *self {
+            KeySource::ConfigMap(name) => ("configmap", name),
+            KeySource::Secret(name) => ("secret", name),
+        }
+    }
+}
+
+/// The keys of a ConfigMap or Secret. A missing object is not yet there (an error), unless the
+/// reference marks it optional: then `None`.
+async fn object_data(
+    client: &kube::Client,
+    ns: &str,
+    obj: &KeySource<'_>,
+    optional: Option<bool>,
+) -> Result<Option<BTreeMap<String, Vec<u8>>>, AgentError> {
+    let data = match *obj {
+        KeySource::ConfigMap(name) => get_cm(client, ns, name).await?.map(|cm| cm_data(&cm)),
+        KeySource::Secret(name) => get_secret(client, ns, name).await?.map(|s| secret_data(&s)),
+    };
+    if data.is_none() && optional != Some(true) {
+        let (what, name) = obj.kind_and_name();
+        return Err(AgentError::NotYet(format!("{what} {ns}/{name} not found")));
+    }
+    Ok(data)
+}
+
+/// Writes the keys of a ConfigMap or Secret into `dir` with [`write_keys`] (see [`object_data`]).
 async fn write_object_keys(
     client: &kube::Client,
     ns: &str,
     dir: &Path,
-    src: KeySource<'_>,
+    obj: KeySource<'_>,
     items: Option<&Vec<KeyToPath>>,
     optional: Option<bool>,
     mode: i32,
 ) -> Result<(), AgentError> {
-    let (what, name, data) = match src {
-        KeySource::ConfigMap(name) => {
-            let cm = get_cm(client, ns, name).await?;
-            ("configmap", name, cm.map(|cm| cm_data(&cm)))
-        }
-        KeySource::Secret(name) => {
-            let s = get_secret(client, ns, name).await?;
-            ("secret", name, s.map(|s| secret_data(&s)))
-        }
-    };
-    match data {
-        Some(data) => write_keys(dir, &data, items, mode, &format!("{what} {name}")),
-        None if optional == Some(true) => Ok(()),
-        None => Err(AgentError::NotYet(format!("{what} {ns}/{name} not found"))),
+    if let Some(data) = object_data(client, ns, &obj, optional).await? {
+        let (what, name) = obj.kind_and_name();
+        write_keys(dir, &data, items, mode, &format!("{what} {name}"))?;
     }
+    Ok(())
 }
 
 fn write_downward(
