@@ -80,6 +80,16 @@ fn err() -> std::io::Error {
     std::io::Error::last_os_error()
 }
 
+/// Asks the kernel to SIGKILL the calling process when its parent dies. Async-signal-safe.
+fn die_with_parent() -> std::io::Result<()> {
+    let sig = libc::SIGKILL as libc::c_ulong;
+    // SAFETY: prctl with integer arguments only.
+    if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, sig, 0, 0, 0) } != 0 {
+        return Err(err());
+    }
+    Ok(())
+}
+
 /// Creates the mount point `target` (an empty file if `is_file`, else a directory) and
 /// bind-mounts `source` onto it, recursively. Called between fork and exec: only
 /// async-signal-safe calls, on memory prepared before the fork.
@@ -137,16 +147,7 @@ pub(crate) fn spawn(sb: &Sandbox) -> Result<tokio::process::Child, AgentError> {
             if libc::setsid() < 0 {
                 return Err(err());
             }
-            if libc::prctl(
-                libc::PR_SET_PDEATHSIG,
-                libc::SIGKILL as libc::c_ulong,
-                0,
-                0,
-                0,
-            ) != 0
-            {
-                return Err(err());
-            }
+            die_with_parent()?;
             if libc::unshare(libc::CLONE_NEWNS | libc::CLONE_NEWUTS) != 0 {
                 return Err(err());
             }
@@ -247,16 +248,7 @@ pub(crate) async fn exec_in(
             if libc::setpgid(0, 0) != 0 {
                 return Err(err());
             }
-            if libc::prctl(
-                libc::PR_SET_PDEATHSIG,
-                libc::SIGKILL as libc::c_ulong,
-                0,
-                0,
-                0,
-            ) != 0
-            {
-                return Err(err());
-            }
+            die_with_parent()?;
             if libc::setns(mfd, libc::CLONE_NEWNS) != 0 || libc::setns(ufd, libc::CLONE_NEWUTS) != 0
             {
                 return Err(err());
