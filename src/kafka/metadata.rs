@@ -174,6 +174,12 @@ impl MetadataSnapshot {
         self.brokers.get(&id)
     }
 
+    /// How many partition replicas each node hosts, for every node named in a replica list
+    /// (registered or not, in the cluster's spec or not).
+    pub fn replicas_per_node(&self) -> std::collections::BTreeMap<i32, usize> {
+        self.by_broker.iter().map(|(node, hosted)| (*node, hosted.len())).collect()
+    }
+
     /// Every partition with a replica on `node`.
     pub fn hosted_by(&self, node: i32) -> impl Iterator<Item = (&TopicInfo, &PartitionInfo)> {
         self.by_broker
@@ -270,6 +276,9 @@ pub(crate) mod tests {
         let hosted: Vec<String> = snap.hosted_by(3).map(|(t, p)| format!("{}-{}", t.name, p.partition)).collect();
         assert_eq!(hosted, ["a-0", "a-1"]);
         assert_eq!(snap.hosted_by(9).count(), 0);
+        // Node 7 is in no broker list (gone, or never registered) but still holds a replica.
+        let gone = MetadataSnapshot::from_response(response(&[1, 2], &[("t", vec![(vec![1, 7], vec![1])])]));
+        assert_eq!(gone.replicas_per_node(), std::collections::BTreeMap::from([(1, 1), (7, 1)]));
         assert_eq!(snap.partition_count(), 3);
         assert_eq!(snap.under_replicated().count(), 2);
         assert_eq!(snap.broker(2).unwrap().addr(), "b2.svc:9092");

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use tracing::debug;
+use tracing::{debug, info};
 
 use super::observe::KafkaFacts;
 use crate::controller::context::{CachedKafka, Context};
@@ -133,7 +133,9 @@ pub async fn gather(
         ..KafkaFacts::default()
     };
     let default_min_isr = model.replication.min_insync_replicas;
-    let mut hosted: BTreeMap<i32, usize> = BTreeMap::new();
+    // Every node that hosts replicas, not only those of the spec: a scale-down removes nodes
+    // the new spec no longer names, and those are the ones that must be checked.
+    let mut hosted: BTreeMap<i32, usize> = snap.replicas_per_node();
     for pool in &model.pools {
         for id in pool.node_ids() {
             let mut caught_up = true;
@@ -144,7 +146,7 @@ pub async fn gather(
                     id,
                     verdict(safety::can_restart(&snap, id, &min_isr, default_min_isr)),
                 );
-                hosted.insert(id, snap.hosted_by(id).count());
+                hosted.entry(id).or_insert(0);
             }
             if pool.roles.controller {
                 let is_voter = quorum.voters.iter().any(|v| v.id == id);
@@ -156,6 +158,23 @@ pub async fn gather(
     facts.hosted_partitions = hosted;
     debug!(cluster = %model.name, ?facts.active_controller, ?facts.quorum_caught_up, "kafka facts");
     Ok(facts)
+}
+
+/// Unregisters the brokers a scale-down left registered in KRaft (see
+/// [`scale::removed_brokers`](super::scale::removed_brokers)); returns what it found.
+pub async fn unregister_removed_brokers(
+    admin: &kafka::Client,
+    model: &ClusterModel,
+    pod_names: &[&str],
+) -> Result<super::scale::RemovedBrokers, kafka::Error> {
+    let cluster = admin.describe_cluster().await?;
+    let registered: Vec<(i32, bool)> = cluster.brokers.iter().map(|b| (b.id, b.fenced)).collect();
+    let removed = super::scale::removed_brokers(&registered, model, pod_names);
+    for id in &removed.unregister {
+        admin.unregister_broker(*id).await?;
+        info!(cluster = %model.name, broker = id, "unregistered a broker the spec no longer has");
+    }
+    Ok(removed)
 }
 
 /// Why another reconciler (topics, users) cannot talk to a cluster's Kafka yet.

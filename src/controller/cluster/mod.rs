@@ -203,6 +203,17 @@ pub async fn reconcile(kc: Arc<KafkaCluster>, ctx: Arc<Context>) -> Result<Reque
     if refusal.is_none() {
         act::perform(&ctx, &kc, &pods, &action).await?;
     }
+    // Brokers a scale-down removed stay registered in KRaft until unregistered: once their
+    // process has stopped and their pod is gone, unregister them (one DescribeCluster per idle
+    // reconcile).
+    let mut removal_pending = false;
+    if refusal.is_none() && action == Action::Idle {
+        let names: Vec<&str> = pods.keys().map(String::as_str).collect();
+        match kafka_facts::unregister_removed_brokers(&admin, model, &names).await {
+            Ok(removed) => removal_pending = !removed.waiting.is_empty(),
+            Err(e) => info!(error = %e, "could not unregister removed brokers; trying again at the next reconcile"),
+        }
+    }
     let mut metadata_level = facts.as_ref().and_then(|f| f.metadata_level);
     if refusal.is_none()
         && action == Action::Idle
@@ -229,7 +240,7 @@ pub async fn reconcile(kc: Arc<KafkaCluster>, ctx: Arc<Context>) -> Result<Reque
         "reconcile done"
     );
     Ok(match action {
-        Action::Idle if refusal.is_none() => Requeue::requeue(ctx.settings.resync),
+        Action::Idle if refusal.is_none() && !removal_pending => Requeue::requeue(ctx.settings.resync),
         _ => Requeue::requeue(ctx.settings.requeue_busy),
     })
 }

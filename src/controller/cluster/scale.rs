@@ -147,6 +147,32 @@ pub fn metadata_upgrade_pending(status: Option<&KafkaClusterStatus>, model: &Clu
     }
 }
 
+/// Brokers Kafka still has registered that the spec no longer names. A scale-down leaves them
+/// behind: KRaft keeps a broker registered until it is unregistered.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RemovedBrokers {
+    /// Fenced (the process stopped) and without a pod: safe to unregister now.
+    pub unregister: Vec<i32>,
+    /// Still running, or their pod is still terminating: look again soon.
+    pub waiting: Vec<i32>,
+}
+
+/// Sorts the registered brokers outside the spec. `registered`: (broker id, fenced).
+pub fn removed_brokers(registered: &[(i32, bool)], model: &ClusterModel, pod_names: &[&str]) -> RemovedBrokers {
+    let in_spec: std::collections::BTreeSet<i32> = model.pools.iter().flat_map(|p| p.node_ids()).collect();
+    let mut out = RemovedBrokers::default();
+    for (id, fenced) in registered.iter().filter(|(id, _)| !in_spec.contains(id)) {
+        let suffix = format!("-{id}");
+        let has_pod = pod_names.iter().any(|n| n.ends_with(&suffix));
+        if *fenced && !has_pod {
+            out.unregister.push(*id);
+        } else {
+            out.waiting.push(*id);
+        }
+    }
+    out
+}
+
 /// The StatefulSet of a pool, from the cache.
 pub fn cached_stateful_set(
     ctx: &Context,
@@ -168,6 +194,27 @@ mod tests {
             removed,
             controller,
         }
+    }
+
+    #[test]
+    fn removed_brokers_are_fenced_out_of_spec_and_podless() {
+        let kc: crate::api::KafkaCluster = serde_json::from_value(serde_json::json!({
+            "apiVersion": "kafka.gregor.dev/v1alpha1", "kind": "KafkaCluster",
+            "metadata": {"name": "c", "namespace": "ns", "uid": "u"},
+            "spec": {"version": "4.4.0",
+                "nodePools": [
+                    {"name": "controllers", "roles": ["controller"], "replicas": 1, "storage": {"type": "ephemeral"}},
+                    {"name": "brokers", "roles": ["broker"], "replicas": 3, "nodeIdStart": 100, "storage": {"type": "ephemeral"}}],
+                "listeners": [{"name": "plain", "port": 9092, "type": "internal", "tls": false}]}
+        }))
+        .expect("cluster");
+        let observed = crate::model::Observed { cluster_id: "MkU3OEVBNTcwNTJENDM2Qg".into(), node_id_starts: Default::default() };
+        let model = crate::model::validate(&kc, &observed).expect("valid").model;
+        let registered = [(100, true), (101, false), (103, true), (104, false), (105, true)];
+        // 100: in the spec (restarting); 104: still running; 105: its pod still terminates.
+        let removed = removed_brokers(&registered, &model, &["c-brokers-100", "c-brokers-105"]);
+        assert_eq!(removed, RemovedBrokers { unregister: vec![103], waiting: vec![104, 105] });
+        assert_eq!(removed_brokers(&[(101, true)], &model, &[]), RemovedBrokers::default());
     }
 
     #[test]

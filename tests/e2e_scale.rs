@@ -1,0 +1,171 @@
+//! Day-2 operations on a KafkaCluster, with the real operator binary, the test world's control
+//! plane and real brokers:
+//! - adding a broker starts only the new pod: no running pod is restarted;
+//! - removing a broker that still hosts partition replicas is refused (Ready=False,
+//!   ScaleDownBlocked) and the StatefulSet keeps its size; once the replicas are gone the
+//!   scale-down proceeds, and the removed broker leaves Kafka's registry;
+//! - pause-reconciliation holds a config change back until the pause is lifted.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use gregor::api::KafkaCluster;
+use gregor::kafka::ops::configs::ConfigResource;
+use gregor_world::World;
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::PersistentVolumeClaim;
+use kube::api::Api;
+use serde_json::json;
+use support::*;
+
+const NS: &str = "e2e-scale";
+const CLUSTER: &str = "grow";
+const WAIT: Duration = Duration::from_secs(180);
+
+/// One controller and `brokers` brokers (ids from 100), plain listener.
+fn cluster(brokers: i32, config: serde_json::Value) -> serde_json::Value {
+    json!({
+        "apiVersion": "kafka.gregor.dev/v1alpha1",
+        "kind": "KafkaCluster",
+        "metadata": {"name": CLUSTER, "namespace": NS},
+        "spec": {
+            "version": "4.4.0",
+            "nodePools": [
+                {"name": "controllers", "roles": ["controller"], "replicas": 1,
+                 "storage": {"type": "persistentClaim", "size": "1Gi"}, "jvmOptions": {"heap": "192Mi"}},
+                {"name": "brokers", "roles": ["broker"], "replicas": brokers, "nodeIdStart": 100,
+                 "storage": {"type": "persistentClaim", "size": "1Gi"}, "jvmOptions": {"heap": "256Mi"}}
+            ],
+            "listeners": [{"name": "plain", "port": 9092, "type": "internal", "tls": false}],
+            "config": config
+        }
+    })
+}
+
+/// Pod name → uid, for every pod of the cluster.
+async fn pod_uids(client: &kube::Client) -> BTreeMap<String, String> {
+    cluster_pods(client, NS, CLUSTER)
+        .await
+        .into_iter()
+        .map(|p| (p.metadata.name.unwrap_or_default(), p.metadata.uid.unwrap_or_default()))
+        .collect()
+}
+
+async fn broker_replicas(sts: &Api<StatefulSet>) -> Option<i32> {
+    sts.get(&format!("{CLUSTER}-brokers")).await.ok()?.spec?.replicas
+}
+
+/// Waits for Ready=False with `reason` on the cluster's current generation; returns the message.
+async fn wait_not_ready(api: &Api<KafkaCluster>, reason: &str) -> String {
+    wait_for(&format!("Ready=False/{reason}"), WAIT, || {
+        let api = api.clone();
+        async move {
+            let kc = api.get(CLUSTER).await.ok()?;
+            let current = kc.status.as_ref()?.observed_generation == kc.metadata.generation;
+            let (status, why, message) = ready(&kc)?;
+            (current && status == "False" && why == reason).then_some(message)
+        }
+    })
+    .await
+}
+
+async fn retention(admin: &gregor::kafka::Client, broker: i32) -> Option<String> {
+    let described = admin.describe_configs(&[ConfigResource::broker(broker)], Some(&["log.retention.ms"])).await.ok()?;
+    let entries = described.into_iter().next()?.entries.ok()?;
+    entries.into_iter().find(|e| e.name == "log.retention.ms").and_then(|e| e.value)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scale_up_scale_down_and_pause() {
+    let world = World::start().await.expect("world");
+    let client = world.client();
+    install_crds(&client).await;
+    create_namespace(&client, NS).await;
+    let op = Operator::start(&world, world.kubeconfig_path(), "scale", &[]);
+    let api: Api<KafkaCluster> = Api::namespaced(client.clone(), NS);
+    let sts: Api<StatefulSet> = Api::namespaced(client.clone(), NS);
+
+    apply_cluster(&client, NS, cluster(3, json!({}))).await;
+    wait_cluster_ready(&client, NS, CLUSTER, WAIT, &op).await;
+    let before = pod_uids(&client).await;
+    assert_eq!(before.len(), 4, "{before:?}");
+
+    // Scale up: broker 103 joins; nobody else restarts.
+    apply_cluster(&client, NS, cluster(4, json!({}))).await;
+    let kc = wait_cluster_ready(&client, NS, CLUSTER, WAIT, &op).await;
+    let four = admin(&world, NS, CLUSTER, &[100, 101, 102, 103]);
+    wait_for("broker 103 registered and unfenced", WAIT, || {
+        let admin = &four;
+        async move { admin.describe_cluster().await.ok()?.broker(103).filter(|b| !b.fenced).map(|_| ()) }
+    })
+    .await;
+    let after = pod_uids(&client).await;
+    for (pod, uid) in &before {
+        assert_eq!(after.get(pod), Some(uid), "{pod} was restarted by the scale-up");
+    }
+    assert!(after.contains_key(&format!("{CLUSTER}-brokers-103")), "{after:?}");
+    let pool = kc.status.as_ref().and_then(|s| s.node_pools.iter().find(|p| p.name == "brokers")).expect("brokers pool status");
+    assert_eq!(pool.node_ids, vec![100, 101, 102, 103]);
+    println!("PASS scale-up: broker 103 registered, the 4 running pods kept their uids");
+
+    // Scale down while broker 103 hosts replicas: refused, nothing removed.
+    create_rf3_topic(&four, "spread", 8).await;
+    apply_cluster(&client, NS, cluster(3, json!({}))).await;
+    let message = wait_not_ready(&api, "ScaleDownBlocked").await;
+    assert!(message.contains("103"), "{message}");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(broker_replicas(&sts).await, Some(4), "the StatefulSet must keep broker 103");
+    assert_eq!(pod_uids(&client).await, after, "a refused scale-down touches no pod");
+    println!("PASS scale-down refused: {message}");
+
+    // Without replicas on 103 the scale-down proceeds; its PVC stays, and Kafka forgets it.
+    let deleted = four.delete_topics(&["spread".to_owned()]).await.expect("delete topic");
+    for (name, result) in deleted {
+        result.unwrap_or_else(|e| panic!("delete {name}: {e}"));
+    }
+    wait_cluster_ready(&client, NS, CLUSTER, WAIT, &op).await;
+    assert_eq!(broker_replicas(&sts).await, Some(3));
+    wait_for("pod brokers-103 gone", WAIT, || {
+        let client = client.clone();
+        async move { (!pod_uids(&client).await.contains_key(&format!("{CLUSTER}-brokers-103"))).then_some(()) }
+    })
+    .await;
+    let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), NS);
+    let kept: Vec<String> = pvcs.list(&Default::default()).await.expect("pvcs").items.into_iter().filter_map(|p| p.metadata.name).filter(|n| n.ends_with("brokers-103")).collect();
+    assert_eq!(kept.len(), 1, "the removed broker's PVC is kept: {kept:?}");
+    let remaining = admin(&world, NS, CLUSTER, &[100, 101, 102]);
+    wait_for("broker 103 unregistered", WAIT, || {
+        let admin = &remaining;
+        async move { admin.describe_cluster().await.ok()?.broker(103).is_none().then_some(()) }
+    })
+    .await;
+    let survivors = pod_uids(&client).await;
+    for (pod, uid) in &survivors {
+        assert_eq!(before.get(pod), Some(uid), "{pod} was restarted by the scale-down");
+    }
+    println!("PASS scale-down: StatefulSet at 3, broker 103 unregistered, its PVC {kept:?} kept, no restart");
+
+    // Pause: a dynamic config change waits; lifting the pause applies it.
+    set_paused(&api, CLUSTER, true).await;
+    wait_paused(&api, CLUSTER, None).await;
+    let edited = apply_cluster(&client, NS, cluster(3, json!({"log.retention.ms": 7200000}))).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_ne!(retention(&remaining, 100).await.as_deref(), Some("7200000"), "a paused cluster was changed");
+    let kc = api.get(CLUSTER).await.expect("cluster");
+    assert_ne!(kc.status.as_ref().and_then(|s| s.observed_generation), edited.metadata.generation, "a paused cluster does not claim the new generation");
+    set_paused(&api, CLUSTER, false).await;
+    wait_cluster_ready(&client, NS, CLUSTER, WAIT, &op).await;
+    wait_for("log.retention.ms=7200000 on broker 100", WAIT, || {
+        let admin = &remaining;
+        async move { (retention(admin, 100).await? == "7200000").then_some(()) }
+    })
+    .await;
+    assert_eq!(pod_uids(&client).await, survivors, "a dynamic change restarts nobody");
+    println!("PASS pause: log.retention.ms held back while paused, applied after");
+
+    let log = std::fs::read_to_string(&op.log).unwrap_or_default();
+    assert!(!log.contains("panicked"), "operator panicked:\n{}", op.log_tail(80));
+    drop(op);
+}
