@@ -4,6 +4,8 @@
 //! - removing a broker that still hosts partition replicas is refused (Ready=False,
 //!   ScaleDownBlocked) and the StatefulSet keeps its size; once the replicas are gone the
 //!   scale-down proceeds, and the removed broker leaves Kafka's registry;
+//! - growing a pool's storage grows every claim and re-creates the StatefulSet with the new
+//!   claim template, restarting nobody;
 //! - pause-reconciliation holds a config change back until the pause is lifted.
 
 mod support;
@@ -24,8 +26,8 @@ const NS: &str = "e2e-scale";
 const CLUSTER: &str = "grow";
 const WAIT: Duration = Duration::from_secs(180);
 
-/// One controller and `brokers` brokers (ids from 100), plain listener.
-fn cluster(brokers: i32, config: serde_json::Value) -> serde_json::Value {
+/// One controller and `brokers` brokers (ids from 100) with `size` volumes, plain listener.
+fn cluster_sized(brokers: i32, size: &str, config: serde_json::Value) -> serde_json::Value {
     json!({
         "apiVersion": "kafka.gregor.dev/v1alpha1",
         "kind": "KafkaCluster",
@@ -36,12 +38,16 @@ fn cluster(brokers: i32, config: serde_json::Value) -> serde_json::Value {
                 {"name": "controllers", "roles": ["controller"], "replicas": 1,
                  "storage": {"type": "persistentClaim", "size": "1Gi"}, "jvmOptions": {"heap": "192Mi"}},
                 {"name": "brokers", "roles": ["broker"], "replicas": brokers, "nodeIdStart": 100,
-                 "storage": {"type": "persistentClaim", "size": "1Gi"}, "jvmOptions": {"heap": "256Mi"}}
+                 "storage": {"type": "persistentClaim", "size": size}, "jvmOptions": {"heap": "256Mi"}}
             ],
             "listeners": [{"name": "plain", "port": 9092, "type": "internal", "tls": false}],
             "config": config
         }
     })
+}
+
+fn cluster(brokers: i32, config: serde_json::Value) -> serde_json::Value {
+    cluster_sized(brokers, "1Gi", config)
 }
 
 /// Pod name → uid, for every pod of the cluster.
@@ -147,10 +153,42 @@ async fn scale_up_scale_down_and_pause() {
     }
     println!("PASS scale-down: StatefulSet at 3, broker 103 unregistered, its PVC {kept:?} kept, no restart");
 
+    // Storage growth: every broker claim grows to 2Gi, the StatefulSet is re-created with the
+    // new claim template, and no pod restarts.
+    let sts_uid = sts.get(&format!("{CLUSTER}-brokers")).await.expect("sts").metadata.uid;
+    apply_cluster(&client, NS, cluster_sized(3, "2Gi", json!({}))).await;
+    wait_for("every broker claim at 2Gi", WAIT, || {
+        let pvcs = pvcs.clone();
+        async move {
+            let mut all = true;
+            for id in 100..103 {
+                let pvc = pvcs.get(&format!("data-{CLUSTER}-brokers-{id}")).await.ok()?;
+                let capacity = pvc.status.and_then(|s| s.capacity).and_then(|c| c.get("storage").cloned());
+                all &= capacity.is_some_and(|q| q.0 == "2Gi");
+            }
+            all.then_some(())
+        }
+    })
+    .await;
+    let kc = wait_cluster_ready(&client, NS, CLUSTER, WAIT, &op).await;
+    let recreated = wait_for("the brokers' StatefulSet re-created with a 2Gi template", WAIT, || {
+        let sts = sts.clone();
+        async move {
+            let live = sts.get(&format!("{CLUSTER}-brokers")).await.ok()?;
+            let template = live.spec.as_ref()?.volume_claim_templates.as_ref()?.first()?.spec.as_ref()?.resources.as_ref()?.requests.as_ref()?.get("storage")?.0.clone();
+            (template == "2Gi" && live.metadata.deletion_timestamp.is_none()).then_some(live)
+        }
+    })
+    .await;
+    assert_ne!(recreated.metadata.uid, sts_uid, "a new StatefulSet");
+    assert_eq!(pod_uids(&client).await, survivors, "growing storage restarts nobody");
+    assert_eq!(kc.status.as_ref().and_then(|s| s.node_pools.iter().find(|p| p.name == "brokers")).map(|p| p.node_ids.clone()), Some(vec![100, 101, 102]));
+    println!("PASS storage growth: 3 claims at 2Gi, StatefulSet re-created, no pod restarted");
+
     // Pause: a dynamic config change waits; lifting the pause applies it.
     set_paused(&api, CLUSTER, true).await;
     wait_paused(&api, CLUSTER, None).await;
-    let edited = apply_cluster(&client, NS, cluster(3, json!({"log.retention.ms": 7200000}))).await;
+    let edited = apply_cluster(&client, NS, cluster_sized(3, "2Gi", json!({"log.retention.ms": 7200000}))).await;
     tokio::time::sleep(Duration::from_secs(5)).await;
     assert_ne!(retention(&remaining, 100).await.as_deref(), Some("7200000"), "a paused cluster was changed");
     let kc = api.get(CLUSTER).await.expect("cluster");

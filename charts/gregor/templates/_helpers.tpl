@@ -73,10 +73,11 @@ src/controller asks of the API server.
 - apiGroups: [""]
   resources: ["pods"]
   verbs: ["get", "list", "watch", "patch", "delete"]
-# Retained volumes carry the cluster id: read on (re)creation of a cluster.
+# Retained volumes carry the cluster id: read on (re)creation of a cluster. Patched to grow
+# them when a pool's storage size grows.
 - apiGroups: [""]
   resources: ["persistentvolumeclaims"]
-  verbs: ["get", "list"]
+  verbs: ["get", "list", "patch"]
 # Events about restarts, refusals and invalid specs.
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]

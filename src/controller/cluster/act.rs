@@ -21,9 +21,9 @@ use crate::model::{ClusterModel, names};
 use crate::render::ClusterObjects;
 use crate::roll::Action;
 
-/// Applies every rendered object.
-pub async fn apply_objects(ctx: &Context, objects: &ClusterObjects) -> Result<()> {
-    for object in objects.iter() {
+/// Applies every rendered object but the StatefulSets in `held_back` (being re-created: see `storage`).
+pub async fn apply_objects(ctx: &Context, objects: &ClusterObjects, held_back: &BTreeSet<String>) -> Result<()> {
+    for object in objects.iter().filter(|o| !(o.kind() == "StatefulSet" && held_back.contains(o.name()))) {
         apply::apply(ctx, object).await?;
     }
     Ok(())

@@ -8,6 +8,7 @@ pub mod kafka_facts;
 pub mod observe;
 pub mod scale;
 pub mod status;
+pub mod storage;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -155,8 +156,14 @@ pub async fn reconcile(kc: Arc<KafkaCluster>, ctx: Arc<Context>) -> Result<Reque
         refusal = scale::scale_down_refusal(&shrinking, gathered.as_ref().ok());
         facts = gathered.ok();
     }
+    let mut recreating = BTreeSet::new();
     if refusal.is_none() {
-        act::apply_objects(&ctx, &objects).await?;
+        let step = storage::reconcile(&ctx, &ns, &objects).await?;
+        refusal = step.refusal;
+        recreating = step.recreating;
+    }
+    if refusal.is_none() {
+        act::apply_objects(&ctx, &objects, &recreating).await?;
         act::delete_orphans(&ctx, &kc, &objects).await?;
     }
 
@@ -240,7 +247,7 @@ pub async fn reconcile(kc: Arc<KafkaCluster>, ctx: Arc<Context>) -> Result<Reque
         "reconcile done"
     );
     Ok(match action {
-        Action::Idle if refusal.is_none() && !removal_pending => Requeue::requeue(ctx.settings.resync),
+        Action::Idle if refusal.is_none() && !removal_pending && recreating.is_empty() => Requeue::requeue(ctx.settings.resync),
         _ => Requeue::requeue(ctx.settings.requeue_busy),
     })
 }

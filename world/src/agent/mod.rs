@@ -1,6 +1,7 @@
 //! The node agent: what a kubelet (plus a hostPath provisioner) does, where the tests need it.
 pub(crate) mod pod;
 mod probe;
+mod resize;
 mod sandbox;
 mod spec;
 
@@ -510,6 +511,7 @@ async fn provision_once(client: &kube::Client, shared: &Shared) -> Result<(), Ag
     let pvcs = Api::<PersistentVolumeClaim>::all(client.clone())
         .list(&ListParams::default())
         .await?;
+    resize::resize_once(client, &pvcs.items, &ours).await?;
     for pvc in pvcs.items {
         let spec = pvc.spec.clone().unwrap_or_default();
         let phase = pvc

@@ -1,0 +1,180 @@
+//! Growing a pool's volumes. A StatefulSet's `volumeClaimTemplates` cannot change, so when the
+//! spec asks for more storage the operator:
+//! 1. asks each existing claim of the pool for the new size (its StorageClass must allow
+//!    expansion; the volume driver then grows it while the pod runs);
+//! 2. deletes the StatefulSet with orphan propagation: its pods keep running, its claims stay;
+//! 3. creates it again, with the new template, at the next apply; it adopts the running pods,
+//!    and since their template did not change, nobody restarts.
+
+use std::collections::BTreeSet;
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::PersistentVolumeClaim;
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use kube::ResourceExt;
+use tracing::info;
+
+use super::status::Refusal;
+use crate::controller::context::Context;
+use crate::model::quantity::parse_bytes;
+use crate::render::ClusterObjects;
+
+/// The claim template's requested storage, e.g. "10Gi".
+fn template_size(sts: &StatefulSet) -> Option<&str> {
+    let template = sts.spec.as_ref()?.volume_claim_templates.as_ref()?.first()?;
+    let requests = template.spec.as_ref()?.resources.as_ref()?.requests.as_ref()?;
+    requests.get("storage").map(|q| q.0.as_str())
+}
+
+/// What the claims of a live StatefulSet need for the desired one. Pure.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClaimChange {
+    /// The templates agree: nothing to do.
+    None,
+    /// The requested size grew to this quantity: grow the claims, then re-create the StatefulSet.
+    Grow(String),
+    /// The templates differ otherwise (labels, class): re-create the StatefulSet so new claims
+    /// follow the spec; existing claims keep what they have.
+    Recreate,
+}
+
+pub fn claim_change(live: &StatefulSet, desired: &StatefulSet) -> ClaimChange {
+    let templates = |s: &StatefulSet| s.spec.as_ref().and_then(|s| s.volume_claim_templates.clone()).unwrap_or_default();
+    let (live_templates, desired_templates) = (templates(live), templates(desired));
+    let comparable = |t: &[PersistentVolumeClaim]| -> Vec<(Option<String>, Option<String>, Option<String>)> {
+        t.iter()
+            .map(|c| {
+                let spec = c.spec.as_ref();
+                let size = spec.and_then(|s| s.resources.as_ref()).and_then(|r| r.requests.as_ref()).and_then(|r| r.get("storage")).map(|q| q.0.clone());
+                (c.metadata.name.clone(), spec.and_then(|s| s.storage_class_name.clone()), size)
+            })
+            .collect()
+    };
+    // The API server fills in defaults (volumeMode, status): compare what the operator sets.
+    let same_labels = live_templates.iter().map(|c| c.metadata.labels.clone()).eq(desired_templates.iter().map(|c| c.metadata.labels.clone()));
+    if comparable(&live_templates) == comparable(&desired_templates) && same_labels {
+        return ClaimChange::None;
+    }
+    match (template_size(live).and_then(parse_bytes), template_size(desired)) {
+        (Some(old), Some(new)) if parse_bytes(new).is_some_and(|n| n > old) => ClaimChange::Grow(new.to_owned()),
+        _ => ClaimChange::Recreate,
+    }
+}
+
+/// Names of the claims of a StatefulSet's pods: `<template>-<statefulset>-<ordinal>`.
+fn claim_names(sts: &StatefulSet) -> Vec<String> {
+    let spec = sts.spec.as_ref();
+    let start = spec.and_then(|s| s.ordinals.as_ref()).and_then(|o| o.start).unwrap_or(0);
+    let replicas = spec.and_then(|s| s.replicas).unwrap_or(1);
+    let template = spec.and_then(|s| s.volume_claim_templates.as_ref()).and_then(|t| t.first()).and_then(|t| t.metadata.name.clone());
+    let Some(template) = template else { return Vec::new() };
+    (start..start + replicas).map(|i| format!("{template}-{}-{i}", sts.name_any())).collect()
+}
+
+/// What this step leaves for the rest of the reconcile.
+#[derive(Debug, Default)]
+pub struct StorageStep {
+    /// StatefulSets being re-created: not applied in this reconcile.
+    pub recreating: BTreeSet<String>,
+    /// A claim refused to grow: the cluster is left as it is.
+    pub refusal: Option<Refusal>,
+}
+
+/// Grows claims and re-creates StatefulSets whose claim templates changed.
+pub async fn reconcile(ctx: &Context, namespace: &str, objects: &ClusterObjects) -> Result<StorageStep, kube::Error> {
+    let mut step = StorageStep::default();
+    let stateful_sets: Api<StatefulSet> = Api::namespaced(ctx.client.clone(), namespace);
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), namespace);
+    for pool in &objects.pools {
+        let name = pool.stateful_set.name_any();
+        let store_ref = kube::runtime::reflector::ObjectRef::new(&name).within(namespace);
+        let Some(live) = ctx.stores.stateful_sets.get(&store_ref) else { continue };
+        if live.metadata.deletion_timestamp.is_some() {
+            // Still going away (orphaning its pods): create it again once it is gone.
+            step.recreating.insert(name);
+            continue;
+        }
+        let change = claim_change(&live, &pool.stateful_set);
+        if let ClaimChange::Grow(size) = &change {
+            for claim in claim_names(&live) {
+                let Some(pvc) = claims.get_opt(&claim).await? else { continue };
+                let current = pvc.spec.as_ref().and_then(|s| s.resources.as_ref()).and_then(|r| r.requests.as_ref()).and_then(|r| r.get("storage")).and_then(|q| parse_bytes(&q.0));
+                if current.is_some_and(|c| parse_bytes(size).is_some_and(|n| n <= c)) {
+                    continue;
+                }
+                let grow = serde_json::json!({"spec": {"resources": {"requests": {"storage": size}}}});
+                match claims.patch(&claim, &PatchParams::default(), &Patch::Merge(&grow)).await {
+                    Ok(_) => info!(claim, size, "asked the claim to grow"),
+                    Err(kube::Error::Api(e)) if e.code == 403 || e.code == 422 => {
+                        step.refusal = Some(Refusal {
+                            reason: "StorageResizeRefused",
+                            message: format!("claim {claim} cannot grow to {size}: {}; check that its StorageClass allows volume expansion", e.message),
+                        });
+                        return Ok(step);
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        if change != ClaimChange::None {
+            let orphan = DeleteParams { propagation_policy: Some(kube::api::PropagationPolicy::Orphan), ..DeleteParams::default() };
+            stateful_sets.delete(&name, &orphan).await?;
+            ctx.metrics.count_write();
+            info!(statefulset = %name, ?change, "claim templates changed: re-creating the StatefulSet, pods and claims kept");
+            step.recreating.insert(name);
+        }
+    }
+    Ok(step)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::apps::v1::StatefulSetSpec;
+    use k8s_openapi::api::core::v1::{PersistentVolumeClaimSpec, VolumeResourceRequirements};
+    use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+    fn sts(size: &str, class: Option<&str>) -> StatefulSet {
+        StatefulSet {
+            metadata: ObjectMeta { name: Some("c-brokers".into()), ..ObjectMeta::default() },
+            spec: Some(StatefulSetSpec {
+                replicas: Some(3),
+                ordinals: Some(k8s_openapi::api::apps::v1::StatefulSetOrdinals { start: Some(100) }),
+                volume_claim_templates: Some(vec![PersistentVolumeClaim {
+                    metadata: ObjectMeta { name: Some("data".into()), ..ObjectMeta::default() },
+                    spec: Some(PersistentVolumeClaimSpec {
+                        storage_class_name: class.map(str::to_owned),
+                        resources: Some(VolumeResourceRequirements {
+                            requests: Some([("storage".to_owned(), Quantity(size.into()))].into()),
+                            limits: None,
+                        }),
+                        ..PersistentVolumeClaimSpec::default()
+                    }),
+                    status: None,
+                }]),
+                ..StatefulSetSpec::default()
+            }),
+            status: None,
+        }
+    }
+
+    #[test]
+    fn claim_changes() {
+        let cases = [
+            (sts("1Gi", None), sts("1Gi", None), ClaimChange::None),
+            (sts("1Gi", None), sts("2Gi", None), ClaimChange::Grow("2Gi".into())),
+            (sts("1Gi", None), sts("1024Mi", None), ClaimChange::Recreate),
+            (sts("1Gi", None), sts("1Gi", Some("fast")), ClaimChange::Recreate),
+            (sts("2Gi", None), sts("1Gi", None), ClaimChange::Recreate),
+        ];
+        for (live, desired, expected) in cases {
+            assert_eq!(claim_change(&live, &desired), expected, "{:?} -> {:?}", template_size(&live), template_size(&desired));
+        }
+    }
+
+    #[test]
+    fn claims_follow_ordinals() {
+        assert_eq!(claim_names(&sts("1Gi", None)), ["data-c-brokers-100", "data-c-brokers-101", "data-c-brokers-102"]);
+    }
+}
