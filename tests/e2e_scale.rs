@@ -2,8 +2,9 @@
 //! plane and real brokers:
 //! - adding a broker starts only the new pod: no running pod is restarted;
 //! - removing a broker that still hosts partition replicas is refused (Ready=False,
-//!   ScaleDownBlocked) and the StatefulSet keeps its size; once the replicas are gone the
+//!   ScaleDownBlocked, and a Warning Event) and the StatefulSet keeps its size; once the replicas are gone the
 //!   scale-down proceeds, and the removed broker leaves Kafka's registry;
+//! - cordoning a node moves its broker through the safe roll (with an Event), and only it;
 //! - growing a pool's storage grows every claim and re-creates the StatefulSet with the new
 //!   claim template, restarting nobody;
 //! - pause-reconciliation holds a config change back until the pause is lifted.
@@ -17,8 +18,9 @@ use gregor::api::KafkaCluster;
 use gregor::kafka::ops::configs::ConfigResource;
 use gregor_world::World;
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::PersistentVolumeClaim;
-use kube::api::Api;
+use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Pod};
+use k8s_openapi::api::events::v1::Event;
+use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
 use support::*;
 
@@ -124,7 +126,17 @@ async fn scale_up_scale_down_and_pause() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(broker_replicas(&sts).await, Some(4), "the StatefulSet must keep broker 103");
     assert_eq!(pod_uids(&client).await, after, "a refused scale-down touches no pod");
-    println!("PASS scale-down refused: {message}");
+    let events: Api<Event> = Api::namespaced(client.clone(), NS);
+    let warned = wait_for("a ScaleDownBlocked Warning event", Duration::from_secs(30), || {
+        let events = events.clone();
+        async move {
+            let list = events.list(&Default::default()).await.ok()?;
+            list.items.into_iter().find(|e| e.reason.as_deref() == Some("ScaleDownBlocked") && e.type_.as_deref() == Some("Warning")).map(|e| e.note.unwrap_or_default())
+        }
+    })
+    .await;
+    assert!(warned.contains("103"), "{warned}");
+    println!("PASS scale-down refused: {message} (Warning event)");
 
     // Without replicas on 103 the scale-down proceeds; its PVC stays, and Kafka forgets it.
     let deleted = four.delete_topics(&["spread".to_owned()]).await.expect("delete topic");
@@ -152,6 +164,53 @@ async fn scale_up_scale_down_and_pause() {
         assert_eq!(before.get(pod), Some(uid), "{pod} was restarted by the scale-down");
     }
     println!("PASS scale-down: StatefulSet at 3, broker 103 unregistered, its PVC {kept:?} kept, no restart");
+
+    // Drain: cordoning the node of broker 101 moves the pods on that node (through the safe
+    // roll, one at a time, with an Event saying why) and only those.
+    let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
+    let node_of = |pod: Pod| pod.spec.and_then(|s| s.node_name);
+    let node = node_of(pods.get(&format!("{CLUSTER}-brokers-101")).await.expect("pod")).expect("scheduled");
+    let mut on_node = Vec::new();
+    for name in survivors.keys() {
+        if node_of(pods.get(name).await.expect("pod")).as_deref() == Some(node.as_str()) {
+            on_node.push(name.clone());
+        }
+    }
+    let nodes: Api<Node> = Api::all(client.clone());
+    let cordon = |on: bool| json!({"spec": {"unschedulable": on}});
+    nodes.patch(&node, &PatchParams::default(), &Patch::Merge(&cordon(true))).await.expect("cordon");
+    wait_for("the pods of the cordoned node re-created elsewhere", WAIT, || {
+        let (pods, on_node, node, survivors) = (pods.clone(), on_node.clone(), node.clone(), survivors.clone());
+        async move {
+            for name in &on_node {
+                let pod = pods.get(name).await.ok()?;
+                let moved = pod.metadata.uid.as_ref() != survivors.get(name) && pod.spec?.node_name.is_some_and(|n| n != node);
+                if !moved {
+                    return None;
+                }
+            }
+            Some(())
+        }
+    })
+    .await;
+    wait_cluster_ready(&client, NS, CLUSTER, WAIT, &op).await;
+    nodes.patch(&node, &PatchParams::default(), &Patch::Merge(&cordon(false))).await.expect("uncordon");
+    let now = pod_uids(&client).await;
+    for (pod, uid) in survivors.iter().filter(|(pod, _)| !on_node.contains(pod)) {
+        assert_eq!(now.get(pod), Some(uid), "{pod} was restarted by the drain of {node}");
+    }
+    let notes: Vec<String> = events
+        .list(&Default::default())
+        .await
+        .expect("events")
+        .items
+        .into_iter()
+        .filter(|e| e.reason.as_deref() == Some("RestartingNode"))
+        .filter_map(|e| e.note)
+        .collect();
+    assert!(notes.iter().any(|n| n.contains("101") && n.contains("cordoned")), "{notes:?}");
+    let survivors = now;
+    println!("PASS drain: {node} cordoned, {on_node:?} moved off it, nobody else restarted; event {:?}", notes.iter().find(|n| n.contains("101")));
 
     // Storage growth: every broker claim grows to 2Gi, the StatefulSet is re-created with the
     // new claim template, and no pod restarts.

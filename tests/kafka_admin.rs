@@ -142,7 +142,16 @@ async fn topics_and_configs(admin: &Client) {
     let e = shrink[0].1.as_ref().unwrap_err();
     println!("partition decrease: {e}");
     assert_eq!(code(e), Some(ResponseError::InvalidPartitions));
-    let md = admin.topic_metadata(&["batch-01".into(), "no-such-topic".into()]).await.unwrap();
+    // The broker answering Metadata learns the new partitions from the metadata log a moment
+    // after the controller accepted them.
+    let mut md = admin.topic_metadata(&["batch-01".into(), "no-such-topic".into()]).await.unwrap();
+    for _ in 0..50 {
+        if md.topic("batch-01").is_some_and(|t| t.partitions.len() == 4) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        md = admin.topic_metadata(&["batch-01".into(), "no-such-topic".into()]).await.unwrap();
+    }
     assert_eq!(md.topic("batch-01").unwrap().partitions.len(), 4);
     assert_eq!(md.topic("no-such-topic").unwrap().error.map(|c| c.0), Some(ResponseError::UnknownTopicOrPartition));
 

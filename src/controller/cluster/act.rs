@@ -11,6 +11,7 @@ use kube::runtime::events::{Event, EventType};
 use kube::{Resource, ResourceExt};
 use tracing::{info, warn};
 
+use super::status::Refusal;
 use crate::api::KafkaCluster;
 use crate::controller::apply::{self, delete_orphan, orphans};
 use crate::controller::context::Context;
@@ -68,16 +69,29 @@ pub async fn delete_orphans(
     Ok(())
 }
 
-async fn publish(ctx: &Context, kc: &KafkaCluster, type_: EventType, reason: &str, note: String) {
+async fn publish(ctx: &Context, kc: &KafkaCluster, type_: EventType, reason: &str, action: &str, note: String) {
     let event = Event {
         type_,
         reason: reason.into(),
         note: Some(note),
-        action: "Roll".into(),
+        action: action.into(),
         secondary: None,
     };
     if let Err(e) = ctx.recorder.publish(&event, &kc.object_ref(&())).await {
         warn!(error = %e, "could not record an event");
+    }
+}
+
+/// Records a Warning Event when the cluster is newly refused a change (its Ready condition did
+/// not already carry that reason), so `kubectl describe` and event exporters see it once.
+pub async fn report_refusal(ctx: &Context, kc: &KafkaCluster, refusal: &Refusal) {
+    let ready_reason = kc
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.iter().find(|c| c.type_ == crate::controller::conditions::READY))
+        .map(|c| c.reason.as_str());
+    if ready_reason != Some(refusal.reason) {
+        publish(ctx, kc, EventType::Warning, refusal.reason, "Refuse", refusal.message.clone()).await;
     }
 }
 
@@ -131,7 +145,7 @@ pub async fn perform(
     ctx.metrics
         .pod_restarts
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    publish(ctx, kc, EventType::Normal, "RestartingNode", note).await;
+    publish(ctx, kc, EventType::Normal, "RestartingNode", "Roll", note).await;
     Ok(())
 }
 

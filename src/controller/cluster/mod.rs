@@ -167,6 +167,9 @@ pub async fn reconcile(kc: Arc<KafkaCluster>, ctx: Arc<Context>) -> Result<Reque
         act::delete_orphans(&ctx, &kc, &objects).await?;
     }
 
+    if let Some(r) = &refusal {
+        act::report_refusal(&ctx, &kc, r).await;
+    }
     let cordoned = cordoned_nodes(&ctx);
     let manual = manual_roll_pools(&ctx, model);
     if refusal.is_none() && !manual.is_empty() {
