@@ -7,7 +7,8 @@
 //! - cordoning a node moves its broker through the safe roll (with an Event), and only it;
 //! - growing a pool's storage grows every claim and re-creates the StatefulSet with the new
 //!   claim template, restarting nobody;
-//! - pause-reconciliation holds a config change back until the pause is lifted.
+//! - pause-reconciliation holds a config change back until the pause is lifted;
+//! - a dynamic key dropped from the spec goes back to Kafka's default without a restart.
 
 mod support;
 
@@ -15,7 +16,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use gregor::api::KafkaCluster;
-use gregor::kafka::ops::configs::ConfigResource;
+use gregor::kafka::ops::configs::{ConfigResource, ConfigSource};
 use gregor_world::World;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Pod};
@@ -261,6 +262,23 @@ async fn scale_up_scale_down_and_pause() {
     .await;
     assert_eq!(pod_uids(&client).await, survivors, "a dynamic change restarts nobody");
     println!("PASS pause: log.retention.ms held back while paused, applied after");
+
+    // Dropping the key from the spec deletes the cluster-wide dynamic value: Kafka's default is
+    // back, without a restart.
+    apply_cluster(&client, NS, cluster_sized(3, "2Gi", json!({}))).await;
+    wait_cluster_ready(&client, NS, CLUSTER, WAIT, &op).await;
+    let reverted = wait_for("log.retention.ms no longer 7200000 on broker 100", WAIT, || {
+        let admin = &remaining;
+        async move {
+            let described = admin.describe_configs(&[ConfigResource::broker(100)], Some(&["log.retention.ms"])).await.ok()?;
+            let entry = described.into_iter().next()?.entries.ok()?.into_iter().find(|e| e.name == "log.retention.ms")?;
+            let gone = entry.source != ConfigSource::DynamicDefaultBroker && entry.value.as_deref() != Some("7200000");
+            gone.then_some((entry.value, entry.source))
+        }
+    })
+    .await;
+    assert_eq!(pod_uids(&client).await, survivors, "removing a dynamic key restarts nobody");
+    println!("PASS removed key: log.retention.ms back to {reverted:?} (Kafka's default), no restart");
 
     let log = std::fs::read_to_string(&op.log).unwrap_or_default();
     assert!(!log.contains("panicked"), "operator panicked:\n{}", op.log_tail(80));

@@ -6,7 +6,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::{Condition, KafkaConfig, kafka_config_schema};
+use super::common::{Condition, KafkaConfig, kafka_config_or_null, kafka_config_schema};
 
 /// Desired state of a Kafka cluster running in KRaft mode.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
@@ -61,7 +61,7 @@ pub struct KafkaClusterSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rack: Option<Rack>,
     /// Broker configuration (server.properties keys). Keys the operator owns (listeners, security, node identity, ...) are rejected. Unset replication keys get safe defaults: replication factor min(3, brokers), min ISR max(1, RF-1).
-    #[serde(default, skip_serializing_if = "KafkaConfig::is_empty")]
+    #[serde(default, skip_serializing_if = "KafkaConfig::is_empty", deserialize_with = "kafka_config_or_null")]
     #[schemars(schema_with = "kafka_config_schema")]
     pub config: KafkaConfig,
     /// PodDisruptionBudget settings for the cluster's pods. Default maxUnavailable 0: the operator, not the eviction API, moves Kafka pods.

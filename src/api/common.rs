@@ -23,8 +23,15 @@ pub type KafkaConfig = BTreeMap<String, serde_json::Value>;
 pub fn kafka_config_schema(_: &mut SchemaGenerator) -> Schema {
     json_schema!({
         "type": "object",
+        // A server-side apply of `config: {}` over owned keys stores null: accept it as empty.
+        "nullable": true,
         "x-kubernetes-preserve-unknown-fields": true,
     })
+}
+
+/// Reads a Kafka configuration map, taking `null` for an empty one (see [`kafka_config_schema`]).
+pub fn kafka_config_or_null<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<KafkaConfig, D::Error> {
+    Ok(Option::<KafkaConfig>::deserialize(deserializer)?.unwrap_or_default())
 }
 
 /// A reference to a key of a Secret in the resource's namespace.
@@ -35,4 +42,23 @@ pub struct SecretKeyRef {
     pub name: String,
     /// Key inside the Secret.
     pub key: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::api::KafkaTopic;
+
+    #[test]
+    fn null_config_reads_as_empty() {
+        let read = |config: serde_json::Value| -> KafkaTopic {
+            serde_json::from_value(serde_json::json!({
+                "apiVersion": "kafka.gregor.dev/v1alpha1", "kind": "KafkaTopic",
+                "metadata": {"name": "t"},
+                "spec": {"cluster": "c", "partitions": 1, "config": config}
+            }))
+            .expect("topic")
+        };
+        assert!(read(serde_json::Value::Null).spec.config.is_empty());
+        assert_eq!(read(serde_json::json!({"retention.ms": 1000})).spec.config.len(), 1);
+    }
 }

@@ -3,7 +3,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::{Condition, KafkaConfig, kafka_config_schema};
+use super::common::{Condition, KafkaConfig, kafka_config_or_null, kafka_config_schema};
 
 /// Desired state of a Kafka topic. The resource is the source of truth: out-of-band changes to managed keys are reverted.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
@@ -50,7 +50,7 @@ pub struct KafkaTopicSpec {
     #[schemars(extend("x-kubernetes-validations" = [{"rule": "self >= 1", "message": "replicas must be at least 1"}]))]
     pub replicas: Option<i32>,
     /// Topic configuration (e.g. cleanup.policy, retention.ms). min.insync.replicas defaults to max(1, replicas-1).
-    #[serde(default, skip_serializing_if = "KafkaConfig::is_empty")]
+    #[serde(default, skip_serializing_if = "KafkaConfig::is_empty", deserialize_with = "kafka_config_or_null")]
     #[schemars(schema_with = "kafka_config_schema")]
     pub config: KafkaConfig,
     /// What happens to the Kafka topic when the resource is deleted: delete (default) or retain.

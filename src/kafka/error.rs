@@ -224,7 +224,10 @@ impl Error {
             Error::Io { .. }
             | Error::Disconnected { .. }
             | Error::NoLeader { .. }
-            | Error::UnknownNode(_) => true,
+            | Error::UnknownNode(_)
+            // A node whose name no longer resolves (its pod is gone after a scale-down) may
+            // still be the cached controller or leader: ask again who it is.
+            | Error::Resolve(ResolveError::Lookup { .. } | ResolveError::NoAddress { .. }) => true,
             _ => false,
         }
     }
@@ -265,6 +268,10 @@ mod tests {
             assert_eq!(e.is_authorization_failure(), authz, "authz {code}");
         }
         assert!(Error::check("Test", 0, None, None).is_ok());
+        let gone = Error::Resolve(ResolveError::Lookup { host: "c-brokers-103".into(), source: std::io::Error::other("unknown") });
+        assert!(gone.is_retriable() && gone.needs_metadata_refresh(), "a vanished node makes the routing stale");
+        let outside = Error::Resolve(ResolveError::NotLoopback { host: "x".into(), addr: std::net::Ipv4Addr::new(10, 0, 0, 1).into() });
+        assert!(!outside.needs_metadata_refresh());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{ConfigMap, ObjectReference, Pod, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use kube::runtime::events::{Event, EventType};
@@ -69,13 +69,23 @@ pub async fn delete_orphans(
     Ok(())
 }
 
-async fn publish(ctx: &Context, kc: &KafkaCluster, type_: EventType, reason: &str, action: &str, note: String) {
+/// Records an Event about the cluster. `related`: the object it concerns (a pod), which also
+/// keeps Events about different pods apart (the recorder merges Events with the same key into a
+/// series, keeping the first note).
+async fn publish(
+    ctx: &Context,
+    kc: &KafkaCluster,
+    type_: EventType,
+    (reason, action): (&str, &str),
+    note: String,
+    related: Option<ObjectReference>,
+) {
     let event = Event {
         type_,
         reason: reason.into(),
         note: Some(note),
         action: action.into(),
-        secondary: None,
+        secondary: related,
     };
     if let Err(e) = ctx.recorder.publish(&event, &kc.object_ref(&())).await {
         warn!(error = %e, "could not record an event");
@@ -91,7 +101,7 @@ pub async fn report_refusal(ctx: &Context, kc: &KafkaCluster, refusal: &Refusal)
         .and_then(|s| s.conditions.iter().find(|c| c.type_ == crate::controller::conditions::READY))
         .map(|c| c.reason.as_str());
     if ready_reason != Some(refusal.reason) {
-        publish(ctx, kc, EventType::Warning, refusal.reason, "Refuse", refusal.message.clone()).await;
+        publish(ctx, kc, EventType::Warning, (refusal.reason, "Refuse"), refusal.message.clone(), None).await;
     }
 }
 
@@ -145,7 +155,8 @@ pub async fn perform(
     ctx.metrics
         .pod_restarts
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    publish(ctx, kc, EventType::Normal, "RestartingNode", "Roll", note).await;
+    let related = pods.get(pod).map(|p| p.object_ref(&()));
+    publish(ctx, kc, EventType::Normal, ("RestartingNode", "Roll"), note, related).await;
     Ok(())
 }
 

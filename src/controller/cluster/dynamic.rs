@@ -7,7 +7,10 @@
 //! whether it is read-only), so a broker that already restarted on the new ConfigMap never vouches
 //! for one that did not. Controller-only nodes cannot be described through the brokers: they follow
 //! the brokers' verdict, and restart when no stale broker is left to ask (the safe choice).
-//! Keys removed from the spec are not detected here; they take effect at the next restart.
+//! A key removed from the spec is found in the broker's answer when it was a cluster-wide dynamic
+//! default: it is deleted there, and Kafka's default (or server.properties) applies again, with
+//! no restart. A read-only key removed from the spec is not detected: like any static value, it
+//! leaves with the next restart of each node (a manual roll forces one).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -18,7 +21,7 @@ use tracing::info;
 use super::observe::annotation;
 use crate::controller::context::Context;
 use crate::controller::error::Result;
-use crate::kafka::ops::configs::{AlterOp, ConfigAlteration, ConfigResource, ResourceConfigs};
+use crate::kafka::ops::configs::{AlterOp, ConfigAlteration, ConfigResource, ConfigSource, ResourceConfigs};
 use crate::kafka::{self};
 use crate::model::{ClusterModel, names};
 use crate::render::ClusterObjects;
@@ -29,8 +32,9 @@ use crate::roll::NodeId;
 pub enum ConfigPlan {
     /// Already running with the desired values.
     Current,
-    /// These keys differ and are all dynamically updatable.
-    Dynamic(BTreeMap<String, String>),
+    /// These keys differ and are all dynamically updatable: `set` to set on the cluster-wide
+    /// default, `delete` (removed from the spec) to delete from it.
+    Dynamic { set: BTreeMap<String, String>, delete: BTreeSet<String> },
     /// These keys differ and are read-only (or unknown to the broker): a restart is needed.
     NeedsRestart(Vec<String>),
 }
@@ -38,6 +42,7 @@ pub enum ConfigPlan {
 /// Compares the desired user configuration with what a broker reports. Pure.
 pub fn plan(desired: &BTreeMap<String, String>, running: &ResourceConfigs) -> ConfigPlan {
     let mut dynamic = BTreeMap::new();
+    let mut delete = BTreeSet::new();
     let mut restart = Vec::new();
     for (key, want) in desired {
         match running.get(key) {
@@ -49,9 +54,15 @@ pub fn plan(desired: &BTreeMap<String, String>, running: &ResourceConfigs) -> Co
             }
         }
     }
-    match (restart.is_empty(), dynamic.is_empty()) {
+    // Cluster-wide dynamic defaults the spec no longer asks for (only Gregor sets them).
+    for entry in running.entries.iter().flatten() {
+        if entry.source == ConfigSource::DynamicDefaultBroker && !desired.contains_key(&entry.name) {
+            delete.insert(entry.name.clone());
+        }
+    }
+    match (restart.is_empty(), dynamic.is_empty() && delete.is_empty()) {
         (false, _) => ConfigPlan::NeedsRestart(restart),
-        (true, false) => ConfigPlan::Dynamic(dynamic),
+        (true, false) => ConfigPlan::Dynamic { set: dynamic, delete },
         (true, true) => ConfigPlan::Current,
     }
 }
@@ -106,6 +117,8 @@ pub fn stale_nodes(
 pub struct ConfigDecision {
     /// Keys to set on the cluster-wide broker default.
     pub set: BTreeMap<String, String>,
+    /// Keys to delete from the cluster-wide broker default.
+    pub delete: BTreeSet<String>,
     /// Pods whose annotation can be brought up to date once `set` is applied.
     pub refresh: Vec<StaleNode>,
     /// Nodes that need a restart (restart reason ConfigChanged).
@@ -124,9 +137,10 @@ pub fn decide(stale: &[StaleNode], plans: &BTreeMap<NodeId, ConfigPlan>) -> Conf
                 brokers_vouch = true;
                 d.refresh.push(node.clone());
             }
-            Some(ConfigPlan::Dynamic(keys)) => {
+            Some(ConfigPlan::Dynamic { set, delete }) => {
                 brokers_vouch = true;
-                d.set.extend(keys.clone());
+                d.set.extend(set.clone());
+                d.delete.extend(delete.iter().cloned());
                 d.refresh.push(node.clone());
             }
             Some(ConfigPlan::NeedsRestart(_)) => {
@@ -170,27 +184,32 @@ pub async fn reconcile(
             let answer = admin
                 .describe_configs(&[ConfigResource::broker(n.id)], None)
                 .await;
-            (n.id, answer)
+            (n, answer)
         });
     let mut plans = BTreeMap::new();
-    for (id, answer) in futures::future::join_all(asks).await {
+    for (node, answer) in futures::future::join_all(asks).await {
         match answer {
             Ok(results) => {
                 if let Some(r) = results.iter().find(|r| r.entries.is_ok()) {
-                    plans.insert(id, plan(&model.config, r));
+                    let broker_plan = plan(&model.config, r);
+                    if let ConfigPlan::NeedsRestart(keys) = &broker_plan {
+                        info!(broker = node.id, ?keys, "configuration keys that need a restart");
+                    }
+                    plans.insert(node.id, broker_plan);
                 }
             }
             Err(e) => {
-                info!(broker = id, error = %e, "could not describe the broker's config; asking again later")
+                info!(broker = node.id, error = %e, "could not describe the broker's config; asking again later")
             }
         }
     }
     let decision = decide(&stale, &plans);
-    if !decision.set.is_empty() {
+    if !decision.set.is_empty() || !decision.delete.is_empty() {
         let changes = decision
             .set
             .iter()
             .map(|(k, v)| (k.clone(), AlterOp::Set(v.clone())))
+            .chain(decision.delete.iter().map(|k| (k.clone(), AlterOp::Delete)))
             .collect();
         let alteration = ConfigAlteration {
             resource: ConfigResource::cluster_broker_default(),
@@ -202,7 +221,7 @@ pub async fn reconcile(
         for o in outcomes {
             o.result?;
         }
-        info!(keys = ?decision.set.keys().collect::<Vec<_>>(), "applied dynamic configuration cluster-wide; no restart");
+        info!(set = ?decision.set.keys().collect::<Vec<_>>(), deleted = ?decision.delete, "applied dynamic configuration cluster-wide; no restart");
     }
     let api: Api<Pod> = Api::namespaced(ctx.client.clone(), &model.namespace);
     for node in &decision.refresh {
@@ -220,19 +239,27 @@ mod tests {
     use crate::kafka::ops::configs::{ConfigEntry, ConfigSource};
 
     fn running(entries: &[(&str, &str, bool)]) -> ResourceConfigs {
+        running_from(&entries.iter().map(|(k, v, ro)| (*k, *v, *ro, ConfigSource::StaticBroker)).collect::<Vec<_>>())
+    }
+
+    fn running_from(entries: &[(&str, &str, bool, ConfigSource)]) -> ResourceConfigs {
         ResourceConfigs {
             resource: ConfigResource::broker(100),
             entries: Ok(entries
                 .iter()
-                .map(|(k, v, ro)| ConfigEntry {
+                .map(|(k, v, ro, source)| ConfigEntry {
                     name: (*k).into(),
                     value: Some((*v).into()),
                     read_only: *ro,
-                    source: ConfigSource::StaticBroker,
+                    source: source.clone(),
                     sensitive: false,
                 })
                 .collect()),
         }
+    }
+
+    fn keys(k: &[&str]) -> BTreeSet<String> {
+        k.iter().map(|k| (*k).to_owned()).collect()
     }
 
     fn desired(kv: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -253,7 +280,7 @@ mod tests {
         );
         assert_eq!(
             plan(&desired(&[("log.retention.ms", "200")]), &r),
-            ConfigPlan::Dynamic(desired(&[("log.retention.ms", "200")]))
+            ConfigPlan::Dynamic { set: desired(&[("log.retention.ms", "200")]), delete: BTreeSet::new() }
         );
         assert_eq!(
             plan(
@@ -266,6 +293,20 @@ mod tests {
             plan(&desired(&[("my.plugin.key", "x")]), &r),
             ConfigPlan::NeedsRestart(vec!["my.plugin.key".into()])
         );
+    }
+
+    #[test]
+    fn removed_dynamic_defaults_are_deleted() {
+        let r = running_from(&[
+            ("log.retention.ms", "200", false, ConfigSource::DynamicDefaultBroker),
+            ("num.io.threads", "4", true, ConfigSource::StaticBroker),
+            ("broker.id", "100", true, ConfigSource::StaticBroker),
+            ("log.segment.bytes", "1073741824", false, ConfigSource::Default),
+        ]);
+        // Dropped from the spec: the dynamic default goes; static values and defaults stay.
+        assert_eq!(plan(&BTreeMap::new(), &r), ConfigPlan::Dynamic { set: BTreeMap::new(), delete: keys(&["log.retention.ms"]) });
+        // Still asked for: nothing to delete.
+        assert_eq!(plan(&desired(&[("log.retention.ms", "200")]), &r), ConfigPlan::Current);
     }
 
     fn node(id: i32, broker: bool) -> StaleNode {
@@ -281,7 +322,7 @@ mod tests {
     #[test]
     fn decisions() {
         let stale = vec![node(0, false), node(100, true), node(101, true)];
-        let dynamic = ConfigPlan::Dynamic(desired(&[("log.retention.ms", "200")]));
+        let dynamic = ConfigPlan::Dynamic { set: desired(&[("log.retention.ms", "200")]), delete: keys(&["log.flush.ms"]) };
         let all_dynamic = BTreeMap::from([(100, dynamic.clone()), (101, dynamic.clone())]);
         let d = decide(&stale, &all_dynamic);
         assert!(d.restart.is_empty());
@@ -291,6 +332,7 @@ mod tests {
             "controllers follow the brokers' dynamic verdict"
         );
         assert_eq!(d.set, desired(&[("log.retention.ms", "200")]));
+        assert_eq!(d.delete, keys(&["log.flush.ms"]));
 
         let one_restart = BTreeMap::from([
             (100, dynamic),
