@@ -33,6 +33,7 @@ check-crds:
 
 ## test: every test — unit, golden, property, and the e2e suites against a real control plane and real brokers
 test: tools
+	$(CARGO) fmt --all -- --check
 	bash hack/check-generated.sh
 	$(CARGO) test --workspace --all-targets --no-fail-fast
 

@@ -76,7 +76,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (res, d, _, _) = measure(client.create_topics(&topics, false)).await;
     let res = res?;
     let ok = res.iter().filter(|(_, r)| r.is_ok()).count();
-    println!("create 1,000 topics (RF {rf}, batches of {}): {:.2?} ({ok} ok, {:.0} topics/s)", client.config().batch_size, d, ok as f64 / d.as_secs_f64());
+    println!(
+        "create 1,000 topics (RF {rf}, batches of {}): {:.2?} ({ok} ok, {:.0} topics/s)",
+        client.config().batch_size,
+        d,
+        ok as f64 / d.as_secs_f64()
+    );
     let names: Vec<String> = topics.iter().map(|t| t.name.clone()).collect();
     let (res, d, _, _) = measure(client.delete_topics(&names)).await;
     println!("delete 1,000 topics: {:.2?} ({} ok)", d, res?.iter().filter(|(_, r)| r.is_ok()).count());
@@ -106,7 +111,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     if let Some((d, allocs, bytes)) = best {
-        println!("fetch + index metadata, {total} partitions (real brokers, best of 5): {d:.2?}, {allocs} allocations, {} KiB allocated", bytes / 1024);
+        println!(
+            "fetch + index metadata, {total} partitions (real brokers, best of 5): {d:.2?}, {allocs} allocations, {} KiB allocated",
+            bytes / 1024
+        );
     }
 
     // Decode + index alone, from the encoded response of the same size.
@@ -138,7 +146,13 @@ fn synthetic(n: usize) -> bytes::Bytes {
     use kafka_protocol::protocol::{Encodable, StrBytes};
     let b = |i: i32| BrokerId(i);
     let resp = MetadataResponse::default()
-        .with_brokers((0..3).map(|i| MetadataResponseBroker::default().with_node_id(b(i)).with_host(StrBytes::from_string(format!("b{i}"))).with_port(9092)).collect())
+        .with_brokers(
+            (0..3)
+                .map(|i| {
+                    MetadataResponseBroker::default().with_node_id(b(i)).with_host(StrBytes::from_string(format!("b{i}"))).with_port(9092)
+                })
+                .collect(),
+        )
         .with_controller_id(b(0))
         .with_topics(
             (0..100)

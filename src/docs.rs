@@ -13,10 +13,7 @@ pub enum DocsError {
     #[error("CRD {0} has no served version with a schema")]
     NoSchema(String),
     #[error("serializing the schema of {crd}: {source}")]
-    Json {
-        crd: String,
-        source: serde_json::Error,
-    },
+    Json { crd: String, source: serde_json::Error },
 }
 
 /// The whole Markdown page.
@@ -46,73 +43,31 @@ fn render_crd(out: &mut String, crd: &CustomResourceDefinition) -> Result<(), Do
         .spec
         .versions
         .iter()
-        .find(|v| {
-            v.served
-                && v.schema
-                    .as_ref()
-                    .and_then(|s| s.open_api_v3_schema.as_ref())
-                    .is_some()
-        })
+        .find(|v| v.served && v.schema.as_ref().and_then(|s| s.open_api_v3_schema.as_ref()).is_some())
         .ok_or_else(|| DocsError::NoSchema(name.clone()))?;
-    let schema = version
-        .schema
-        .as_ref()
-        .and_then(|s| s.open_api_v3_schema.as_ref())
-        .ok_or_else(|| DocsError::NoSchema(name.clone()))?;
-    let schema = serde_json::to_value(schema).map_err(|source| DocsError::Json {
-        crd: name.clone(),
-        source,
-    })?;
+    let schema = version.schema.as_ref().and_then(|s| s.open_api_v3_schema.as_ref()).ok_or_else(|| DocsError::NoSchema(name.clone()))?;
+    let schema = serde_json::to_value(schema).map_err(|source| DocsError::Json { crd: name.clone(), source })?;
 
     let _ = writeln!(out, "## {}\n", names.kind);
     let _ = writeln!(out, "| | |\n|---|---|");
-    let _ = writeln!(
-        out,
-        "| apiVersion | `{}/{}` |",
-        crd.spec.group, version.name
-    );
+    let _ = writeln!(out, "| apiVersion | `{}/{}` |", crd.spec.group, version.name);
     let _ = writeln!(out, "| scope | {} |", crd.spec.scope);
     let _ = writeln!(out, "| plural | `{}` |", names.plural);
     if let Some(short) = names.short_names.as_ref().filter(|s| !s.is_empty()) {
-        let _ = writeln!(
-            out,
-            "| short names | {} |",
-            short
-                .iter()
-                .map(|s| format!("`{s}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
+        let _ = writeln!(out, "| short names | {} |", short.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", "));
     }
     if let Some(cats) = names.categories.as_ref().filter(|s| !s.is_empty()) {
-        let _ = writeln!(
-            out,
-            "| categories | {} |",
-            cats.iter()
-                .map(|s| format!("`{s}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
+        let _ = writeln!(out, "| categories | {} |", cats.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", "));
     }
     out.push('\n');
     if let Some(d) = schema.get("description").and_then(Value::as_str) {
         let _ = writeln!(out, "{}\n", d.trim());
     }
-    if let Some(cols) = version
-        .additional_printer_columns
-        .as_ref()
-        .filter(|c| !c.is_empty())
-    {
+    if let Some(cols) = version.additional_printer_columns.as_ref().filter(|c| !c.is_empty()) {
         let _ = writeln!(out, "`kubectl get {}` columns:\n", names.plural);
         let _ = writeln!(out, "| Column | JSON path | Description |\n|---|---|---|");
         for c in cols {
-            let _ = writeln!(
-                out,
-                "| {} | `{}` | {} |",
-                c.name,
-                cell(&c.json_path),
-                cell(c.description.as_deref().unwrap_or(""))
-            );
+            let _ = writeln!(out, "| {} | `{}` | {} |", c.name, cell(&c.json_path), cell(c.description.as_deref().unwrap_or("")));
         }
         out.push('\n');
     }
@@ -125,10 +80,7 @@ fn render_crd(out: &mut String, crd: &CustomResourceDefinition) -> Result<(), Do
             let _ = writeln!(out, "{}\n", d.trim());
         }
         rules(out, part);
-        let _ = writeln!(
-            out,
-            "| Field | Type | Required | Description |\n|---|---|---|---|"
-        );
+        let _ = writeln!(out, "| Field | Type | Required | Description |\n|---|---|---|---|");
         let mut rows = Vec::new();
         fields(&mut rows, section, part);
         for row in rows {
@@ -141,10 +93,7 @@ fn render_crd(out: &mut String, crd: &CustomResourceDefinition) -> Result<(), Do
 
 /// Validation rules of an object itself (CEL messages), as a list.
 fn rules(out: &mut String, schema: &Value) {
-    let Some(rules) = schema
-        .get("x-kubernetes-validations")
-        .and_then(Value::as_array)
-    else {
+    let Some(rules) = schema.get("x-kubernetes-validations").and_then(Value::as_array) else {
         return;
     };
     let _ = writeln!(out, "Rules:\n");
@@ -161,31 +110,17 @@ fn fields(rows: &mut Vec<String>, path: &str, schema: &Value) {
     let Some(props) = schema.get("properties").and_then(Value::as_object) else {
         return;
     };
-    let required: Vec<&str> = schema
-        .get("required")
-        .and_then(Value::as_array)
-        .map(|r| r.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
+    let required: Vec<&str> =
+        schema.get("required").and_then(Value::as_array).map(|r| r.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
     for (name, prop) in props {
         let here = format!("{path}.{name}");
-        let req = if required.contains(&name.as_str()) {
-            "yes"
-        } else {
-            ""
-        };
+        let req = if required.contains(&name.as_str()) { "yes" } else { "" };
         // Standard Kubernetes types are linked, not expanded.
         if let Some((ty, url)) = kubernetes_type(name) {
-            rows.push(format!(
-                "| `{here}` | [{ty}]({url}) | {req} | {} |\n",
-                describe(prop)
-            ));
+            rows.push(format!("| `{here}` | [{ty}]({url}) | {req} | {} |\n", describe(prop)));
             continue;
         }
-        rows.push(format!(
-            "| `{here}` | {} | {req} | {} |\n",
-            type_of(prop),
-            describe(prop)
-        ));
+        rows.push(format!("| `{here}` | {} | {req} | {} |\n", type_of(prop), describe(prop)));
         match element(prop) {
             (Some(item), true) => fields(rows, &format!("{here}[]"), item),
             (Some(value), false) => fields(rows, &format!("{here}.<key>"), value),
@@ -196,20 +131,13 @@ fn fields(rows: &mut Vec<String>, path: &str, schema: &Value) {
 
 /// Fields whose schema is a standard Kubernetes type: (type, reference URL).
 fn kubernetes_type(field: &str) -> Option<(&'static str, &'static str)> {
-    const CORE: &str =
-        "https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/pod-v1/";
+    const CORE: &str = "https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/pod-v1/";
     Some(match field {
         "affinity" => ("Affinity", CORE),
         "tolerations" => ("[]Toleration", CORE),
         "topologySpreadConstraints" => ("[]TopologySpreadConstraint", CORE),
-        "resources" => (
-            "ResourceRequirements",
-            "https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/",
-        ),
-        "conditions" => (
-            "[]Condition",
-            "https://kubernetes.io/docs/reference/generated/kubernetes-api/v1.36/#condition-v1-meta",
-        ),
+        "resources" => ("ResourceRequirements", "https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/"),
+        "conditions" => ("[]Condition", "https://kubernetes.io/docs/reference/generated/kubernetes-api/v1.36/#condition-v1-meta"),
         _ => return None,
     })
 }
@@ -218,28 +146,18 @@ fn kubernetes_type(field: &str) -> Option<(&'static str, &'static str)> {
 fn element(schema: &Value) -> (Option<&Value>, bool) {
     match schema.get("type").and_then(Value::as_str) {
         Some("array") => (schema.get("items"), true),
-        Some("object") if schema.get("properties").is_none() => (
-            schema.get("additionalProperties").filter(|v| v.is_object()),
-            false,
-        ),
+        Some("object") if schema.get("properties").is_none() => (schema.get("additionalProperties").filter(|v| v.is_object()), false),
         _ => (None, false),
     }
 }
 
 fn type_of(schema: &Value) -> String {
-    if schema
-        .get("x-kubernetes-int-or-string")
-        .and_then(Value::as_bool)
-        == Some(true)
-    {
+    if schema.get("x-kubernetes-int-or-string").and_then(Value::as_bool) == Some(true) {
         return "int or string".into();
     }
     let base = schema.get("type").and_then(Value::as_str).unwrap_or("any");
     match base {
-        "array" => format!(
-            "[]{}",
-            schema.get("items").map_or_else(|| "any".into(), type_of)
-        ),
+        "array" => format!("[]{}", schema.get("items").map_or_else(|| "any".into(), type_of)),
         "object" if schema.get("properties").is_some() => "object".into(),
         "object" => match schema.get("additionalProperties").filter(|v| v.is_object()) {
             Some(v) => format!("map[string]{}", type_of(v)),
@@ -280,10 +198,7 @@ fn describe(schema: &Value) -> String {
     if let Some(p) = schema.get("pattern").and_then(Value::as_str) {
         constraints.push(format!("pattern `{p}`"));
     }
-    if let Some(rules) = schema
-        .get("x-kubernetes-validations")
-        .and_then(Value::as_array)
-    {
+    if let Some(rules) = schema.get("x-kubernetes-validations").and_then(Value::as_array) {
         for r in rules {
             if let Some(m) = r.get("message").and_then(Value::as_str) {
                 constraints.push(format!("rule: {}", m.trim()));
@@ -305,9 +220,7 @@ fn plain(v: &Value) -> String {
 
 /// Text safe inside a Markdown table cell.
 fn cell(s: &str) -> String {
-    s.replace('|', "\\|")
-        .replace("\r\n", " ")
-        .replace('\n', " ")
+    s.replace('|', "\\|").replace("\r\n", " ").replace('\n', " ")
 }
 
 #[cfg(test)]
@@ -320,10 +233,7 @@ mod tests {
         for kind in ["## KafkaCluster", "## KafkaTopic", "## KafkaUser"] {
             assert!(page.contains(kind), "missing {kind}");
         }
-        assert!(
-            page.contains("| `spec.nodePools[].name` |"),
-            "nested array fields are listed"
-        );
+        assert!(page.contains("| `spec.nodePools[].name` |"), "nested array fields are listed");
         assert!(page.contains("| `status.observedGeneration` |"));
         // Deterministic.
         assert_eq!(page, render(&gregor::api::crds()).expect("render"));

@@ -117,8 +117,7 @@ fn write_crds(out_dir: Option<&Path>) -> Result<()> {
             for crd in &crds {
                 let name = crd.metadata.name.as_deref().context("CRD without a name")?;
                 let path = dir.join(format!("{name}.yaml"));
-                fs::write(&path, serde_yaml::to_string(crd)?)
-                    .with_context(|| format!("writing {}", path.display()))?;
+                fs::write(&path, serde_yaml::to_string(crd)?).with_context(|| format!("writing {}", path.display()))?;
             }
         }
     }
@@ -138,10 +137,8 @@ fn render_file(file: &Path, cluster_id: Option<String>) -> Result<ExitCode> {
     let text = fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
     let cluster: api::KafkaCluster =
         serde_yaml::from_str(&text).with_context(|| format!("parsing {} as a KafkaCluster", file.display()))?;
-    let observed = model::Observed {
-        cluster_id: cluster_id.unwrap_or_else(|| model::placeholder_cluster_id(&cluster)),
-        ..model::Observed::default()
-    };
+    let observed =
+        model::Observed { cluster_id: cluster_id.unwrap_or_else(|| model::placeholder_cluster_id(&cluster)), ..model::Observed::default() };
     let validated = match model::validate(&cluster, &observed) {
         Ok(validated) => validated,
         Err(errors) => {
@@ -161,8 +158,8 @@ fn render_file(file: &Path, cluster_id: Option<String>) -> Result<ExitCode> {
 }
 
 fn run_operator(args: RunArgs) -> Result<()> {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,kube=warn"));
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,kube=warn"));
     if args.log_json {
         tracing_subscriber::fmt().with_env_filter(filter).json().init();
     } else {
@@ -180,10 +177,7 @@ fn run_operator(args: RunArgs) -> Result<()> {
             controller::context::API_REQUESTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             req
         });
-        let client = kube::client::ClientBuilder::try_from(config)
-            .context("building the Kubernetes client")?
-            .with_layer(&count)
-            .build();
+        let client = kube::client::ClientBuilder::try_from(config).context("building the Kubernetes client")?.with_layer(&count).build();
         // Ready once the API server answered (GET /version needs no RBAC).
         let (probe_client, probe_telemetry) = (client.clone(), telemetry.clone());
         tokio::spawn(async move {
@@ -195,10 +189,8 @@ fn run_operator(args: RunArgs) -> Result<()> {
                 tokio::time::sleep(std::time::Duration::from_secs(2)).await;
             }
         });
-        let identity = args
-            .identity
-            .or_else(|| std::env::var("HOSTNAME").ok())
-            .unwrap_or_else(|| format!("gregor-{}", uuid::Uuid::new_v4()));
+        let identity =
+            args.identity.or_else(|| std::env::var("HOSTNAME").ok()).unwrap_or_else(|| format!("gregor-{}", uuid::Uuid::new_v4()));
         let leader = args.leader_election_namespace.map(|namespace| controller::leader::LeaderConfig {
             namespace,
             lease_name: args.leader_election_lease,

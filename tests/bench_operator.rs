@@ -13,8 +13,8 @@ use gregor_world::World;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::ResourceExt;
+use kube::api::{Api, ListParams, Patch, PatchParams};
 use serde_json::json;
 use support::*;
 
@@ -50,13 +50,21 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 fn rss_mib(pid: u32) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kb: f64 = status.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    let kb: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
     kb / 1024.0
 }
 
 fn is_ready(p: &Pod) -> bool {
     p.metadata.deletion_timestamp.is_none()
-        && p.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+        && p.status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -81,7 +89,12 @@ async fn operator_figures() {
         latencies.push(start.elapsed());
     }
     latencies.sort();
-    println!("apply -> children exist over {} clusters: p50 {:?}, p99 {:?}", latencies.len(), percentile(&latencies, 0.5), percentile(&latencies, 0.99));
+    println!(
+        "apply -> children exist over {} clusters: p50 {:?}, p99 {:?}",
+        latencies.len(),
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99)
+    );
     let kcs: Api<gregor::api::KafkaCluster> = Api::namespaced(client.clone(), NS);
     for i in 0..30 {
         let _ = kcs.delete(&format!("c{i}"), &Default::default()).await;
@@ -94,9 +107,22 @@ async fn operator_figures() {
     create_rf3_topic(&admin, "orders", 6).await;
     let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
     let sts: Api<StatefulSet> = Api::namespaced(client.clone(), NS);
-    let uids: BTreeMap<String, String> = pods.list(&ListParams::default().labels("kafka.gregor.dev/pool=brokers")).await.expect("pods").items.into_iter().map(|p| (p.name_any(), p.metadata.uid.unwrap_or_default())).collect();
+    let uids: BTreeMap<String, String> = pods
+        .list(&ListParams::default().labels("kafka.gregor.dev/pool=brokers"))
+        .await
+        .expect("pods")
+        .items
+        .into_iter()
+        .map(|p| (p.name_any(), p.metadata.uid.unwrap_or_default()))
+        .collect();
     let roll_start = Instant::now();
-    sts.patch("events-brokers", &PatchParams::default(), &Patch::Merge(&json!({"metadata": {"annotations": {"kafka.gregor.dev/manual-roll": "true"}}}))).await.expect("annotate");
+    sts.patch(
+        "events-brokers",
+        &PatchParams::default(),
+        &Patch::Merge(&json!({"metadata": {"annotations": {"kafka.gregor.dev/manual-roll": "true"}}})),
+    )
+    .await
+    .expect("annotate");
     // Per broker: when its old pod started terminating, and when the broker was back in every ISR.
     let mut down_at: BTreeMap<i32, Instant> = BTreeMap::new();
     let mut back_at: BTreeMap<i32, Instant> = BTreeMap::new();
@@ -111,7 +137,8 @@ async fn operator_figures() {
                 down_at.entry(id).or_insert_with(Instant::now);
             }
             let new_and_ready = pod.is_some_and(|p| p.metadata.uid.as_ref() != uids.get(&name) && is_ready(p));
-            let in_all_isr = snap.as_ref().is_some_and(|s| s.hosted_by(id).all(|(_, p)| p.isr.contains(&id)) && s.hosted_by(id).count() > 0);
+            let in_all_isr =
+                snap.as_ref().is_some_and(|s| s.hosted_by(id).all(|(_, p)| p.isr.contains(&id)) && s.hosted_by(id).count() > 0);
             if down_at.contains_key(&id) && new_and_ready && in_all_isr {
                 back_at.entry(id).or_insert_with(Instant::now);
             }
@@ -123,7 +150,10 @@ async fn operator_figures() {
     let overhead = roll_time.saturating_sub(kafka_time);
     println!(
         "roll of 3 brokers: {:?} in all; brokers' own restart-to-caught-up {:?}; operator overhead {:?} in all, {:?} per node",
-        roll_time, kafka_time, overhead, overhead / 3
+        roll_time,
+        kafka_time,
+        overhead,
+        overhead / 3
     );
 
     // 3. API requests per steady-state reconcile (resync every second, from the operator's log).

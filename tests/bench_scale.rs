@@ -52,7 +52,13 @@ fn is_ready(conditions: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condit
 /// the API server the operator is being measured against).
 fn watch_cache<K>(client: &kube::Client) -> kube::runtime::reflector::Store<K>
 where
-    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
 {
     use kube::runtime::{WatchStreamExt, reflector, watcher};
     let (store, writer) = reflector::store::<K>();
@@ -66,11 +72,16 @@ where
 /// Applies every object with bounded concurrency; returns how long the applies took.
 async fn apply_all<K>(client: &kube::Client, objects: Vec<serde_json::Value>) -> Duration
 where
-    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
 {
     let start = Instant::now();
-    let results: Vec<Result<K, kube::Error>> =
-        futures::stream::iter(objects.into_iter().map(|o| apply_json::<K>(client, NS, o))).buffer_unordered(APPLY_CONCURRENCY).collect().await;
+    let results: Vec<Result<K, kube::Error>> = futures::stream::iter(objects.into_iter().map(|o| apply_json::<K>(client, NS, o)))
+        .buffer_unordered(APPLY_CONCURRENCY)
+        .collect()
+        .await;
     for r in results {
         r.expect("apply");
     }
@@ -158,7 +169,8 @@ async fn bench_topics_and_users() {
         let admin = &admin;
         async move {
             let acls = admin.describe_acls(&AclFilter::any()).await.ok()?;
-            let principals: std::collections::BTreeSet<&str> = acls.iter().map(|a| a.principal.as_str()).filter(|p| p.starts_with("User:user-")).collect();
+            let principals: std::collections::BTreeSet<&str> =
+                acls.iter().map(|a| a.principal.as_str()).filter(|p| p.starts_with("User:user-")).collect();
             (principals.len() == users_n).then_some(())
         }
     })
@@ -167,9 +179,21 @@ async fn bench_topics_and_users() {
 
     println!("\n=== Gregor scale benchmark (test world, real brokers: 1 controller + 3 brokers, SCRAM + ACLs) ===");
     println!("finalizers added by: {}", if policy { "the chart's MutatingAdmissionPolicy" } else { "the operator (BENCH_NO_POLICY)" });
-    println!("topics: {topics_n} KafkaTopics ({partitions} partition(s), RF 3) applied in {:.1} s, all Ready in {:.1} s => {:.0} topics/s", applied_in.as_secs_f64(), topics_elapsed.as_secs_f64(), topics_n as f64 / topics_elapsed.as_secs_f64());
-    println!("users:  {users_n} KafkaUsers (SCRAM-SHA-512 + 3 ACLs + 1 quota) applied in {:.1} s, all Ready in {:.1} s => {:.0} users/s", users_applied_in.as_secs_f64(), users_elapsed.as_secs_f64(), users_n as f64 / users_elapsed.as_secs_f64());
-    println!("operator RSS: idle {rss_idle:.0} MiB, peak during topics {peak_topics:.0} MiB, after topics {rss_topics:.0} MiB, peak during users {peak_users:.0} MiB, end {rss_end:.0} MiB, high-water {hwm:.0} MiB");
+    println!(
+        "topics: {topics_n} KafkaTopics ({partitions} partition(s), RF 3) applied in {:.1} s, all Ready in {:.1} s => {:.0} topics/s",
+        applied_in.as_secs_f64(),
+        topics_elapsed.as_secs_f64(),
+        topics_n as f64 / topics_elapsed.as_secs_f64()
+    );
+    println!(
+        "users:  {users_n} KafkaUsers (SCRAM-SHA-512 + 3 ACLs + 1 quota) applied in {:.1} s, all Ready in {:.1} s => {:.0} users/s",
+        users_applied_in.as_secs_f64(),
+        users_elapsed.as_secs_f64(),
+        users_n as f64 / users_elapsed.as_secs_f64()
+    );
+    println!(
+        "operator RSS: idle {rss_idle:.0} MiB, peak during topics {peak_topics:.0} MiB, after topics {rss_topics:.0} MiB, peak during users {peak_users:.0} MiB, end {rss_end:.0} MiB, high-water {hwm:.0} MiB"
+    );
     let kept = std::env::temp_dir().join("gregor-bench-operator.log");
     if std::fs::copy(&op.log, &kept).is_ok() {
         println!("operator log: {}", kept.display());

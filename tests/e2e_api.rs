@@ -11,12 +11,10 @@ use gregor::{
     render::{self, ObjectRef},
 };
 use gregor_world::World;
-use k8s_openapi::{
-    api::{
-        apps::v1::StatefulSet,
-        core::v1::{ConfigMap, Namespace, Service, ServiceAccount},
-        policy::v1::PodDisruptionBudget,
-    },
+use k8s_openapi::api::{
+    apps::v1::StatefulSet,
+    core::v1::{ConfigMap, Namespace, Service, ServiceAccount},
+    policy::v1::PodDisruptionBudget,
 };
 use kube::{
     Api, Client,
@@ -40,11 +38,21 @@ async fn dry_run_apply(client: &Client, object: ObjectRef<'_>) {
     let params = PatchParams { dry_run: true, ..apply() };
     let name = object.name().to_owned();
     let result = match object {
-        ObjectRef::ServiceAccount(o) => Api::<ServiceAccount>::namespaced(client.clone(), NAMESPACE).patch(&name, &params, &Patch::Apply(o)).await.map(drop),
-        ObjectRef::Service(o) => Api::<Service>::namespaced(client.clone(), NAMESPACE).patch(&name, &params, &Patch::Apply(o)).await.map(drop),
-        ObjectRef::PodDisruptionBudget(o) => Api::<PodDisruptionBudget>::namespaced(client.clone(), NAMESPACE).patch(&name, &params, &Patch::Apply(o)).await.map(drop),
-        ObjectRef::ConfigMap(o) => Api::<ConfigMap>::namespaced(client.clone(), NAMESPACE).patch(&name, &params, &Patch::Apply(o)).await.map(drop),
-        ObjectRef::StatefulSet(o) => Api::<StatefulSet>::namespaced(client.clone(), NAMESPACE).patch(&name, &params, &Patch::Apply(o)).await.map(drop),
+        ObjectRef::ServiceAccount(o) => {
+            Api::<ServiceAccount>::namespaced(client.clone(), NAMESPACE).patch(&name, &params, &Patch::Apply(o)).await.map(drop)
+        }
+        ObjectRef::Service(o) => {
+            Api::<Service>::namespaced(client.clone(), NAMESPACE).patch(&name, &params, &Patch::Apply(o)).await.map(drop)
+        }
+        ObjectRef::PodDisruptionBudget(o) => {
+            Api::<PodDisruptionBudget>::namespaced(client.clone(), NAMESPACE).patch(&name, &params, &Patch::Apply(o)).await.map(drop)
+        }
+        ObjectRef::ConfigMap(o) => {
+            Api::<ConfigMap>::namespaced(client.clone(), NAMESPACE).patch(&name, &params, &Patch::Apply(o)).await.map(drop)
+        }
+        ObjectRef::StatefulSet(o) => {
+            Api::<StatefulSet>::namespaced(client.clone(), NAMESPACE).patch(&name, &params, &Patch::Apply(o)).await.map(drop)
+        }
     };
     result.unwrap_or_else(|e| panic!("dry-run apply of {} {name}: {e}", object.kind()));
 }
@@ -66,7 +74,8 @@ async fn crds_examples_rendered_objects_and_cel_rules_in_a_real_api_server() {
     let world = World::start().await.expect("world starts");
     let client = world.client();
     support::install_crds(&client).await;
-    let namespace: Namespace = serde_json::from_value(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})).expect("ns");
+    let namespace: Namespace =
+        serde_json::from_value(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})).expect("ns");
     Api::<Namespace>::all(client.clone()).patch(NAMESPACE, &apply(), &Patch::Apply(&namespace)).await.expect("namespace");
 
     let clusters: Api<KafkaCluster> = Api::namespaced(client.clone(), NAMESPACE);
@@ -104,7 +113,10 @@ async fn crds_examples_rendered_objects_and_cel_rules_in_a_real_api_server() {
     assert!(message.contains("cluster is immutable"), "{message}");
     let message = rejection(&users, "orders-reader", json!({"spec": {"cluster": "other"}})).await;
     assert!(message.contains("cluster is immutable"), "{message}");
-    topics.patch("orders", &PatchParams::default(), &Patch::Merge(json!({"spec": {"partitions": 24}}))).await.expect("partition increase accepted");
+    topics
+        .patch("orders", &PatchParams::default(), &Patch::Merge(json!({"spec": {"partitions": 24}})))
+        .await
+        .expect("partition increase accepted");
 
     let mut shrunk = example("cluster-3c3b.yaml");
     shrunk["spec"]["nodePools"][1]["storage"]["size"] = json!("50Gi");

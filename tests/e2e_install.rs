@@ -35,23 +35,13 @@ fn repo() -> PathBuf {
 /// The helm binary `hack/build-tools.sh helm` built, at the version pinned in versions.env.
 fn helm_bin() -> PathBuf {
     let env = std::fs::read_to_string(repo().join("hack/versions.env")).expect("versions.env");
-    let version = env
-        .lines()
-        .find_map(|l| l.strip_prefix("HELM_VERSION="))
-        .expect("HELM_VERSION in versions.env")
-        .trim_matches('"')
-        .to_owned();
+    let version =
+        env.lines().find_map(|l| l.strip_prefix("HELM_VERSION=")).expect("HELM_VERSION in versions.env").trim_matches('"').to_owned();
     let cache = std::env::var_os("GREGOR_CACHE")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/gregor")
-        });
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/gregor"));
     let helm = cache.join(format!("helm-{version}/helm"));
-    assert!(
-        helm.exists(),
-        "{} missing: run `bash hack/build-tools.sh helm`",
-        helm.display()
-    );
+    assert!(helm.exists(), "{} missing: run `bash hack/build-tools.sh helm`", helm.display());
     helm
 }
 
@@ -61,9 +51,7 @@ fn helm(args: &[&str], kubeconfig: Option<&Path>) -> String {
     cmd.args(args).current_dir(repo());
     // A private helm home, so tests never touch the user's repositories or cache.
     let home = std::env::temp_dir().join("gregor-e2e-helm");
-    cmd.env("HELM_CACHE_HOME", home.join("cache"))
-        .env("HELM_CONFIG_HOME", home.join("config"))
-        .env("HELM_DATA_HOME", home.join("data"));
+    cmd.env("HELM_CACHE_HOME", home.join("cache")).env("HELM_CONFIG_HOME", home.join("config")).env("HELM_DATA_HOME", home.join("data"));
     if let Some(k) = kubeconfig {
         cmd.env("KUBECONFIG", k);
     }
@@ -87,53 +75,32 @@ fn documents(yaml: &str) -> Vec<serde_json::Value> {
 }
 
 /// Server-side apply of one object, as `kubectl apply --server-side [--dry-run=server]` does.
-async fn apply_object(
-    client: &Client,
-    discovery: &Discovery,
-    obj: &serde_json::Value,
-    dry_run: bool,
-) -> Result<(), kube::Error> {
+async fn apply_object(client: &Client, discovery: &Discovery, obj: &serde_json::Value, dry_run: bool) -> Result<(), kube::Error> {
     let api_version = obj["apiVersion"].as_str().expect("apiVersion");
     let kind = obj["kind"].as_str().expect("kind");
     let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
     let gvk = kube::api::GroupVersionKind::gvk(group, version, kind);
-    let (ar, caps) = discovery
-        .resolve_gvk(&gvk)
-        .unwrap_or_else(|| panic!("unknown kind {api_version} {kind}"));
+    let (ar, caps) = discovery.resolve_gvk(&gvk).unwrap_or_else(|| panic!("unknown kind {api_version} {kind}"));
     let name = obj["metadata"]["name"].as_str().expect("name");
     let api: Api<DynamicObject> = match caps.scope {
-        Scope::Namespaced => Api::namespaced_with(
-            client.clone(),
-            obj["metadata"]["namespace"].as_str().unwrap_or("default"),
-            &ar,
-        ),
+        Scope::Namespaced => Api::namespaced_with(client.clone(), obj["metadata"]["namespace"].as_str().unwrap_or("default"), &ar),
         Scope::Cluster => Api::all_with(client.clone(), &ar),
     };
     let mut params = PatchParams::apply("gregor-e2e-install").force();
     if dry_run {
         params = params.dry_run();
     }
-    api.patch(name, &params, &Patch::Apply(obj))
-        .await
-        .map(|_| ())
+    api.patch(name, &params, &Patch::Apply(obj)).await.map(|_| ())
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 
 /// The operator's /metrics, parsed (`name value` lines).
 async fn metrics(port: u16) -> Option<HashMap<String, u64>> {
-    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .ok()?;
-    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
-        .await
-        .ok()?;
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok()?;
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n").await.ok()?;
     let mut text = String::new();
     s.read_to_string(&mut text).await.ok()?;
     let body = text.split_once("\r\n\r\n")?.1;
@@ -153,53 +120,25 @@ async fn metric(port: u16, name: &str) -> Option<u64> {
 /// The arguments of the chart's operator container, from a rendered chart: what the Deployment
 /// would run, with the metrics server moved to a free loopback port.
 fn chart_args(rendered: &str, metrics_port: u16) -> Vec<String> {
-    let deploy = documents(rendered)
-        .into_iter()
-        .find(|d| d["kind"] == "Deployment")
-        .expect("a Deployment");
-    let args = deploy["spec"]["template"]["spec"]["containers"][0]["args"]
-        .as_array()
-        .expect("args")
-        .clone();
-    let args: Vec<String> = args
-        .iter()
-        .map(|a| a.as_str().expect("string arg").to_owned())
-        .collect();
+    let deploy = documents(rendered).into_iter().find(|d| d["kind"] == "Deployment").expect("a Deployment");
+    let args = deploy["spec"]["template"]["spec"]["containers"][0]["args"].as_array().expect("args").clone();
+    let args: Vec<String> = args.iter().map(|a| a.as_str().expect("string arg").to_owned()).collect();
     assert_eq!(args.first().map(String::as_str), Some("run"), "{args:?}");
     args[1..]
         .iter()
-        .map(|a| {
-            if a.starts_with("--metrics-addr=") {
-                format!("--metrics-addr=127.0.0.1:{metrics_port}")
-            } else {
-                a.clone()
-            }
-        })
+        .map(|a| if a.starts_with("--metrics-addr=") { format!("--metrics-addr=127.0.0.1:{metrics_port}") } else { a.clone() })
         .collect()
 }
 
 /// `helm install` of the chart into the world, with extra `--set` values; returns the render
 /// of the same values.
 fn helm_install(world: &World, release_ns: &str, sets: &[&str]) -> String {
-    let mut args = vec![
-        "install",
-        RELEASE,
-        "charts/gregor",
-        "--namespace",
-        release_ns,
-        "--create-namespace",
-    ];
+    let mut args = vec!["install", RELEASE, "charts/gregor", "--namespace", release_ns, "--create-namespace"];
     for s in sets {
         args.extend(["--set", s]);
     }
     helm(&args, Some(world.kubeconfig_path()));
-    let mut template = vec![
-        "template",
-        RELEASE,
-        "charts/gregor",
-        "--namespace",
-        release_ns,
-    ];
+    let mut template = vec!["template", RELEASE, "charts/gregor", "--namespace", release_ns];
     for s in sets {
         template.extend(["--set", s]);
     }
@@ -216,10 +155,7 @@ fn read_yaml(path: &str, ns: &str) -> serde_json::Value {
 /// Lines of the operator's log that show a refusal by RBAC, or mention `word`.
 fn log_lines(op: &Operator, word: &str) -> Vec<String> {
     let text = std::fs::read_to_string(&op.log).unwrap_or_default();
-    text.lines()
-        .filter(|l| l.to_lowercase().contains("forbidden") || l.contains(word))
-        .map(str::to_owned)
-        .collect()
+    text.lines().filter(|l| l.to_lowercase().contains("forbidden") || l.contains(word)).map(str::to_owned).collect()
 }
 
 /// `helm lint` passes (default values and watchNamespaces mode), and every object the chart
@@ -227,10 +163,7 @@ fn log_lines(op: &Operator, word: &str) -> Vec<String> {
 /// apply against the world's API server (the CRDs installed from the chart's crds/).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chart_lints_and_renders_objects_the_api_server_accepts() {
-    let lint = std::process::Command::new("bash")
-        .arg(repo().join("hack/lint-chart.sh"))
-        .output()
-        .expect("lint-chart.sh");
+    let lint = std::process::Command::new("bash").arg(repo().join("hack/lint-chart.sh")).output().expect("lint-chart.sh");
     assert!(
         lint.status.success(),
         "helm lint failed:\n{}\n{}",
@@ -241,68 +174,29 @@ async fn chart_lints_and_renders_objects_the_api_server_accepts() {
     let world = World::start().await.expect("world");
     let client = world.client();
     // The chart's CRDs (kept identical to crds/ by hack/check-generated.sh).
-    let discovery = Discovery::new(client.clone())
-        .run()
-        .await
-        .expect("discovery");
+    let discovery = Discovery::new(client.clone()).run().await.expect("discovery");
     for entry in std::fs::read_dir(repo().join("charts/gregor/crds")).expect("chart crds") {
         let text = std::fs::read_to_string(entry.expect("entry").path()).expect("crd");
         for doc in documents(&text) {
-            apply_object(&client, &discovery, &doc, false)
-                .await
-                .expect("install CRD");
+            apply_object(&client, &discovery, &doc, false).await.expect("install CRD");
         }
     }
     install_crds(&client).await; // waits until Established
     for ns in [RELEASE_NS, "team-a"] {
         create_namespace(&client, ns).await;
     }
-    let discovery = Discovery::new(client.clone())
-        .run()
-        .await
-        .expect("discovery");
+    let discovery = Discovery::new(client.clone()).run().await.expect("discovery");
 
-    let default = helm(
-        &[
-            "template",
-            RELEASE,
-            "charts/gregor",
-            "--namespace",
-            RELEASE_NS,
-        ],
-        None,
-    );
-    let namespaced = helm(
-        &[
-            "template",
-            RELEASE,
-            "charts/gregor",
-            "--namespace",
-            RELEASE_NS,
-            "--set",
-            "watchNamespaces={team-a}",
-        ],
-        None,
-    );
-    let manifests =
-        std::fs::read_to_string(repo().join("deploy/gregor.yaml")).expect("deploy/gregor.yaml");
+    let default = helm(&["template", RELEASE, "charts/gregor", "--namespace", RELEASE_NS], None);
+    let namespaced = helm(&["template", RELEASE, "charts/gregor", "--namespace", RELEASE_NS, "--set", "watchNamespaces={team-a}"], None);
+    let manifests = std::fs::read_to_string(repo().join("deploy/gregor.yaml")).expect("deploy/gregor.yaml");
     let mut checked = 0;
-    for (what, yaml) in [
-        ("default values", &default),
-        ("watchNamespaces", &namespaced),
-        ("deploy/gregor.yaml", &manifests),
-    ] {
+    for (what, yaml) in [("default values", &default), ("watchNamespaces", &namespaced), ("deploy/gregor.yaml", &manifests)] {
         let docs = documents(yaml);
-        assert!(
-            docs.iter().any(|d| d["kind"] == "Deployment"),
-            "{what}: no Deployment"
-        );
+        assert!(docs.iter().any(|d| d["kind"] == "Deployment"), "{what}: no Deployment");
         for doc in docs {
             if let Err(e) = apply_object(&client, &discovery, &doc, true).await {
-                panic!(
-                    "{what}: {} {} rejected by a server-side dry run: {e}",
-                    doc["kind"], doc["metadata"]["name"]
-                );
+                panic!("{what}: {} {} rejected by a server-side dry run: {e}", doc["kind"], doc["metadata"]["name"]);
             }
             checked += 1;
         }
@@ -310,15 +204,8 @@ async fn chart_lints_and_renders_objects_the_api_server_accepts() {
     // watchNamespaces mode binds a Role in the watched namespace, and no cluster-wide rules on
     // Gregor's resources.
     let docs = documents(&namespaced);
-    assert!(
-        docs.iter()
-            .any(|d| d["kind"] == "Role" && d["metadata"]["namespace"] == "team-a")
-    );
-    assert!(
-        !docs
-            .iter()
-            .any(|d| d["kind"] == "ClusterRole" && d["metadata"]["name"] == RELEASE)
-    );
+    assert!(docs.iter().any(|d| d["kind"] == "Role" && d["metadata"]["namespace"] == "team-a"));
+    assert!(!docs.iter().any(|d| d["kind"] == "ClusterRole" && d["metadata"]["name"] == RELEASE));
     eprintln!("{checked} rendered objects passed a server-side dry run");
 }
 
@@ -333,10 +220,7 @@ async fn helm_install_then_operator_with_chart_rbac_reconciles_the_playground() 
     let rendered = helm_install(&world, RELEASE_NS, &[]);
     install_crds(&client).await; // helm installed them; this waits until Established
     create_namespace(&client, NS).await;
-    let kubeconfig = world
-        .mint_kubeconfig(RELEASE_NS, CHART_SA)
-        .await
-        .expect("SA kubeconfig");
+    let kubeconfig = world.mint_kubeconfig(RELEASE_NS, CHART_SA).await.expect("SA kubeconfig");
     let port = free_port();
     let mut args = chart_args(&rendered, port);
     args.push("--identity=e2e-install".into());
@@ -345,43 +229,14 @@ async fn helm_install_then_operator_with_chart_rbac_reconciles_the_playground() 
 
     let start = Instant::now();
     apply_cluster(&client, NS, read_yaml("deploy/playground/cluster.yaml", NS)).await;
-    apply_json::<KafkaTopic>(&client, NS, read_yaml("deploy/playground/topic.yaml", NS))
-        .await
-        .expect("apply topic");
-    apply_json::<KafkaUser>(&client, NS, read_yaml("deploy/playground/user.yaml", NS))
-        .await
-        .expect("apply user");
+    apply_json::<KafkaTopic>(&client, NS, read_yaml("deploy/playground/topic.yaml", NS)).await.expect("apply topic");
+    apply_json::<KafkaUser>(&client, NS, read_yaml("deploy/playground/user.yaml", NS)).await.expect("apply user");
     let kc = wait_cluster_ready(&client, NS, "events", Duration::from_secs(300), &op).await;
     let cluster_ready = start.elapsed();
-    wait_topic(
-        &client,
-        NS,
-        "orders",
-        true,
-        None,
-        Duration::from_secs(120),
-        &op,
-    )
-    .await;
-    wait_user(
-        &client,
-        NS,
-        "app",
-        true,
-        None,
-        Duration::from_secs(120),
-        &op,
-    )
-    .await;
-    eprintln!(
-        "cluster Ready after {cluster_ready:?}, topic and user Ready after {:?}",
-        start.elapsed()
-    );
-    assert_eq!(
-        metric(port, "gregor_leader").await,
-        Some(1),
-        "the operator leads"
-    );
+    wait_topic(&client, NS, "orders", true, None, Duration::from_secs(120), &op).await;
+    wait_user(&client, NS, "app", true, None, Duration::from_secs(120), &op).await;
+    eprintln!("cluster Ready after {cluster_ready:?}, topic and user Ready after {:?}", start.elapsed());
+    assert_eq!(metric(port, "gregor_leader").await, Some(1), "the operator leads");
     assert!(metric(port, "gregor_writes_total").await.unwrap_or(0) > 0);
 
     // The user produces and consumes over its SCRAM listener, as the playground tells people to.
@@ -394,31 +249,17 @@ async fn helm_install_then_operator_with_chart_rbac_reconciles_the_playground() 
         .map(|b| String::from_utf8_lossy(&b.0).into_owned())
         .expect("sasl.jaas.config");
     let props = world.dir().join("app-client.properties");
-    std::fs::write(&props, format!("security.protocol=SASL_PLAINTEXT\nsasl.mechanism=SCRAM-SHA-512\nsasl.jaas.config={jaas}\n")).expect("client properties");
-    let pool = kc
-        .status
-        .as_ref()
-        .and_then(|s| s.node_pools.first())
-        .expect("pool status");
-    let bootstrap: Vec<String> = pool
-        .node_ids
-        .iter()
-        .map(|id| format!("events-kafka-{id}.events-kafka-brokers.{NS}.svc:9094"))
-        .collect();
+    std::fs::write(&props, format!("security.protocol=SASL_PLAINTEXT\nsasl.mechanism=SCRAM-SHA-512\nsasl.jaas.config={jaas}\n"))
+        .expect("client properties");
+    let pool = kc.status.as_ref().and_then(|s| s.node_pools.first()).expect("pool status");
+    let bootstrap: Vec<String> = pool.node_ids.iter().map(|id| format!("events-kafka-{id}.events-kafka-brokers.{NS}.svc:9094")).collect();
     let bootstrap = bootstrap.join(",");
     let props = props.to_string_lossy().into_owned();
     let tool = gregor_world::KafkaTool::new(&world, "4.4.0").expect("kafka tool");
     use gregor_world::kafka::classes::{CONSOLE_CONSUMER, CONSOLE_PRODUCER};
     tool.run_ok(
         CONSOLE_PRODUCER,
-        &[
-            "--bootstrap-server",
-            &bootstrap,
-            "--topic",
-            "orders",
-            "--command-config",
-            &props,
-        ],
+        &["--bootstrap-server", &bootstrap, "--topic", "orders", "--command-config", &props],
         Some(b"one\ntwo\nthree\n"),
         Duration::from_secs(60),
     )
@@ -450,11 +291,7 @@ async fn helm_install_then_operator_with_chart_rbac_reconciles_the_playground() 
     assert_eq!(got, ["one", "three", "two"]);
 
     let refused = log_lines(&op, "is forbidden");
-    assert!(
-        refused.is_empty(),
-        "RBAC refused something:\n{}",
-        refused.join("\n")
-    );
+    assert!(refused.is_empty(), "RBAC refused something:\n{}", refused.join("\n"));
 }
 
 fn single_node(name: &str, ns: &str) -> serde_json::Value {
@@ -483,10 +320,7 @@ async fn watch_namespaces_mode_ignores_other_namespaces_without_errors() {
     }
     let rendered = helm_install(&world, "gregor-team-a", &["watchNamespaces={team-a}"]);
     install_crds(&client).await;
-    let kubeconfig = world
-        .mint_kubeconfig("gregor-team-a", CHART_SA)
-        .await
-        .expect("SA kubeconfig");
+    let kubeconfig = world.mint_kubeconfig("gregor-team-a", CHART_SA).await.expect("SA kubeconfig");
     let port = free_port();
     let mut args = chart_args(&rendered, port);
     assert!(args.contains(&"--namespace=team-a".to_owned()), "{args:?}");
@@ -510,29 +344,17 @@ async fn watch_namespaces_mode_ignores_other_namespaces_without_errors() {
         .expect("topic");
         let created = topics.create(&PostParams::default(), &topic).await.expect("create topic");
         let finalizers = created.metadata.finalizers.clone().unwrap_or_default();
-        assert_eq!(
-            finalizers.iter().any(|f| f == "kafka.gregor.dev/finalizer"),
-            expected,
-            "{ns}: finalizers at creation {finalizers:?}"
-        );
+        assert_eq!(finalizers.iter().any(|f| f == "kafka.gregor.dev/finalizer"), expected, "{ns}: finalizers at creation {finalizers:?}");
     }
     wait_topic(&client, "team-a", "policy-check", true, None, Duration::from_secs(60), &op).await;
     // A few more seconds for anything the operator might still do with team-b.
     tokio::time::sleep(Duration::from_secs(5)).await;
     let other: Api<KafkaCluster> = Api::namespaced(client.clone(), "team-b");
     let other = other.get("other").await.expect("team-b cluster");
-    assert!(
-        other.status.is_none(),
-        "team-b's cluster was touched: {:?}",
-        other.status
-    );
+    assert!(other.status.is_none(), "team-b's cluster was touched: {:?}", other.status);
     assert!(cluster_pods(&client, "team-b", "other").await.is_empty());
     let problems = log_lines(&op, "team-b");
-    assert!(
-        problems.is_empty(),
-        "refusals or team-b in the operator log:\n{}",
-        problems.join("\n")
-    );
+    assert!(problems.is_empty(), "refusals or team-b in the operator log:\n{}", problems.join("\n"));
 }
 
 /// Two operators with the chart's RBAC and leader election: one leads and writes, the other's
@@ -546,10 +368,7 @@ async fn leader_election_fails_over_and_only_the_leader_writes() {
     let rendered = helm_install(&world, RELEASE_NS, &[]);
     install_crds(&client).await;
     create_namespace(&client, NS).await;
-    let kubeconfig = world
-        .mint_kubeconfig(RELEASE_NS, CHART_SA)
-        .await
-        .expect("SA kubeconfig");
+    let kubeconfig = world.mint_kubeconfig(RELEASE_NS, CHART_SA).await.expect("SA kubeconfig");
     let (port_a, port_b) = (free_port(), free_port());
     let start_op = |name: &str, port: u16| {
         let mut args = chart_args(&rendered, port);
@@ -559,50 +378,24 @@ async fn leader_election_fails_over_and_only_the_leader_writes() {
     };
     let mut a = start_op("op-a", port_a);
     // b starts once a leads, so a is the first leader.
-    wait_for("op-a leads", Duration::from_secs(30), || async {
-        (metric(port_a, "gregor_leader").await == Some(1)).then_some(())
-    })
-    .await;
+    wait_for("op-a leads", Duration::from_secs(30), || async { (metric(port_a, "gregor_leader").await == Some(1)).then_some(()) }).await;
     let b = start_op("op-b", port_b);
-    wait_for("op-b serves metrics", Duration::from_secs(30), || async {
-        metric(port_b, "gregor_leader").await
-    })
-    .await;
+    wait_for("op-b serves metrics", Duration::from_secs(30), || async { metric(port_b, "gregor_leader").await }).await;
 
     apply_cluster(&client, NS, single_node("ha", NS)).await;
     wait_cluster_ready(&client, NS, "ha", Duration::from_secs(240), &a).await;
-    assert!(
-        metric(port_a, "gregor_writes_total").await.unwrap_or(0) > 0,
-        "the leader wrote"
-    );
-    assert_eq!(
-        metric(port_b, "gregor_leader").await,
-        Some(0),
-        "op-b follows"
-    );
-    assert_eq!(
-        metric(port_b, "gregor_writes_total").await,
-        Some(0),
-        "the follower never writes"
-    );
-    assert_eq!(
-        metric(port_b, "gregor_reconciles_total").await,
-        Some(0),
-        "the follower never reconciles"
-    );
+    assert!(metric(port_a, "gregor_writes_total").await.unwrap_or(0) > 0, "the leader wrote");
+    assert_eq!(metric(port_b, "gregor_leader").await, Some(0), "op-b follows");
+    assert_eq!(metric(port_b, "gregor_writes_total").await, Some(0), "the follower never writes");
+    assert_eq!(metric(port_b, "gregor_reconciles_total").await, Some(0), "the follower never reconciles");
 
     a.kill().await;
     let killed = Instant::now();
-    wait_for("op-b takes over", Duration::from_secs(30), || async {
-        (metric(port_b, "gregor_leader").await == Some(1)).then_some(())
-    })
-    .await;
+    wait_for("op-b takes over", Duration::from_secs(30), || async { (metric(port_b, "gregor_leader").await == Some(1)).then_some(()) })
+        .await;
     let takeover = killed.elapsed();
     eprintln!("op-b took over {takeover:?} after op-a was SIGKILLed");
-    assert!(
-        takeover <= Duration::from_secs(17),
-        "takeover took {takeover:?}, lease is 15 s"
-    );
+    assert!(takeover <= Duration::from_secs(17), "takeover took {takeover:?}, lease is 15 s");
 
     // The new leader reconciles a change: a new config value reaches the cluster's status.
     let api: Api<KafkaCluster> = Api::namespaced(client.clone(), NS);
@@ -612,10 +405,7 @@ async fn leader_election_fails_over_and_only_the_leader_writes() {
     apply_cluster(&client, NS, changed).await;
     let kc = wait_cluster_ready(&client, NS, "ha", Duration::from_secs(240), &b).await;
     assert_ne!(kc.metadata.generation, before);
-    assert!(
-        metric(port_b, "gregor_reconciles_total").await.unwrap_or(0) > 0,
-        "op-b reconciles after the takeover"
-    );
+    assert!(metric(port_b, "gregor_reconciles_total").await.unwrap_or(0) > 0, "op-b reconciles after the takeover");
     drop(b);
 }
 
@@ -644,21 +434,14 @@ fn readme_blocks() -> Vec<(String, String)> {
 /// Runs one README block with bash (`set -euo pipefail`) in the repository, with the pinned
 /// kubectl and helm first on PATH, against the world's admin kubeconfig.
 fn run_readme_block(world: &World, stage: &str, script: &str) {
-    let cache = helm_bin()
-        .parent()
-        .and_then(Path::parent)
-        .expect("cache dir")
-        .to_path_buf();
+    let cache = helm_bin().parent().and_then(Path::parent).expect("cache dir").to_path_buf();
     let k8s = std::fs::read_to_string(repo().join("hack/versions.env"))
         .expect("versions.env")
         .lines()
         .find_map(|l| l.strip_prefix("K8S_VERSION=").map(str::to_owned))
         .expect("K8S_VERSION");
     let kubectl_dir = cache.join(format!("kubectl-{k8s}"));
-    assert!(
-        kubectl_dir.join("kubectl").exists(),
-        "kubectl missing: run `bash hack/build-tools.sh kubectl`"
-    );
+    assert!(kubectl_dir.join("kubectl").exists(), "kubectl missing: run `bash hack/build-tools.sh kubectl`");
     let path = format!(
         "{}:{}:{}",
         kubectl_dir.display(),
@@ -693,15 +476,8 @@ async fn readme_commands_work_verbatim() {
     let blocks = readme_blocks();
     let installs: Vec<&(String, String)> = blocks.iter().filter(|(s, _)| s == "install").collect();
     let uses: Vec<&(String, String)> = blocks.iter().filter(|(s, _)| s == "use").collect();
-    assert!(
-        installs.len() >= 2 && !uses.is_empty(),
-        "README lost its tested blocks: {blocks:?}"
-    );
-    assert_eq!(
-        installs.len() + uses.len(),
-        blocks.len(),
-        "unknown readme-test stage in {blocks:?}"
-    );
+    assert!(installs.len() >= 2 && !uses.is_empty(), "README lost its tested blocks: {blocks:?}");
+    assert_eq!(installs.len() + uses.len(), blocks.len(), "unknown readme-test stage in {blocks:?}");
     let mut last = None;
     for (stage, script) in installs {
         let world = World::start().await.expect("world");
@@ -709,13 +485,9 @@ async fn readme_commands_work_verbatim() {
         last = Some(world);
     }
     let world = last.expect("a world");
-    let kubeconfig = world
-        .mint_kubeconfig(RELEASE_NS, CHART_SA)
-        .await
-        .expect("SA kubeconfig");
+    let kubeconfig = world.mint_kubeconfig(RELEASE_NS, CHART_SA).await.expect("SA kubeconfig");
     let port = free_port();
-    let manifests =
-        std::fs::read_to_string(repo().join("deploy/gregor.yaml")).expect("deploy/gregor.yaml");
+    let manifests = std::fs::read_to_string(repo().join("deploy/gregor.yaml")).expect("deploy/gregor.yaml");
     let mut args = chart_args(&manifests, port);
     args.push("--identity=e2e-readme".into());
     let args: Vec<&str> = args.iter().map(String::as_str).collect();

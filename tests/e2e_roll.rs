@@ -13,8 +13,8 @@ use gregor::kafka::ops::configs::ConfigResource;
 use gregor_world::World;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
-use kube::api::{Api, Patch, PatchParams};
 use kube::ResourceExt;
+use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
 use support::pod_watch::PodWatch;
 use support::traffic::{Producer, consume_all};
@@ -75,8 +75,7 @@ async fn rolls_one_node_at_a_time_without_losing_a_record() {
         async move {
             let resources: Vec<ConfigResource> = BROKERS.iter().map(|b| ConfigResource::broker(*b)).collect();
             let got = admin.describe_configs(&resources, Some(&["log.retention.ms"])).await.ok()?;
-            let all = got.len() == 3
-                && got.iter().all(|r| r.get("log.retention.ms").and_then(|e| e.value.as_deref()) == Some("3600000"));
+            let all = got.len() == 3 && got.iter().all(|r| r.get("log.retention.ms").and_then(|e| e.value.as_deref()) == Some("3600000"));
             all.then_some(())
         }
     })
@@ -134,7 +133,15 @@ async fn rolls_one_node_at_a_time_without_losing_a_record() {
         let client = &client;
         async move {
             let pods = cluster_pods(client, NS, "events").await;
-            let ready = pods.iter().filter(|p| p.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))).count();
+            let ready = pods
+                .iter()
+                .filter(|p| {
+                    p.status
+                        .as_ref()
+                        .and_then(|s| s.conditions.as_ref())
+                        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+                })
+                .count();
             (ready == 6).then_some(())
         }
     })

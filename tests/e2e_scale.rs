@@ -132,7 +132,10 @@ async fn scale_up_scale_down_and_pause() {
         let events = events.clone();
         async move {
             let list = events.list(&Default::default()).await.ok()?;
-            list.items.into_iter().find(|e| e.reason.as_deref() == Some("ScaleDownBlocked") && e.type_.as_deref() == Some("Warning")).map(|e| e.note.unwrap_or_default())
+            list.items
+                .into_iter()
+                .find(|e| e.reason.as_deref() == Some("ScaleDownBlocked") && e.type_.as_deref() == Some("Warning"))
+                .map(|e| e.note.unwrap_or_default())
         }
     })
     .await;
@@ -152,7 +155,15 @@ async fn scale_up_scale_down_and_pause() {
     })
     .await;
     let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), NS);
-    let kept: Vec<String> = pvcs.list(&Default::default()).await.expect("pvcs").items.into_iter().filter_map(|p| p.metadata.name).filter(|n| n.ends_with("brokers-103")).collect();
+    let kept: Vec<String> = pvcs
+        .list(&Default::default())
+        .await
+        .expect("pvcs")
+        .items
+        .into_iter()
+        .filter_map(|p| p.metadata.name)
+        .filter(|n| n.ends_with("brokers-103"))
+        .collect();
     assert_eq!(kept.len(), 1, "the removed broker's PVC is kept: {kept:?}");
     let remaining = admin(&world, NS, CLUSTER, &[100, 101, 102]);
     wait_for("broker 103 unregistered", WAIT, || {
@@ -211,7 +222,10 @@ async fn scale_up_scale_down_and_pause() {
         .collect();
     assert!(notes.iter().any(|n| n.contains("101") && n.contains("cordoned")), "{notes:?}");
     let survivors = now;
-    println!("PASS drain: {node} cordoned, {on_node:?} moved off it, nobody else restarted; event {:?}", notes.iter().find(|n| n.contains("101")));
+    println!(
+        "PASS drain: {node} cordoned, {on_node:?} moved off it, nobody else restarted; event {:?}",
+        notes.iter().find(|n| n.contains("101"))
+    );
 
     // Storage growth: every broker claim grows to 2Gi, the StatefulSet is re-created with the
     // new claim template, and no pod restarts.
@@ -235,14 +249,31 @@ async fn scale_up_scale_down_and_pause() {
         let sts = sts.clone();
         async move {
             let live = sts.get(&format!("{CLUSTER}-brokers")).await.ok()?;
-            let template = live.spec.as_ref()?.volume_claim_templates.as_ref()?.first()?.spec.as_ref()?.resources.as_ref()?.requests.as_ref()?.get("storage")?.0.clone();
+            let template = live
+                .spec
+                .as_ref()?
+                .volume_claim_templates
+                .as_ref()?
+                .first()?
+                .spec
+                .as_ref()?
+                .resources
+                .as_ref()?
+                .requests
+                .as_ref()?
+                .get("storage")?
+                .0
+                .clone();
             (template == "2Gi" && live.metadata.deletion_timestamp.is_none()).then_some(live)
         }
     })
     .await;
     assert_ne!(recreated.metadata.uid, sts_uid, "a new StatefulSet");
     assert_eq!(pod_uids(&client).await, survivors, "growing storage restarts nobody");
-    assert_eq!(kc.status.as_ref().and_then(|s| s.node_pools.iter().find(|p| p.name == "brokers")).map(|p| p.node_ids.clone()), Some(vec![100, 101, 102]));
+    assert_eq!(
+        kc.status.as_ref().and_then(|s| s.node_pools.iter().find(|p| p.name == "brokers")).map(|p| p.node_ids.clone()),
+        Some(vec![100, 101, 102])
+    );
     println!("PASS storage growth: 3 claims at 2Gi, StatefulSet re-created, no pod restarted");
 
     // Pause: a dynamic config change waits; lifting the pause applies it.
@@ -252,7 +283,11 @@ async fn scale_up_scale_down_and_pause() {
     tokio::time::sleep(Duration::from_secs(5)).await;
     assert_ne!(retention(&remaining, 100).await.as_deref(), Some("7200000"), "a paused cluster was changed");
     let kc = api.get(CLUSTER).await.expect("cluster");
-    assert_ne!(kc.status.as_ref().and_then(|s| s.observed_generation), edited.metadata.generation, "a paused cluster does not claim the new generation");
+    assert_ne!(
+        kc.status.as_ref().and_then(|s| s.observed_generation),
+        edited.metadata.generation,
+        "a paused cluster does not claim the new generation"
+    );
     set_paused(&api, CLUSTER, false).await;
     wait_cluster_ready(&client, NS, CLUSTER, WAIT, &op).await;
     wait_for("log.retention.ms=7200000 on broker 100", WAIT, || {

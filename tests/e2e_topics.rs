@@ -42,11 +42,7 @@ async fn exists(admin: &Admin, topic: &str) -> bool {
 
 async fn configs(admin: &Admin, topic: &str, keys: &[&str]) -> BTreeMap<String, String> {
     let described = admin.describe_configs(&[ConfigResource::topic(topic)], Some(keys)).await.expect("describe configs");
-    described
-        .into_iter()
-        .flat_map(|rc| rc.entries.expect("entries"))
-        .filter_map(|e| e.value.map(|v| (e.name, v)))
-        .collect()
+    described.into_iter().flat_map(|rc| rc.entries.expect("entries")).filter_map(|e| e.value.map(|v| (e.name, v))).collect()
 }
 
 async fn wait_config(admin: &Admin, topic: &str, key: &str, value: &str, timeout: Duration) {
@@ -70,7 +66,9 @@ async fn topics_are_kept_exactly_as_declared() {
     let topics: Api<KafkaTopic> = Api::namespaced(client.clone(), NS);
 
     // Created without replicas: RF 3 and min.insync.replicas=2 from the cluster's defaults.
-    apply_json::<KafkaTopic>(&client, NS, topic("orders", json!({"partitions": 3, "config": {"retention.ms": 3600000}}))).await.expect("apply orders");
+    apply_json::<KafkaTopic>(&client, NS, topic("orders", json!({"partitions": 3, "config": {"retention.ms": 3600000}})))
+        .await
+        .expect("apply orders");
     let kt = wait_topic(&client, NS, "orders", true, None, READY_WAIT, &op).await;
     // Ready means the controller created it; a broker answers Metadata from the metadata log a
     // moment later, until which it may report the topic without its partitions.
@@ -93,21 +91,26 @@ async fn topics_are_kept_exactly_as_declared() {
     println!("PASS create: RF 3, min.insync.replicas=2, topicId {}", info.id);
 
     // A config change is seen by DescribeConfigs.
-    apply_json::<KafkaTopic>(&client, NS, topic("orders", json!({"partitions": 3, "config": {"retention.ms": 7200000}}))).await.expect("edit config");
+    apply_json::<KafkaTopic>(&client, NS, topic("orders", json!({"partitions": 3, "config": {"retention.ms": 7200000}})))
+        .await
+        .expect("edit config");
     wait_topic(&client, NS, "orders", true, None, READY_WAIT, &op).await;
     // Brokers learn topic configs from the metadata log: allow them a moment.
     wait_config(&admin, "orders", "retention.ms", "7200000", Duration::from_secs(10)).await;
     println!("PASS config change: retention.ms=7200000 in DescribeConfigs");
 
     // A partition increase is seen by Metadata; a decrease is rejected at apply.
-    apply_json::<KafkaTopic>(&client, NS, topic("orders", json!({"partitions": 5, "config": {"retention.ms": 7200000}}))).await.expect("grow");
+    apply_json::<KafkaTopic>(&client, NS, topic("orders", json!({"partitions": 5, "config": {"retention.ms": 7200000}})))
+        .await
+        .expect("grow");
     wait_for("5 partitions in Metadata", READY_WAIT, || {
         let admin = &admin;
         async move { (metadata(admin, "orders").await.topic("orders")?.partitions.len() == 5).then_some(()) }
     })
     .await;
     wait_topic(&client, NS, "orders", true, None, READY_WAIT, &op).await;
-    let refused = apply_json::<KafkaTopic>(&client, NS, topic("orders", json!({"partitions": 2, "config": {"retention.ms": 7200000}}))).await;
+    let refused =
+        apply_json::<KafkaTopic>(&client, NS, topic("orders", json!({"partitions": 2, "config": {"retention.ms": 7200000}}))).await;
     let message = refused.expect_err("a decrease is rejected at apply").to_string();
     assert!(message.contains("partitions may not decrease"), "{message}");
     assert_eq!(metadata(&admin, "orders").await.topic("orders").expect("orders").partitions.len(), 5);
@@ -148,7 +151,8 @@ async fn topics_are_kept_exactly_as_declared() {
     println!("PASS RF 2 -> 3: every partition has 3 replicas in sync; progress seen in status: {progress_seen:?}");
 
     // Out-of-band drift is reverted within one resync period.
-    let drift = ConfigAlteration { resource: ConfigResource::topic("orders"), changes: vec![("retention.ms".into(), AlterOp::Set("1000".into()))] };
+    let drift =
+        ConfigAlteration { resource: ConfigResource::topic("orders"), changes: vec![("retention.ms".into(), AlterOp::Set("1000".into()))] };
     for outcome in admin.incremental_alter_configs(&[drift], false).await.expect("drift") {
         outcome.result.expect("drift applied");
     }
@@ -162,12 +166,17 @@ async fn topics_are_kept_exactly_as_declared() {
     println!("PASS drift: retention.ms set to 1000 out of band, reverted after {:?} (resync {RESYNC_SECONDS}s)", drifted_at.elapsed());
 
     // A second resource for the same topic gets ResourceConflict; the first keeps it.
-    apply_json::<KafkaTopic>(&client, NS, topic("payments-twin", json!({"topicName": "payments", "partitions": 6, "replicas": 1}))).await.expect("apply twin");
+    apply_json::<KafkaTopic>(&client, NS, topic("payments-twin", json!({"topicName": "payments", "partitions": 6, "replicas": 1})))
+        .await
+        .expect("apply twin");
     let twin = wait_topic(&client, NS, "payments-twin", false, Some("ResourceConflict"), READY_WAIT, &op).await;
     let (_, _, message) = twin.status.as_ref().and_then(|s| ready_of(&s.conditions)).expect("condition");
     assert!(message.contains("payments"), "{message}");
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert!(metadata(&admin, "payments").await.topic("payments").expect("payments").partitions.iter().all(|p| p.replicas.len() == 3), "the twin changed nothing");
+    assert!(
+        metadata(&admin, "payments").await.topic("payments").expect("payments").partitions.iter().all(|p| p.replicas.len() == 3),
+        "the twin changed nothing"
+    );
     wait_topic(&client, NS, "payments", true, None, READY_WAIT, &op).await;
     println!("PASS conflict: {message}");
     // Deleting the twin leaves the topic alone.
@@ -181,17 +190,28 @@ async fn topics_are_kept_exactly_as_declared() {
 
     // Pause: a spec change waits in the resource while paused and lands when the pause ends;
     // deleting a paused resource leaves its topic in Kafka.
-    apply_json::<KafkaTopic>(&client, NS, topic("held", json!({"partitions": 1, "config": {"retention.ms": 3600000}}))).await.expect("apply held");
+    apply_json::<KafkaTopic>(&client, NS, topic("held", json!({"partitions": 1, "config": {"retention.ms": 3600000}})))
+        .await
+        .expect("apply held");
     wait_topic(&client, NS, "held", true, None, READY_WAIT, &op).await;
     set_paused(&topics, "held", true).await;
-    let edited = apply_json::<KafkaTopic>(&client, NS, topic("held", json!({"partitions": 1, "config": {"retention.ms": 7200000}}))).await.expect("edit paused");
+    let edited = apply_json::<KafkaTopic>(&client, NS, topic("held", json!({"partitions": 1, "config": {"retention.ms": 7200000}})))
+        .await
+        .expect("edit paused");
     wait_paused(&topics, "held", edited.metadata.generation).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(configs(&admin, "held", &["retention.ms"]).await.get("retention.ms").map(String::as_str), Some("3600000"), "a paused topic was changed");
+    assert_eq!(
+        configs(&admin, "held", &["retention.ms"]).await.get("retention.ms").map(String::as_str),
+        Some("3600000"),
+        "a paused topic was changed"
+    );
     set_paused(&topics, "held", false).await;
     wait_config(&admin, "held", "retention.ms", "7200000", READY_WAIT).await;
     let resumed = wait_topic(&client, NS, "held", true, None, READY_WAIT, &op).await;
-    assert!(resumed.status.expect("status").conditions.iter().all(|c| c.type_ != "ReconciliationPaused"), "the paused condition is cleared");
+    assert!(
+        resumed.status.expect("status").conditions.iter().all(|c| c.type_ != "ReconciliationPaused"),
+        "the paused condition is cleared"
+    );
     set_paused(&topics, "held", true).await;
     wait_paused(&topics, "held", None).await;
     topics.delete("held", &DeleteParams::default()).await.expect("delete held");

@@ -53,7 +53,10 @@ async fn upgrade_rolls_binaries_then_raises_metadata_version() {
             let done = list.items.len() == 6
                 && list.items.iter().all(|p| {
                     image(p).as_deref() == Some("apache/kafka:4.4.0")
-                        && p.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+                        && p.status
+                            .as_ref()
+                            .and_then(|s| s.conditions.as_ref())
+                            .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
                 });
             if !done && let Ok(f) = admin.describe_features().await {
                 levels.lock().expect("levels").push(f.metadata_version());

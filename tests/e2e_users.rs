@@ -38,9 +38,14 @@ fn write_acls(topic: &str) -> serde_json::Value {
 /// `host:port` of every broker's SCRAM client listener.
 fn client_bootstrap(kc: &KafkaCluster) -> Vec<String> {
     let status = kc.status.as_ref().expect("status");
-    let observed = Observed { cluster_id: status.cluster_id.clone().expect("id"), node_id_starts: Observed::node_id_starts_from_status(kc) };
+    let observed =
+        Observed { cluster_id: status.cluster_id.clone().expect("id"), node_id_starts: Observed::node_id_starts_from_status(kc) };
     let model = model::validate(kc, &observed).expect("valid").model;
-    model.broker_pools().flat_map(|p| p.node_ids().map(move |id| (p, id))).map(|(p, id)| format!("{}:{SCRAM_PORT}", model.pod_host(p, id))).collect()
+    model
+        .broker_pools()
+        .flat_map(|p| p.node_ids().map(move |id| (p, id)))
+        .map(|(p, id)| format!("{}:{SCRAM_PORT}", model.pod_host(p, id)))
+        .collect()
 }
 
 fn secret_text(secret: &Secret, key: &str) -> String {
@@ -73,7 +78,12 @@ async fn produce(world: &World, tool: &KafkaTool, bootstrap: &[String], jaas: &s
     let servers = bootstrap.join(",");
     let config = config.to_string_lossy().into_owned();
     let out = tool
-        .run(PRODUCER, &["--bootstrap-server", &servers, "--topic", topic, "--max-messages", "3", "--acks", "-1", "--command-config", &config], None, Duration::from_secs(90))
+        .run(
+            PRODUCER,
+            &["--bootstrap-server", &servers, "--topic", topic, "--max-messages", "3", "--acks", "-1", "--command-config", &config],
+            None,
+            Duration::from_secs(90),
+        )
         .await
         .expect("producer ran");
     format!("{}\n{}", out.stdout, out.stderr)
@@ -95,7 +105,15 @@ fn denied(output: &str) -> bool {
 
 /// Runs the producer until `check` holds for its output (ACLs reach the brokers through the
 /// metadata log: allow a few seconds).
-async fn produce_until(world: &World, tool: &KafkaTool, bootstrap: &[String], jaas: &str, topic: &str, what: &str, check: fn(&str) -> bool) -> String {
+async fn produce_until(
+    world: &World,
+    tool: &KafkaTool,
+    bootstrap: &[String],
+    jaas: &str,
+    topic: &str,
+    what: &str,
+    check: fn(&str) -> bool,
+) -> String {
     let mut last = String::new();
     for _ in 0..5 {
         last = produce(world, tool, bootstrap, jaas, topic).await;
@@ -132,9 +150,13 @@ async fn users_log_in_with_their_acls_quotas_and_rotation() {
 
     // A SCRAM user with a generated password, ACLs on "allowed" and quotas.
     let quotas = json!({"producerByteRate": 1048576, "consumerByteRate": 2097152});
-    apply_json::<KafkaUser>(&client, NS, user("alice", json!({"authentication": {"type": "scram-sha-512"}, "authorization": write_acls("allowed"), "quotas": quotas})))
-        .await
-        .expect("alice");
+    apply_json::<KafkaUser>(
+        &client,
+        NS,
+        user("alice", json!({"authentication": {"type": "scram-sha-512"}, "authorization": write_acls("allowed"), "quotas": quotas})),
+    )
+    .await
+    .expect("alice");
     let alice = wait_user(&client, NS, "alice", true, None, WAIT, &op).await;
     let status = alice.status.clone().expect("status");
     assert_eq!((status.username.as_deref(), status.secret.as_deref()), (Some("alice"), Some("alice")));
@@ -143,7 +165,10 @@ async fn users_log_in_with_their_acls_quotas_and_rotation() {
     let jaas = secret_text(&secret, "sasl.jaas.config");
     assert_eq!(password.len(), 32);
     assert!(password.chars().all(|c| c.is_ascii_alphanumeric()));
-    assert_eq!(jaas, format!("org.apache.kafka.common.security.scram.ScramLoginModule required username=\"alice\" password=\"{password}\";"));
+    assert_eq!(
+        jaas,
+        format!("org.apache.kafka.common.security.scram.ScramLoginModule required username=\"alice\" password=\"{password}\";")
+    );
     println!("PASS user Ready: status.username=alice status.secret=alice, Secret keys password (32 alphanumerics) and sasl.jaas.config");
 
     // A real client logs in with the Secret and produces where its ACLs allow; elsewhere it is denied.
@@ -161,9 +186,13 @@ async fn users_log_in_with_their_acls_quotas_and_rotation() {
     // Pause: a quota edit waits while the user is paused and lands when the pause ends.
     set_paused(&users, "alice", true).await;
     let doubled = json!({"producerByteRate": 2097152, "consumerByteRate": 2097152});
-    let edited = apply_json::<KafkaUser>(&client, NS, user("alice", json!({"authentication": {"type": "scram-sha-512"}, "authorization": write_acls("allowed"), "quotas": doubled})))
-        .await
-        .expect("alice paused edit");
+    let edited = apply_json::<KafkaUser>(
+        &client,
+        NS,
+        user("alice", json!({"authentication": {"type": "scram-sha-512"}, "authorization": write_acls("allowed"), "quotas": doubled})),
+    )
+    .await
+    .expect("alice paused edit");
     wait_paused(&users, "alice", edited.metadata.generation).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let producer_rate = || async {
@@ -174,13 +203,20 @@ async fn users_log_in_with_their_acls_quotas_and_rotation() {
     set_paused(&users, "alice", false).await;
     wait_for("the quota edit lands after the pause", WAIT, || async { (producer_rate().await == Some(2097152.0)).then_some(()) }).await;
     let resumed = wait_user(&client, NS, "alice", true, None, WAIT, &op).await;
-    assert!(resumed.status.expect("status").conditions.iter().all(|c| c.type_ != "ReconciliationPaused"), "the paused condition is cleared");
+    assert!(
+        resumed.status.expect("status").conditions.iter().all(|c| c.type_ != "ReconciliationPaused"),
+        "the paused condition is cleared"
+    );
     println!("PASS pause: a quota edit waits while paused and lands on resume");
 
     // An ACL edit: the old grant is gone, the new one works.
-    apply_json::<KafkaUser>(&client, NS, user("alice", json!({"authentication": {"type": "scram-sha-512"}, "authorization": write_acls("forbidden"), "quotas": quotas})))
-        .await
-        .expect("alice edit");
+    apply_json::<KafkaUser>(
+        &client,
+        NS,
+        user("alice", json!({"authentication": {"type": "scram-sha-512"}, "authorization": write_acls("forbidden"), "quotas": quotas})),
+    )
+    .await
+    .expect("alice edit");
     wait_user(&client, NS, "alice", true, None, WAIT, &op).await;
     let acls = admin.describe_acls(&AclFilter::principal("User:alice")).await.expect("acls");
     let names: Vec<(&str, String)> = acls.iter().map(|a| (a.resource_name.as_str(), format!("{:?}", a.operation))).collect();

@@ -114,19 +114,32 @@ async fn topics_and_configs(admin: &Client) {
     assert_eq!(missing.entries.as_ref().map_err(code).unwrap_err(), Some(ResponseError::UnknownTopicOrPartition));
 
     let alts = [
-        ConfigAlteration { resource: ConfigResource::topic("batch-00"), changes: vec![("retention.ms".into(), AlterOp::Set("3600000".into()))] },
-        ConfigAlteration { resource: ConfigResource::cluster_broker_default(), changes: vec![("log.cleaner.threads".into(), AlterOp::Set("2".into()))] },
-        ConfigAlteration { resource: ConfigResource::broker(2), changes: vec![("message.max.bytes".into(), AlterOp::Set("2000000".into()))] },
+        ConfigAlteration {
+            resource: ConfigResource::topic("batch-00"),
+            changes: vec![("retention.ms".into(), AlterOp::Set("3600000".into()))],
+        },
+        ConfigAlteration {
+            resource: ConfigResource::cluster_broker_default(),
+            changes: vec![("log.cleaner.threads".into(), AlterOp::Set("2".into()))],
+        },
+        ConfigAlteration {
+            resource: ConfigResource::broker(2),
+            changes: vec![("message.max.bytes".into(), AlterOp::Set("2000000".into()))],
+        },
     ];
     let out = admin.incremental_alter_configs(&alts, false).await.unwrap();
     assert!(out.iter().all(|o| o.result.is_ok()), "{out:?}");
     // Changes travel through the metadata log: every broker sees them shortly after.
     eventually("altered configs visible", Duration::from_secs(30), || async {
         let after = admin
-            .describe_configs(&[ConfigResource::topic("batch-00"), ConfigResource::broker(2), ConfigResource::broker(0)], Some(&["retention.ms", "message.max.bytes", "log.cleaner.threads"]))
+            .describe_configs(
+                &[ConfigResource::topic("batch-00"), ConfigResource::broker(2), ConfigResource::broker(0)],
+                Some(&["retention.ms", "message.max.bytes", "log.cleaner.threads"]),
+            )
             .await
             .ok()?;
-        let get = |r: &ConfigResource, k: &str| after.iter().find(|x| &x.resource == r).and_then(|x| x.get(k)).and_then(|e| e.value.clone());
+        let get =
+            |r: &ConfigResource, k: &str| after.iter().find(|x| &x.resource == r).and_then(|x| x.get(k)).and_then(|e| e.value.clone());
         (get(&ConfigResource::topic("batch-00"), "retention.ms").as_deref() == Some("3600000")
             && get(&ConfigResource::broker(2), "message.max.bytes").as_deref() == Some("2000000")
             && get(&ConfigResource::broker(0), "log.cleaner.threads").as_deref() == Some("2"))
@@ -191,7 +204,8 @@ async fn produce_consume_groups(admin: &Client) {
     let latest = admin.list_offset("batch-03", 1, OffsetSpec::Latest).await.unwrap();
     assert_eq!(latest, base + 12);
     let f = admin.fetch("batch-03", 1, base, 1 << 20, 500).await.unwrap();
-    let values: Vec<String> = f.records.iter().map(|r| String::from_utf8_lossy(r.value.as_deref().unwrap_or_default()).into_owned()).collect();
+    let values: Vec<String> =
+        f.records.iter().map(|r| String::from_utf8_lossy(r.value.as_deref().unwrap_or_default()).into_owned()).collect();
     assert_eq!(values.len(), 12);
     assert_eq!(values[0], "m0");
     println!("produce/fetch: 12 records, hw {}", f.high_watermark);
@@ -240,7 +254,11 @@ async fn scram_acls_quotas(admin: &Client, tc: &TestCluster) {
         admin.describe_acls(&AclFilter::principal("User:alice")).await.ok().filter(|a| a.len() == 2)
     })
     .await;
-    assert_eq!(now, { let mut w = want.clone(); w.sort(); w });
+    assert_eq!(now, {
+        let mut w = want.clone();
+        w.sort();
+        w
+    });
     let ok = eventually("ACL effective", Duration::from_secs(20), || async {
         let r = alice.describe_configs(&[ConfigResource::topic("batch-00")], None).await.ok()?;
         r[0].entries.is_ok().then_some(())
@@ -262,7 +280,13 @@ async fn scram_acls_quotas(admin: &Client, tc: &TestCluster) {
 
     // Quotas.
     let q = admin
-        .alter_client_quotas(&[QuotaAlteration { entity: user_entity("alice"), ops: vec![(PRODUCER_BYTE_RATE.into(), Some(1_048_576.0)), (CONSUMER_BYTE_RATE.into(), Some(2_097_152.0))] }], false)
+        .alter_client_quotas(
+            &[QuotaAlteration {
+                entity: user_entity("alice"),
+                ops: vec![(PRODUCER_BYTE_RATE.into(), Some(1_048_576.0)), (CONSUMER_BYTE_RATE.into(), Some(2_097_152.0))],
+            }],
+            false,
+        )
         .await
         .unwrap();
     assert!(q[0].1.is_ok());
@@ -275,7 +299,9 @@ async fn scram_acls_quotas(admin: &Client, tc: &TestCluster) {
 
     // Deleting the credential ends logins.
     admin.delete_scram_sha512("alice").await.unwrap();
-    let gone = eventually("login refused after deletion", Duration::from_secs(20), || async { Client::connect(sasl(&password)).await.err() }).await;
+    let gone =
+        eventually("login refused after deletion", Duration::from_secs(20), || async { Client::connect(sasl(&password)).await.err() })
+            .await;
     assert!(gone.is_authentication_failure(), "{gone:?}");
     admin.delete_acls(&[AclFilter::principal("User:alice")]).await.unwrap();
 }
@@ -333,7 +359,9 @@ async fn roll_safety(admin: &Client, tc: &TestCluster, world: &gregor_world::Wor
     })
     .await;
     println!("caught_up(0) after restart: {cu:?}");
-    let d = eventually("can_restart(1) Ok again", Duration::from_secs(60), || async { admin.can_restart(1).await.ok().filter(|d| d.is_ok()) }).await;
+    let d =
+        eventually("can_restart(1) Ok again", Duration::from_secs(60), || async { admin.can_restart(1).await.ok().filter(|d| d.is_ok()) })
+            .await;
     println!("can_restart(1) after: {d:?}");
     let q = eventually("controllers caught up after restart", Duration::from_secs(60), || async {
         admin.controllers_caught_up(1000, 10_000).await.ok().filter(|q| q.is_caught_up())

@@ -12,10 +12,8 @@ use gregor::{
 const UID: &str = "00000000-0000-4000-8000-000000000001";
 
 fn render_example(text: &str) -> String {
-    let kind = serde_yaml::from_str::<serde_yaml::Value>(text).expect("example is YAML")["kind"]
-        .as_str()
-        .expect("example has a kind")
-        .to_owned();
+    let kind =
+        serde_yaml::from_str::<serde_yaml::Value>(text).expect("example is YAML")["kind"].as_str().expect("example has a kind").to_owned();
     match kind.as_str() {
         "KafkaCluster" => {
             let mut cluster: KafkaCluster = serde_yaml::from_str(text).expect("example is a KafkaCluster");

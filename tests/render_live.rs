@@ -45,11 +45,21 @@ async fn apply_all(client: &Client, namespace: &str, objects: &render::ClusterOb
     for object in objects.iter() {
         let name = object.name().to_owned();
         let result = match object {
-            ObjectRef::ServiceAccount(o) => Api::<ServiceAccount>::namespaced(client.clone(), namespace).patch(&name, &apply(), &Patch::Apply(o)).await.map(drop),
-            ObjectRef::Service(o) => Api::<Service>::namespaced(client.clone(), namespace).patch(&name, &apply(), &Patch::Apply(o)).await.map(drop),
-            ObjectRef::PodDisruptionBudget(o) => Api::<PodDisruptionBudget>::namespaced(client.clone(), namespace).patch(&name, &apply(), &Patch::Apply(o)).await.map(drop),
-            ObjectRef::ConfigMap(o) => Api::<ConfigMap>::namespaced(client.clone(), namespace).patch(&name, &apply(), &Patch::Apply(o)).await.map(drop),
-            ObjectRef::StatefulSet(o) => Api::<StatefulSet>::namespaced(client.clone(), namespace).patch(&name, &apply(), &Patch::Apply(o)).await.map(drop),
+            ObjectRef::ServiceAccount(o) => {
+                Api::<ServiceAccount>::namespaced(client.clone(), namespace).patch(&name, &apply(), &Patch::Apply(o)).await.map(drop)
+            }
+            ObjectRef::Service(o) => {
+                Api::<Service>::namespaced(client.clone(), namespace).patch(&name, &apply(), &Patch::Apply(o)).await.map(drop)
+            }
+            ObjectRef::PodDisruptionBudget(o) => {
+                Api::<PodDisruptionBudget>::namespaced(client.clone(), namespace).patch(&name, &apply(), &Patch::Apply(o)).await.map(drop)
+            }
+            ObjectRef::ConfigMap(o) => {
+                Api::<ConfigMap>::namespaced(client.clone(), namespace).patch(&name, &apply(), &Patch::Apply(o)).await.map(drop)
+            }
+            ObjectRef::StatefulSet(o) => {
+                Api::<StatefulSet>::namespaced(client.clone(), namespace).patch(&name, &apply(), &Patch::Apply(o)).await.map(drop)
+            }
         };
         result.unwrap_or_else(|e| panic!("apply {} {name}: {e}", object.kind()));
     }
@@ -75,15 +85,21 @@ async fn wait_ready(world: &World, client: &Client, namespace: &str, cluster: &s
         let name = pod.metadata.name.clone().unwrap_or_default();
         let log = std::fs::read_to_string(world.pod_log_path(namespace, &name, "kafka")).unwrap_or_default();
         let tail: Vec<&str> = log.lines().rev().take(30).collect();
-        let statuses = serde_json::to_string(&pod.status.as_ref().map(|s| (&s.phase, &s.container_statuses, &s.conditions))).unwrap_or_default();
-        report.push_str(&format!("\n== {name} ready={} status={statuses}\n{}", ready(pod), tail.into_iter().rev().collect::<Vec<_>>().join("\n")));
+        let statuses =
+            serde_json::to_string(&pod.status.as_ref().map(|s| (&s.phase, &s.container_statuses, &s.conditions))).unwrap_or_default();
+        report.push_str(&format!(
+            "\n== {name} ready={} status={statuses}\n{}",
+            ready(pod),
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        ));
     }
     panic!("{namespace}/{cluster}: not all {expected} pods Ready{report}");
 }
 
 async fn start_cluster(world: &World, namespace: &str, mut value: Value) -> model::ClusterModel {
     let client = world.client();
-    let ns: Namespace = serde_json::from_value(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})).expect("ns");
+    let ns: Namespace =
+        serde_json::from_value(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})).expect("ns");
     Api::<Namespace>::all(client.clone()).patch(namespace, &apply(), &Patch::Apply(&ns)).await.expect("namespace");
     value["metadata"]["namespace"] = json!(namespace);
     slim(&mut value);
@@ -98,7 +114,10 @@ async fn start_cluster(world: &World, namespace: &str, mut value: Value) -> mode
             "stringData": {credentials.secret_key: "s3cretOperatorPassword"}
         }))
         .expect("secret");
-        Api::<Secret>::namespaced(client.clone(), namespace).patch(&credentials.secret_name, &apply(), &Patch::Apply(&secret)).await.expect("secret");
+        Api::<Secret>::namespaced(client.clone(), namespace)
+            .patch(&credentials.secret_name, &apply(), &Patch::Apply(&secret))
+            .await
+            .expect("secret");
     }
     apply_all(&client, namespace, &render::render(&model).expect("renders")).await;
     let nodes = model.pools.iter().map(|p| p.replicas as usize).sum();
@@ -121,9 +140,14 @@ async fn rendered_clusters_run_real_kafka() {
     let bootstrap = open.bootstrap_servers(&open.listeners[0]);
     let brokers = open.admin_access().bootstrap_servers.join(",");
     let _ = bootstrap;
-    tool.run_ok(classes::TOPICS, &["--bootstrap-server", &brokers, "--create", "--topic", "t1", "--partitions", "3"], None, Duration::from_secs(60))
-        .await
-        .expect("create topic");
+    tool.run_ok(
+        classes::TOPICS,
+        &["--bootstrap-server", &brokers, "--create", "--topic", "t1", "--partitions", "3"],
+        None,
+        Duration::from_secs(60),
+    )
+    .await
+    .expect("create topic");
     let describe = tool
         .run_ok(classes::TOPICS, &["--bootstrap-server", &brokers, "--describe", "--topic", "t1"], None, Duration::from_secs(60))
         .await

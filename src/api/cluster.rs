@@ -20,13 +20,35 @@ use super::common::{Condition, KafkaConfig, kafka_config_or_null, kafka_config_s
     status = "KafkaClusterStatus",
     derive = "PartialEq",
     doc = "A Kafka cluster in KRaft mode, managed by Gregor.",
-    printcolumn(name = "Ready", type_ = "string", json_path = r#".status.conditions[?(@.type=="Ready")].status"#, description = "Whether the cluster is ready"),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = r#".status.conditions[?(@.type=="Ready")].status"#,
+        description = "Whether the cluster is ready"
+    ),
     printcolumn(name = "Version", type_ = "string", json_path = ".spec.version", description = "Desired Kafka version"),
     printcolumn(name = "Running", type_ = "string", json_path = ".status.kafkaVersion", description = "Kafka version every node runs"),
     printcolumn(name = "Metadata", type_ = "string", json_path = ".status.metadataVersion", description = "Active metadata.version"),
-    printcolumn(name = "Rolling", type_ = "boolean", json_path = ".status.roll.inProgress", description = "Whether a rolling restart is in progress"),
-    printcolumn(name = "Reason", type_ = "string", json_path = r#".status.conditions[?(@.type=="Ready")].reason"#, priority = 1, description = "Reason of the Ready condition"),
-    printcolumn(name = "Cluster ID", type_ = "string", json_path = ".status.clusterId", priority = 1, description = "The KRaft cluster id"),
+    printcolumn(
+        name = "Rolling",
+        type_ = "boolean",
+        json_path = ".status.roll.inProgress",
+        description = "Whether a rolling restart is in progress"
+    ),
+    printcolumn(
+        name = "Reason",
+        type_ = "string",
+        json_path = r#".status.conditions[?(@.type=="Ready")].reason"#,
+        priority = 1,
+        description = "Reason of the Ready condition"
+    ),
+    printcolumn(
+        name = "Cluster ID",
+        type_ = "string",
+        json_path = ".status.clusterId",
+        priority = 1,
+        description = "The KRaft cluster id"
+    ),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[serde(rename_all = "camelCase")]

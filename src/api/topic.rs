@@ -21,7 +21,12 @@ use super::common::{Condition, KafkaConfig, kafka_config_or_null, kafka_config_s
     printcolumn(name = "Topic", type_ = "string", json_path = ".status.topicName", description = "Topic name in Kafka"),
     printcolumn(name = "Partitions", type_ = "integer", json_path = ".spec.partitions", description = "Desired partitions"),
     printcolumn(name = "Replicas", type_ = "integer", json_path = ".status.replicas", description = "Replication factor in Kafka"),
-    printcolumn(name = "Ready", type_ = "string", json_path = r#".status.conditions[?(@.type=="Ready")].status"#, description = "Whether the topic matches its spec"),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = r#".status.conditions[?(@.type=="Ready")].status"#,
+        description = "Whether the topic matches its spec"
+    ),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[serde(rename_all = "camelCase")]

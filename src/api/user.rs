@@ -21,7 +21,12 @@ use super::common::{Condition, SecretKeyRef};
     printcolumn(name = "Cluster", type_ = "string", json_path = ".spec.cluster", description = "The KafkaCluster the user belongs to"),
     printcolumn(name = "Authentication", type_ = "string", json_path = ".spec.authentication.type", description = "Authentication type"),
     printcolumn(name = "Secret", type_ = "string", json_path = ".status.secret", description = "Secret holding the credentials"),
-    printcolumn(name = "Ready", type_ = "string", json_path = r#".status.conditions[?(@.type=="Ready")].status"#, description = "Whether the user matches its spec"),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = r#".status.conditions[?(@.type=="Ready")].status"#,
+        description = "Whether the user matches its spec"
+    ),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[serde(rename_all = "camelCase")]

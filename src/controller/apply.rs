@@ -40,58 +40,25 @@ fn version_marker(meta: &ObjectMeta) -> String {
 
 fn content_hash(value: &serde_json::Value) -> String {
     let bytes = value.to_string();
-    Sha256::digest(bytes.as_bytes())
-        .iter()
-        .take(12)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Sha256::digest(bytes.as_bytes()).iter().take(12).map(|b| format!("{b:02x}")).collect()
 }
 
 fn key(kind: &str, meta: &ObjectMeta) -> String {
-    format!(
-        "{kind}/{}/{}",
-        meta.namespace.as_deref().unwrap_or_default(),
-        meta.name.as_deref().unwrap_or_default()
-    )
+    format!("{kind}/{}/{}", meta.namespace.as_deref().unwrap_or_default(), meta.name.as_deref().unwrap_or_default())
 }
 
 /// Applies one typed object unless the cache shows it unchanged since our last apply.
 /// Returns whether a write was sent.
-pub async fn apply_typed<K>(
-    ctx: &Context,
-    store: &Store<K>,
-    kind: &str,
-    value: &serde_json::Value,
-    meta: &ObjectMeta,
-) -> Result<bool>
+pub async fn apply_typed<K>(ctx: &Context, store: &Store<K>, kind: &str, value: &serde_json::Value, meta: &ObjectMeta) -> Result<bool>
 where
-    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
-        + Clone
-        + Debug
-        + DeserializeOwned
-        + Serialize,
+    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()> + Clone + Debug + DeserializeOwned + Serialize,
 {
-    let name = meta.name.as_deref().ok_or(ControllerError::MissingField {
-        kind: "rendered object",
-        field: "name",
-    })?;
-    let ns = meta
-        .namespace
-        .as_deref()
-        .ok_or(ControllerError::MissingField {
-            kind: "rendered object",
-            field: "namespace",
-        })?;
+    let name = meta.name.as_deref().ok_or(ControllerError::MissingField { kind: "rendered object", field: "name" })?;
+    let ns = meta.namespace.as_deref().ok_or(ControllerError::MissingField { kind: "rendered object", field: "namespace" })?;
     let hash = content_hash(value);
     let object_key = key(kind, meta);
-    let cached_marker = store
-        .get(&StoreRef::new(name).within(ns))
-        .map(|o| version_marker(o.meta()));
-    let last = ctx
-        .applied
-        .lock()
-        .ok()
-        .and_then(|m| m.get(&object_key).cloned());
+    let cached_marker = store.get(&StoreRef::new(name).within(ns)).map(|o| version_marker(o.meta()));
+    let last = ctx.applied.lock().ok().and_then(|m| m.get(&object_key).cloned());
     if let (Some(last), Some(marker)) = (&last, &cached_marker)
         && last.hash == hash
         && &last.marker == marker
@@ -100,18 +67,9 @@ where
         return Ok(false);
     }
     let api: Api<K> = Api::namespaced(ctx.client.clone(), ns);
-    let applied = api
-        .patch(
-            name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(value),
-        )
-        .await?;
+    let applied = api.patch(name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(value)).await?;
     ctx.metrics.count_write();
-    let mark = AppliedMark {
-        hash,
-        marker: version_marker(applied.meta()),
-    };
+    let mark = AppliedMark { hash, marker: version_marker(applied.meta()) };
     if last.as_ref() != Some(&mark) {
         info!(object = %object_key, "applied");
     }
@@ -127,28 +85,17 @@ pub async fn apply(ctx: &Context, object: ObjectRef<'_>) -> Result<bool> {
     let meta = object.metadata();
     let s = &ctx.stores;
     match object {
-        ObjectRef::ServiceAccount(_) => {
-            apply_typed(ctx, &s.service_accounts, object.kind(), &value, meta).await
-        }
+        ObjectRef::ServiceAccount(_) => apply_typed(ctx, &s.service_accounts, object.kind(), &value, meta).await,
         ObjectRef::Service(_) => apply_typed(ctx, &s.services, object.kind(), &value, meta).await,
-        ObjectRef::PodDisruptionBudget(_) => {
-            apply_typed(ctx, &s.pod_disruption_budgets, object.kind(), &value, meta).await
-        }
-        ObjectRef::ConfigMap(_) => {
-            apply_typed(ctx, &s.config_maps, object.kind(), &value, meta).await
-        }
-        ObjectRef::StatefulSet(_) => {
-            apply_typed(ctx, &s.stateful_sets, object.kind(), &value, meta).await
-        }
+        ObjectRef::PodDisruptionBudget(_) => apply_typed(ctx, &s.pod_disruption_budgets, object.kind(), &value, meta).await,
+        ObjectRef::ConfigMap(_) => apply_typed(ctx, &s.config_maps, object.kind(), &value, meta).await,
+        ObjectRef::StatefulSet(_) => apply_typed(ctx, &s.stateful_sets, object.kind(), &value, meta).await,
     }
 }
 
 /// Whether `meta` is owned (controller reference) by the object with `owner_uid`.
 pub fn owned_by(meta: &ObjectMeta, owner_uid: &str) -> bool {
-    meta.owner_references
-        .iter()
-        .flatten()
-        .any(|r| r.uid == owner_uid && r.controller == Some(true))
+    meta.owner_references.iter().flatten().any(|r| r.uid == owner_uid && r.controller == Some(true))
 }
 
 /// Names of cached objects in `ns` owned by `owner_uid` that are not in `keep`.
@@ -170,10 +117,7 @@ where
 /// Deletes one orphan.
 pub async fn delete_orphan<K>(ctx: &Context, ns: &str, name: &str) -> Result<()>
 where
-    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
-        + Clone
-        + Debug
-        + DeserializeOwned,
+    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()> + Clone + Debug + DeserializeOwned,
 {
     let api: Api<K> = Api::namespaced(ctx.client.clone(), ns);
     info!(kind = %K::kind(&()), namespace = ns, name, "deleting orphan");
@@ -228,18 +172,12 @@ mod tests {
             writer.apply_watcher_event(&Event::Apply(o));
         }
         let store = writer.as_reader();
-        assert_eq!(
-            orphans(&store, "ns", "u1", &["c-a-config"]),
-            vec!["c-old-config".to_string()]
-        );
+        assert_eq!(orphans(&store, "ns", "u1", &["c-a-config"]), vec!["c-old-config".to_string()]);
     }
 
     #[test]
     fn markers_prefer_generation() {
-        let mut meta = ObjectMeta {
-            resource_version: Some("7".into()),
-            ..ObjectMeta::default()
-        };
+        let mut meta = ObjectMeta { resource_version: Some("7".into()), ..ObjectMeta::default() };
         assert_eq!(version_marker(&meta), "r7");
         meta.generation = Some(3);
         assert_eq!(version_marker(&meta), "g3");

@@ -21,18 +21,8 @@ pub struct Verdict {
 }
 
 impl Verdict {
-    pub fn new(
-        type_: &'static str,
-        status: bool,
-        reason: impl Into<String>,
-        message: impl Into<String>,
-    ) -> Self {
-        Verdict {
-            type_,
-            status,
-            reason: reason.into(),
-            message: message.into(),
-        }
+    pub fn new(type_: &'static str, status: bool, reason: impl Into<String>, message: impl Into<String>) -> Self {
+        Verdict { type_, status, reason: reason.into(), message: message.into() }
     }
 
     pub fn ready(reason: impl Into<String>, message: impl Into<String>) -> Self {
@@ -54,16 +44,8 @@ pub fn paused(existing: &[Condition], generation: Option<i64>, now: Timestamp) -
 /// `lastTransitionTime`, so a steady state writes identical status. Condition types not named in
 /// `verdicts` but listed in `owned` are dropped (e.g. a cleared `Warning`); any other condition is
 /// kept untouched.
-pub fn merge(
-    existing: &[Condition],
-    verdicts: &[Verdict],
-    owned: &[&str],
-    generation: Option<i64>,
-    now: Timestamp,
-) -> Vec<Condition> {
-    let replaced = |c: &Condition| {
-        owned.contains(&c.type_.as_str()) || verdicts.iter().any(|v| v.type_ == c.type_)
-    };
+pub fn merge(existing: &[Condition], verdicts: &[Verdict], owned: &[&str], generation: Option<i64>, now: Timestamp) -> Vec<Condition> {
+    let replaced = |c: &Condition| owned.contains(&c.type_.as_str()) || verdicts.iter().any(|v| v.type_ == c.type_);
     let mut out: Vec<Condition> = existing.iter().filter(|c| !replaced(c)).cloned().collect();
     for v in verdicts {
         let status = if v.status { "True" } else { "False" }.to_string();
@@ -96,24 +78,9 @@ mod tests {
     #[test]
     fn keeps_transition_time_when_status_is_unchanged() {
         let t0 = ts("2026-01-01T00:00:00Z");
-        let first = merge(
-            &[],
-            &[Verdict::ready("Ready", "all good")],
-            &[READY],
-            Some(1),
-            t0,
-        );
-        let second = merge(
-            &first,
-            &[Verdict::ready("Ready", "all good")],
-            &[READY],
-            Some(1),
-            ts("2026-01-01T01:00:00Z"),
-        );
-        assert_eq!(
-            first, second,
-            "a steady state must produce identical conditions"
-        );
+        let first = merge(&[], &[Verdict::ready("Ready", "all good")], &[READY], Some(1), t0);
+        let second = merge(&first, &[Verdict::ready("Ready", "all good")], &[READY], Some(1), ts("2026-01-01T01:00:00Z"));
+        assert_eq!(first, second, "a steady state must produce identical conditions");
     }
 
     #[test]
@@ -121,13 +88,7 @@ mod tests {
         let t0 = ts("2026-01-01T00:00:00Z");
         let t1 = ts("2026-01-01T01:00:00Z");
         let first = merge(&[], &[Verdict::ready("Ready", "ok")], &[READY], Some(1), t0);
-        let second = merge(
-            &first,
-            &[Verdict::not_ready("InvalidSpec", "bad")],
-            &[READY],
-            Some(2),
-            t1,
-        );
+        let second = merge(&first, &[Verdict::not_ready("InvalidSpec", "bad")], &[READY], Some(2), t1);
         assert_eq!(second.len(), 1);
         assert_eq!(second[0].status, "False");
         assert_eq!(second[0].reason, "InvalidSpec");
@@ -140,10 +101,7 @@ mod tests {
         let t0 = ts("2026-01-01T00:00:00Z");
         let with_warning = merge(
             &[],
-            &[
-                Verdict::ready("Ready", "ok"),
-                Verdict::new(WARNING, true, "LowReplication", "rf 1"),
-            ],
+            &[Verdict::ready("Ready", "ok"), Verdict::new(WARNING, true, "LowReplication", "rf 1")],
             &[READY, WARNING],
             Some(1),
             t0,
@@ -157,13 +115,7 @@ mod tests {
             observed_generation: None,
             last_transition_time: Time(t0),
         });
-        let cleared = merge(
-            &foreign,
-            &[Verdict::ready("Ready", "ok")],
-            &[READY, WARNING],
-            Some(1),
-            t0,
-        );
+        let cleared = merge(&foreign, &[Verdict::ready("Ready", "ok")], &[READY, WARNING], Some(1), t0);
         let types: Vec<_> = cleared.iter().map(|c| c.type_.as_str()).collect();
         assert_eq!(types, vec!["Ready", "Reconciling"]);
     }

@@ -30,9 +30,7 @@ pub struct Telemetry {
 
 impl std::fmt::Debug for Telemetry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Telemetry")
-            .field("snapshot", &self.snapshot())
-            .finish()
+        f.debug_struct("Telemetry").field("snapshot", &self.snapshot()).finish()
     }
 }
 
@@ -63,12 +61,7 @@ impl Telemetry {
                 c.metrics.pod_restarts.load(Ordering::Relaxed),
             )
         });
-        Snapshot {
-            leading: self.leading.load(Ordering::Relaxed),
-            reconciles,
-            writes,
-            pod_restarts,
-        }
+        Snapshot { leading: self.leading.load(Ordering::Relaxed), reconciles, writes, pod_restarts }
     }
 }
 
@@ -85,65 +78,26 @@ pub struct Snapshot {
 pub fn render_metrics(s: &Snapshot) -> String {
     let mut out = String::new();
     let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
-        let _ = write!(
-            out,
-            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
-        );
+        let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n");
     };
-    metric(
-        "gregor_leader",
-        "gauge",
-        "1 while this replica holds the leader-election Lease.",
-        u64::from(s.leading),
-    );
-    metric(
-        "gregor_reconciles_total",
-        "counter",
-        "Reconciles run by this replica.",
-        s.reconciles,
-    );
-    metric(
-        "gregor_writes_total",
-        "counter",
-        "Create, patch and delete requests this replica sent for owned objects and status.",
-        s.writes,
-    );
-    metric(
-        "gregor_pod_restarts_total",
-        "counter",
-        "Kafka pods this replica restarted for a roll.",
-        s.pod_restarts,
-    );
+    metric("gregor_leader", "gauge", "1 while this replica holds the leader-election Lease.", u64::from(s.leading));
+    metric("gregor_reconciles_total", "counter", "Reconciles run by this replica.", s.reconciles);
+    metric("gregor_writes_total", "counter", "Create, patch and delete requests this replica sent for owned objects and status.", s.writes);
+    metric("gregor_pod_restarts_total", "counter", "Kafka pods this replica restarted for a roll.", s.pod_restarts);
     out
 }
 
 /// The response to one request line. Pure: (status line, content type, body).
-pub fn respond(
-    method: &str,
-    path: &str,
-    telemetry: &Telemetry,
-) -> (&'static str, &'static str, String) {
+pub fn respond(method: &str, path: &str, telemetry: &Telemetry) -> (&'static str, &'static str, String) {
     const TEXT: &str = "text/plain; charset=utf-8";
     if method != "GET" && method != "HEAD" {
-        return (
-            "405 Method Not Allowed",
-            TEXT,
-            "method not allowed\n".into(),
-        );
+        return ("405 Method Not Allowed", TEXT, "method not allowed\n".into());
     }
     match path.split('?').next().unwrap_or(path) {
         "/healthz" | "/livez" => ("200 OK", TEXT, "ok\n".into()),
         "/readyz" if telemetry.ready.load(Ordering::Relaxed) => ("200 OK", TEXT, "ok\n".into()),
-        "/readyz" => (
-            "503 Service Unavailable",
-            TEXT,
-            "not connected to the API server yet\n".into(),
-        ),
-        "/metrics" => (
-            "200 OK",
-            "text/plain; version=0.0.4; charset=utf-8",
-            render_metrics(&telemetry.snapshot()),
-        ),
+        "/readyz" => ("503 Service Unavailable", TEXT, "not connected to the API server yet\n".into()),
+        "/metrics" => ("200 OK", "text/plain; version=0.0.4; charset=utf-8", render_metrics(&telemetry.snapshot())),
         _ => ("404 Not Found", TEXT, "not found\n".into()),
     }
 }
@@ -151,17 +105,12 @@ pub fn respond(
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
     #[error("binding the metrics address {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    Bind { addr: SocketAddr, source: std::io::Error },
 }
 
 /// Binds the address (so a taken port fails at start-up, not later).
 pub async fn bind(addr: SocketAddr) -> Result<TcpListener, HttpError> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|source| HttpError::Bind { addr, source })
+    TcpListener::bind(addr).await.map_err(|source| HttpError::Bind { addr, source })
 }
 
 /// Serves until the task is dropped.
@@ -206,15 +155,10 @@ async fn handle(mut stream: TcpStream, telemetry: &Telemetry) -> std::io::Result
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "request head"))??;
     let head = String::from_utf8_lossy(&buf);
     let mut parts = head.lines().next().unwrap_or_default().split_whitespace();
-    let (method, path) = (
-        parts.next().unwrap_or_default(),
-        parts.next().unwrap_or_default(),
-    );
+    let (method, path) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
     let (status, content_type, body) = respond(method, path, telemetry);
-    let mut response = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
+    let mut response =
+        format!("HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
     if method != "HEAD" {
         response.push_str(&body);
     }
@@ -228,12 +172,7 @@ mod tests {
 
     #[test]
     fn metrics_text() {
-        let text = render_metrics(&Snapshot {
-            leading: true,
-            reconciles: 7,
-            writes: 3,
-            pod_restarts: 1,
-        });
+        let text = render_metrics(&Snapshot { leading: true, reconciles: 7, writes: 3, pod_restarts: 1 });
         assert!(text.contains("# TYPE gregor_leader gauge\ngregor_leader 1\n"));
         assert!(text.contains("gregor_reconciles_total 7\n"));
         assert!(text.contains("gregor_writes_total 3\n"));
@@ -247,28 +186,20 @@ mod tests {
         assert_eq!(respond("GET", "/readyz", &t).0, "503 Service Unavailable");
         t.set_ready();
         assert_eq!(respond("GET", "/readyz", &t).0, "200 OK");
-        assert!(
-            respond("GET", "/metrics", &t)
-                .2
-                .contains("gregor_writes_total 0")
-        );
+        assert!(respond("GET", "/metrics", &t).2.contains("gregor_writes_total 0"));
         assert_eq!(respond("POST", "/metrics", &t).0, "405 Method Not Allowed");
         assert_eq!(respond("GET", "/nope", &t).0, "404 Not Found");
     }
 
     #[tokio::test]
     async fn serves_over_tcp() {
-        let listener = bind("127.0.0.1:0".parse().expect("addr"))
-            .await
-            .expect("bind");
+        let listener = bind("127.0.0.1:0".parse().expect("addr")).await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let t = Telemetry::new();
         t.set_leading(true);
         let server = tokio::spawn(serve(listener, t));
         let mut s = TcpStream::connect(addr).await.expect("connect");
-        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
-            .await
-            .expect("write");
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").await.expect("write");
         let mut out = String::new();
         s.read_to_string(&mut out).await.expect("read");
         assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");

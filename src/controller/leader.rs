@@ -29,12 +29,7 @@ pub enum LeaseStep {
 }
 
 /// Decides from the observed Lease spec. Pure.
-pub fn lease_step(
-    spec: Option<&LeaseSpec>,
-    me: &str,
-    now: Timestamp,
-    default_duration: Duration,
-) -> LeaseStep {
+pub fn lease_step(spec: Option<&LeaseSpec>, me: &str, now: Timestamp, default_duration: Duration) -> LeaseStep {
     let Some(spec) = spec else {
         return LeaseStep::Create;
     };
@@ -45,16 +40,8 @@ pub fn lease_step(
     if holder.is_empty() {
         return LeaseStep::TakeOver;
     }
-    let duration = spec
-        .lease_duration_seconds
-        .and_then(|s| u64::try_from(s).ok())
-        .map(Duration::from_secs)
-        .unwrap_or(default_duration);
-    let last = spec
-        .renew_time
-        .as_ref()
-        .or(spec.acquire_time.as_ref())
-        .map(|t| t.0);
+    let duration = spec.lease_duration_seconds.and_then(|s| u64::try_from(s).ok()).map(Duration::from_secs).unwrap_or(default_duration);
+    let last = spec.renew_time.as_ref().or(spec.acquire_time.as_ref()).map(|t| t.0);
     match last {
         Some(last) if now.duration_since(last) <= jiff_span(duration) => LeaseStep::Follow,
         _ => LeaseStep::TakeOver,
@@ -81,12 +68,7 @@ pub enum LeaderError {
     Api(#[from] kube::Error),
 }
 
-fn held_spec(
-    cfg: &LeaderConfig,
-    now: Timestamp,
-    acquire: Option<MicroTime>,
-    transitions: i32,
-) -> LeaseSpec {
+fn held_spec(cfg: &LeaderConfig, now: Timestamp, acquire: Option<MicroTime>, transitions: i32) -> LeaseSpec {
     LeaseSpec {
         holder_identity: Some(cfg.identity.clone()),
         lease_duration_seconds: i32::try_from(cfg.lease_duration.as_secs()).ok(),
@@ -101,19 +83,11 @@ fn held_spec(
 async fn round(api: &Api<Lease>, cfg: &LeaderConfig) -> Result<bool, LeaderError> {
     let now = Timestamp::now();
     let current = api.get_opt(&cfg.lease_name).await?;
-    let step = lease_step(
-        current.as_ref().and_then(|l| l.spec.as_ref()),
-        &cfg.identity,
-        now,
-        cfg.lease_duration,
-    );
+    let step = lease_step(current.as_ref().and_then(|l| l.spec.as_ref()), &cfg.identity, now, cfg.lease_duration);
     match (step, current) {
         (LeaseStep::Create, _) => {
             let lease = Lease {
-                metadata: ObjectMeta {
-                    name: Some(cfg.lease_name.clone()),
-                    ..ObjectMeta::default()
-                },
+                metadata: ObjectMeta { name: Some(cfg.lease_name.clone()), ..ObjectMeta::default() },
                 spec: Some(held_spec(cfg, now, None, 0)),
             };
             match api.create(&PostParams::default(), &lease).await {
@@ -132,10 +106,7 @@ async fn round(api: &Api<Lease>, cfg: &LeaderConfig) -> Result<bool, LeaderError
             lease.spec = Some(held_spec(cfg, now, acquire, transitions));
             // `replace` carries the observed resourceVersion: a concurrent writer makes it fail
             // with 409 and we have not won.
-            match api
-                .replace(&cfg.lease_name, &PostParams::default(), &lease)
-                .await
-            {
+            match api.replace(&cfg.lease_name, &PostParams::default(), &lease).await {
                 Ok(_) => Ok(true),
                 Err(kube::Error::Api(e)) if e.code == 409 => Ok(false),
                 Err(e) => Err(e.into()),
@@ -171,11 +142,7 @@ pub async fn run(client: kube::Client, cfg: LeaderConfig, leading: watch::Sender
             info!(identity = %cfg.identity, leader = is_leader, "leadership changed");
         }
         leading.send_replace(is_leader);
-        let wait = if is_leader {
-            cfg.renew_every
-        } else {
-            cfg.renew_every.min(Duration::from_secs(2))
-        };
+        let wait = if is_leader { cfg.renew_every } else { cfg.renew_every.min(Duration::from_secs(2)) };
         tokio::time::sleep(wait).await;
     }
 }
@@ -203,21 +170,9 @@ mod tests {
         let d = Duration::from_secs(15);
         let cases = [
             ("no lease", None, LeaseStep::Create),
-            (
-                "ours",
-                Some(spec("me", "2026-01-01T00:00:00Z", 15)),
-                LeaseStep::Renew,
-            ),
-            (
-                "live other",
-                Some(spec("other", "2026-01-01T00:00:10Z", 15)),
-                LeaseStep::Follow,
-            ),
-            (
-                "expired other",
-                Some(spec("other", "2026-01-01T00:00:04Z", 15)),
-                LeaseStep::TakeOver,
-            ),
+            ("ours", Some(spec("me", "2026-01-01T00:00:00Z", 15)), LeaseStep::Renew),
+            ("live other", Some(spec("other", "2026-01-01T00:00:10Z", 15)), LeaseStep::Follow),
+            ("expired other", Some(spec("other", "2026-01-01T00:00:04Z", 15)), LeaseStep::TakeOver),
             ("released", Some(LeaseSpec::default()), LeaseStep::TakeOver),
         ];
         for (name, s, want) in cases {

@@ -7,18 +7,10 @@ use k8s_openapi::jiff::Timestamp;
 
 use crate::roll::PodPhase;
 
-const IMAGE_PULL_FAILURES: &[&str] = &[
-    "ErrImagePull",
-    "ImagePullBackOff",
-    "InvalidImageName",
-    "ErrImageNeverPull",
-];
+const IMAGE_PULL_FAILURES: &[&str] = &["ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"];
 
 fn waiting_reasons(statuses: Option<&Vec<ContainerStatus>>) -> impl Iterator<Item = &str> {
-    statuses
-        .into_iter()
-        .flatten()
-        .filter_map(|s| s.state.as_ref()?.waiting.as_ref()?.reason.as_deref())
+    statuses.into_iter().flatten().filter_map(|s| s.state.as_ref()?.waiting.as_ref()?.reason.as_deref())
 }
 
 fn condition_true(pod: &Pod, kind: &str) -> Option<bool> {
@@ -39,14 +31,8 @@ pub fn pod_phase(pod: Option<&Pod>) -> PodPhase {
     let containers = status.and_then(|s| s.container_statuses.as_ref());
     let init_containers = status.and_then(|s| s.init_container_statuses.as_ref());
     let mut waiting = waiting_reasons(containers).chain(waiting_reasons(init_containers));
-    if let Some(reason) =
-        waiting.find(|r| *r == "CrashLoopBackOff" || IMAGE_PULL_FAILURES.contains(r))
-    {
-        return if reason == "CrashLoopBackOff" {
-            PodPhase::CrashLooping
-        } else {
-            PodPhase::ImagePullFailing
-        };
+    if let Some(reason) = waiting.find(|r| *r == "CrashLoopBackOff" || IMAGE_PULL_FAILURES.contains(r)) {
+        return if reason == "CrashLoopBackOff" { PodPhase::CrashLooping } else { PodPhase::ImagePullFailing };
     }
     match status.and_then(|s| s.phase.as_deref()) {
         Some("Running") if condition_true(pod, "Ready") == Some(true) => PodPhase::Ready,
@@ -60,11 +46,7 @@ pub fn pod_phase(pod: Option<&Pod>) -> PodPhase {
                 .and_then(|s| s.conditions.as_ref())
                 .into_iter()
                 .flatten()
-                .any(|c| {
-                    c.type_ == "PodScheduled"
-                        && c.status == "False"
-                        && c.reason.as_deref() == Some("Unschedulable")
-                });
+                .any(|c| c.type_ == "PodScheduled" && c.status == "False" && c.reason.as_deref() == Some("Unschedulable"));
             PodPhase::Pending { unschedulable }
         }
     }
@@ -88,9 +70,7 @@ pub fn unready_for(pod: Option<&Pod>, now: Timestamp) -> Duration {
         .find(|c| c.type_ == "Ready")
         .and_then(|c| c.last_transition_time.as_ref());
     let since = ready_changed.or(pod.metadata.creation_timestamp.as_ref());
-    since
-        .and_then(|t| Duration::try_from(now.duration_since(t.0)).ok())
-        .unwrap_or(Duration::ZERO)
+    since.and_then(|t| Duration::try_from(now.duration_since(t.0)).ok()).unwrap_or(Duration::ZERO)
 }
 
 #[cfg(test)]
@@ -106,71 +86,45 @@ mod tests {
     fn phases() {
         let cases = vec![
             ("no pod", None, PodPhase::Missing),
-            (
-                "fresh",
-                Some(pod(json!({"metadata": {"name": "p"}}))),
-                PodPhase::Pending {
-                    unschedulable: false,
-                },
-            ),
+            ("fresh", Some(pod(json!({"metadata": {"name": "p"}}))), PodPhase::Pending { unschedulable: false }),
             (
                 "unschedulable",
-                Some(pod(
-                    json!({"metadata": {"name": "p"}, "status": {"phase": "Pending", "conditions": [
-                    {"type": "PodScheduled", "status": "False", "reason": "Unschedulable"}]}}),
-                )),
-                PodPhase::Pending {
-                    unschedulable: true,
-                },
+                Some(pod(json!({"metadata": {"name": "p"}, "status": {"phase": "Pending", "conditions": [
+                    {"type": "PodScheduled", "status": "False", "reason": "Unschedulable"}]}}))),
+                PodPhase::Pending { unschedulable: true },
             ),
             (
                 "terminating",
-                Some(pod(
-                    json!({"metadata": {"name": "p", "deletionTimestamp": "2026-01-01T00:00:00Z"}, "status": {"phase": "Running"}}),
-                )),
+                Some(pod(json!({"metadata": {"name": "p", "deletionTimestamp": "2026-01-01T00:00:00Z"}, "status": {"phase": "Running"}}))),
                 PodPhase::Terminating,
             ),
             (
                 "ready",
-                Some(pod(
-                    json!({"metadata": {"name": "p"}, "status": {"phase": "Running", "conditions": [
-                    {"type": "Ready", "status": "True"}]}}),
-                )),
+                Some(pod(json!({"metadata": {"name": "p"}, "status": {"phase": "Running", "conditions": [
+                    {"type": "Ready", "status": "True"}]}}))),
                 PodPhase::Ready,
             ),
             (
                 "starting",
-                Some(pod(
-                    json!({"metadata": {"name": "p"}, "status": {"phase": "Running", "conditions": [
-                    {"type": "Ready", "status": "False"}]}}),
-                )),
+                Some(pod(json!({"metadata": {"name": "p"}, "status": {"phase": "Running", "conditions": [
+                    {"type": "Ready", "status": "False"}]}}))),
                 PodPhase::Starting,
             ),
             (
                 "crash loop",
-                Some(pod(
-                    json!({"metadata": {"name": "p"}, "status": {"phase": "Running", "containerStatuses": [
+                Some(pod(json!({"metadata": {"name": "p"}, "status": {"phase": "Running", "containerStatuses": [
                     {"name": "kafka", "image": "i", "imageID": "", "ready": false, "restartCount": 4,
-                     "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}}),
-                )),
+                     "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}}))),
                 PodPhase::CrashLooping,
             ),
             (
                 "image pull",
-                Some(pod(
-                    json!({"metadata": {"name": "p"}, "status": {"phase": "Pending", "containerStatuses": [
+                Some(pod(json!({"metadata": {"name": "p"}, "status": {"phase": "Pending", "containerStatuses": [
                     {"name": "kafka", "image": "i", "imageID": "", "ready": false, "restartCount": 0,
-                     "state": {"waiting": {"reason": "ImagePullBackOff"}}}]}}),
-                )),
+                     "state": {"waiting": {"reason": "ImagePullBackOff"}}}]}}))),
                 PodPhase::ImagePullFailing,
             ),
-            (
-                "failed",
-                Some(pod(
-                    json!({"metadata": {"name": "p"}, "status": {"phase": "Failed"}}),
-                )),
-                PodPhase::CrashLooping,
-            ),
+            ("failed", Some(pod(json!({"metadata": {"name": "p"}, "status": {"phase": "Failed"}}))), PodPhase::CrashLooping),
         ];
         for (name, p, want) in cases {
             assert_eq!(pod_phase(p.as_ref()), want, "case {name}");
@@ -180,18 +134,13 @@ mod tests {
     #[test]
     fn unready_duration() {
         let now: Timestamp = "2026-01-01T00:10:00Z".parse().expect("ts");
-        let ready = pod(
-            json!({"metadata": {"name": "p"}, "status": {"phase": "Running", "conditions": [
-            {"type": "Ready", "status": "True", "lastTransitionTime": "2026-01-01T00:00:00Z"}]}}),
-        );
+        let ready = pod(json!({"metadata": {"name": "p"}, "status": {"phase": "Running", "conditions": [
+            {"type": "Ready", "status": "True", "lastTransitionTime": "2026-01-01T00:00:00Z"}]}}));
         assert_eq!(unready_for(Some(&ready), now), Duration::ZERO);
-        let unready = pod(
-            json!({"metadata": {"name": "p"}, "status": {"phase": "Running", "conditions": [
-            {"type": "Ready", "status": "False", "lastTransitionTime": "2026-01-01T00:08:00Z"}]}}),
-        );
+        let unready = pod(json!({"metadata": {"name": "p"}, "status": {"phase": "Running", "conditions": [
+            {"type": "Ready", "status": "False", "lastTransitionTime": "2026-01-01T00:08:00Z"}]}}));
         assert_eq!(unready_for(Some(&unready), now), Duration::from_secs(120));
-        let new =
-            pod(json!({"metadata": {"name": "p", "creationTimestamp": "2026-01-01T00:09:30Z"}}));
+        let new = pod(json!({"metadata": {"name": "p", "creationTimestamp": "2026-01-01T00:09:30Z"}}));
         assert_eq!(unready_for(Some(&new), now), Duration::from_secs(30));
     }
 }

@@ -57,9 +57,8 @@ macro_rules! owned_reflector {
     ($client:expr, $ns:expr, $kind:ty) => {{
         let (reader, writer) = reflector::store::<$kind>();
         let config = WatchConfig::default().labels(&format!("{}={}", names::labels::MANAGED_BY, names::labels::MANAGED_BY_VALUE));
-        let stream = reflector::reflector(writer, watcher::watcher(api::<$kind>(&$client, $ns), config))
-            .default_backoff()
-            .touched_objects();
+        let stream =
+            reflector::reflector(writer, watcher::watcher(api::<$kind>(&$client, $ns), config)).default_backoff().touched_objects();
         (reader, stream)
     }};
 }
@@ -105,16 +104,8 @@ pub async fn run(client: kube::Client, opts: RunOptions) -> Result<(), RunError>
         .default_backoff()
         .touched_objects();
 
-    let stores = Stores {
-        pods: pods.clone(),
-        stateful_sets,
-        config_maps,
-        services,
-        service_accounts,
-        pod_disruption_budgets: pdbs,
-        secrets,
-        nodes,
-    };
+    let stores =
+        Stores { pods: pods.clone(), stateful_sets, config_maps, services, service_accounts, pod_disruption_budgets: pdbs, secrets, nodes };
     let ctx = Arc::new(Context::new(client.clone(), stores, opts.settings.clone()));
     if let Some(t) = &opts.telemetry {
         t.attach(ctx.clone());

@@ -12,60 +12,37 @@ use crate::kafka::versions::api_name;
 pub const MAX_FRAME: usize = 256 * 1024 * 1024;
 
 fn codec_err(key: i16, version: i16, e: impl std::fmt::Display) -> Error {
-    Error::Codec {
-        api: api_name(key),
-        version,
-        message: e.to_string(),
-    }
+    Error::Codec { api: api_name(key), version, message: e.to_string() }
 }
 
 /// Encode a full frame: 4-byte size, request header (version per API), body.
-pub fn encode_request<R: Request>(
-    req: &R,
-    version: i16,
-    correlation_id: i32,
-    client_id: &StrBytes,
-) -> Result<Bytes> {
+pub fn encode_request<R: Request>(req: &R, version: i16, correlation_id: i32, client_id: &StrBytes) -> Result<Bytes> {
     let header = RequestHeader::default()
         .with_request_api_key(R::KEY)
         .with_request_api_version(version)
         .with_correlation_id(correlation_id)
         .with_client_id(Some(client_id.clone()));
     let hv = R::header_version(version);
-    let size = header
-        .compute_size(hv)
-        .and_then(|h| req.compute_size(version).map(|b| h + b))
-        .map_err(|e| codec_err(R::KEY, version, e))?;
+    let size = header.compute_size(hv).and_then(|h| req.compute_size(version).map(|b| h + b)).map_err(|e| codec_err(R::KEY, version, e))?;
     let mut buf = BytesMut::with_capacity(4 + size);
     buf.put_i32(i32::try_from(size).map_err(|e| codec_err(R::KEY, version, e))?);
-    header
-        .encode(&mut buf, hv)
-        .map_err(|e| codec_err(R::KEY, version, e))?;
-    req.encode(&mut buf, version)
-        .map_err(|e| codec_err(R::KEY, version, e))?;
+    header.encode(&mut buf, hv).map_err(|e| codec_err(R::KEY, version, e))?;
+    req.encode(&mut buf, version).map_err(|e| codec_err(R::KEY, version, e))?;
     Ok(buf.freeze())
 }
 
 /// The correlation id of a response frame (size prefix already removed).
 pub fn peek_correlation_id(frame: &[u8]) -> Option<i32> {
-    frame
-        .get(..4)
-        .map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    frame.get(..4).map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
 }
 
 /// Decode a response frame (size prefix removed) for request type `R` at `version`.
 pub fn decode_response<R: Request>(mut frame: Bytes, version: i16) -> Result<(i32, R::Response)> {
     let hv = <R::Response as HeaderVersion>::header_version(version);
-    let header =
-        ResponseHeader::decode(&mut frame, hv).map_err(|e| codec_err(R::KEY, version, e))?;
-    let body =
-        R::Response::decode(&mut frame, version).map_err(|e| codec_err(R::KEY, version, e))?;
+    let header = ResponseHeader::decode(&mut frame, hv).map_err(|e| codec_err(R::KEY, version, e))?;
+    let body = R::Response::decode(&mut frame, version).map_err(|e| codec_err(R::KEY, version, e))?;
     if frame.has_remaining() {
-        return Err(codec_err(
-            R::KEY,
-            version,
-            format!("{} trailing bytes", frame.remaining()),
-        ));
+        return Err(codec_err(R::KEY, version, format!("{} trailing bytes", frame.remaining())));
     }
     Ok((header.correlation_id, body))
 }
@@ -74,19 +51,14 @@ pub fn decode_response<R: Request>(mut frame: Bytes, version: i16) -> Result<(i3
 pub fn encode_response<R: Request>(resp: &R::Response, version: i16, correlation_id: i32) -> Result<Bytes> {
     let hv = <R::Response as HeaderVersion>::header_version(version);
     let mut buf = BytesMut::new();
-    ResponseHeader::default()
-        .with_correlation_id(correlation_id)
-        .encode(&mut buf, hv)
-        .map_err(|e| codec_err(R::KEY, version, e))?;
-    resp.encode(&mut buf, version)
-        .map_err(|e| codec_err(R::KEY, version, e))?;
+    ResponseHeader::default().with_correlation_id(correlation_id).encode(&mut buf, hv).map_err(|e| codec_err(R::KEY, version, e))?;
+    resp.encode(&mut buf, version).map_err(|e| codec_err(R::KEY, version, e))?;
     Ok(buf.freeze())
 }
 
 /// Decode a request frame (size prefix removed), as a broker would: used by tests.
 pub fn decode_request<R: Request>(mut frame: Bytes) -> Result<(RequestHeader, R)> {
-    let header = kafka_protocol::protocol::decode_request_header_from_buffer(&mut frame)
-        .map_err(|e| codec_err(R::KEY, -1, e))?;
+    let header = kafka_protocol::protocol::decode_request_header_from_buffer(&mut frame).map_err(|e| codec_err(R::KEY, -1, e))?;
     let version = header.request_api_version;
     let body = R::decode(&mut frame, version).map_err(|e| codec_err(R::KEY, version, e))?;
     if frame.has_remaining() {

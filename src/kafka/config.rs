@@ -94,11 +94,9 @@ pub enum SaslConfig {
 impl std::fmt::Debug for SaslConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            SaslConfig::ScramSha512 { username, .. } => f
-                .debug_struct("ScramSha512")
-                .field("username", username)
-                .field("password", &"<redacted>")
-                .finish(),
+            SaslConfig::ScramSha512 { username, .. } => {
+                f.debug_struct("ScramSha512").field("username", username).field("password", &"<redacted>").finish()
+            }
             SaslConfig::OAuthBearer { .. } => f.write_str("OAuthBearer"),
         }
     }
@@ -122,11 +120,7 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        RetryPolicy {
-            max_attempts: 8,
-            initial_backoff: Duration::from_millis(50),
-            max_backoff: Duration::from_secs(2),
-        }
+        RetryPolicy { max_attempts: 8, initial_backoff: Duration::from_millis(50), max_backoff: Duration::from_secs(2) }
     }
 }
 
@@ -134,9 +128,7 @@ impl RetryPolicy {
     /// Backoff before attempt `attempt` (1-based retry count), capped, without jitter.
     pub fn backoff(&self, attempt: u32) -> Duration {
         let factor = 1u32.checked_shl(attempt.saturating_sub(1)).unwrap_or(u32::MAX);
-        self.initial_backoff
-            .saturating_mul(factor)
-            .min(self.max_backoff)
+        self.initial_backoff.saturating_mul(factor).min(self.max_backoff)
     }
 }
 
@@ -146,11 +138,7 @@ mod tests {
 
     #[test]
     fn backoff_doubles_and_caps() {
-        let p = RetryPolicy {
-            max_attempts: 10,
-            initial_backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_millis(1000),
-        };
+        let p = RetryPolicy { max_attempts: 10, initial_backoff: Duration::from_millis(100), max_backoff: Duration::from_millis(1000) };
         let got: Vec<u128> = (1..=6).map(|a| p.backoff(a).as_millis()).collect();
         assert_eq!(got, vec![100, 200, 400, 800, 1000, 1000]);
         assert_eq!(p.backoff(64).as_millis(), 1000);
@@ -158,10 +146,7 @@ mod tests {
 
     #[test]
     fn debug_redacts_password() {
-        let s = SaslConfig::ScramSha512 {
-            username: "u".into(),
-            password: "secret".into(),
-        };
+        let s = SaslConfig::ScramSha512 { username: "u".into(), password: "secret".into() };
         assert!(!format!("{s:?}").contains("secret"));
     }
 }

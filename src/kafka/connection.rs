@@ -19,10 +19,7 @@ use crate::kafka::transport::Stream;
 use crate::kafka::versions::{Negotiated, api_name, fixed_version};
 
 async fn read_frame<S: AsyncRead + Unpin>(s: &mut S, addr: &str) -> Result<Bytes> {
-    let io = |source| Error::Io {
-        addr: addr.to_string(),
-        source,
-    };
+    let io = |source| Error::Io { addr: addr.to_string(), source };
     let len = s.read_i32().await.map_err(io)?;
     let len = usize::try_from(len)
         .ok()
@@ -44,13 +41,7 @@ pub struct Framed<S> {
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Framed<S> {
     pub fn new(stream: S, addr: String, client_id: StrBytes, timeout: Duration) -> Self {
-        Framed {
-            stream,
-            addr,
-            client_id,
-            next_corr: 0,
-            timeout,
-        }
+        Framed { stream, addr, client_id, next_corr: 0, timeout }
     }
 
     pub async fn roundtrip<R: Request>(&mut self, req: &R, version: i16) -> Result<R::Response> {
@@ -59,41 +50,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Framed<S> {
         let frame = codec::encode_request(req, version, corr, &self.client_id)?;
         let addr = self.addr.clone();
         let fut = async {
-            self.stream
-                .write_all(&frame)
-                .await
-                .map_err(|source| Error::Io { addr: addr.clone(), source })?;
-            self.stream
-                .flush()
-                .await
-                .map_err(|source| Error::Io { addr: addr.clone(), source })?;
+            self.stream.write_all(&frame).await.map_err(|source| Error::Io { addr: addr.clone(), source })?;
+            self.stream.flush().await.map_err(|source| Error::Io { addr: addr.clone(), source })?;
             read_frame(&mut self.stream, &addr).await
         };
-        let resp = tokio::time::timeout(self.timeout, fut)
-            .await
-            .map_err(|_| Error::Timeout {
-                api: api_name(R::KEY),
-                addr: self.addr.clone(),
-                after: self.timeout,
-            })??;
+        let resp = tokio::time::timeout(self.timeout, fut).await.map_err(|_| Error::Timeout {
+            api: api_name(R::KEY),
+            addr: self.addr.clone(),
+            after: self.timeout,
+        })??;
         if R::KEY == ApiKey::ApiVersions as i16 {
             // On UNSUPPORTED_VERSION a broker answers ApiVersions at v0; the error code leads
             // the body after the 4-byte v0 header.
             if resp.get(4..6).map(|b| i16::from_be_bytes([b[0], b[1]])) == Some(35) {
-                return Err(Error::UnsupportedVersion {
-                    addr: self.addr.clone(),
-                    api: "ApiVersions",
-                    wanted: version,
-                    broker_range: None,
-                });
+                return Err(Error::UnsupportedVersion { addr: self.addr.clone(), api: "ApiVersions", wanted: version, broker_range: None });
             }
         }
         let (got, body) = codec::decode_response::<R>(resp, version)?;
         if got != corr {
-            return Err(Error::Protocol(format!(
-                "correlation id {got} from {}, expected {corr}",
-                self.addr
-            )));
+            return Err(Error::Protocol(format!("correlation id {got} from {}, expected {corr}", self.addr)));
         }
         Ok(body)
     }
@@ -122,16 +97,9 @@ struct Shared {
 impl Shared {
     fn fail_all(&self, addr: &str) {
         self.closed.store(true, Ordering::SeqCst);
-        let drained: Vec<_> = self
-            .pending
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .drain()
-            .collect();
+        let drained: Vec<_> = self.pending.lock().unwrap_or_else(|p| p.into_inner()).drain().collect();
         for (_, tx) in drained {
-            let _ = tx.send(Err(Error::Disconnected {
-                addr: addr.to_string(),
-            }));
+            let _ = tx.send(Err(Error::Disconnected { addr: addr.to_string() }));
         }
     }
 }
@@ -166,18 +134,9 @@ impl Connection {
         request_timeout: Duration,
         session_lifetime: Option<Duration>,
     ) -> Connection {
-        let Framed {
-            stream,
-            addr,
-            client_id,
-            next_corr,
-            ..
-        } = framed;
+        let Framed { stream, addr, client_id, next_corr, .. } = framed;
         let (rd, wr) = tokio::io::split(stream);
-        let shared = Arc::new(Shared {
-            pending: Mutex::new(HashMap::new()),
-            closed: AtomicBool::new(false),
-        });
+        let shared = Arc::new(Shared { pending: Mutex::new(HashMap::new()), closed: AtomicBool::new(false) });
         let (tx, rx) = mpsc::unbounded_channel();
         let reader = tokio::spawn(reader_loop(rd, shared.clone(), addr.clone()));
         let writer = tokio::spawn(writer_loop(wr, rx, shared.clone(), addr.clone()));
@@ -189,16 +148,14 @@ impl Connection {
             next_corr: AtomicI32::new(next_corr),
             client_id,
             request_timeout,
-            expires_at: session_lifetime
-                .map(|l| Instant::now() + l.saturating_sub(l / 10 + Duration::from_secs(1))),
+            expires_at: session_lifetime.map(|l| Instant::now() + l.saturating_sub(l / 10 + Duration::from_secs(1))),
             tasks: [reader, writer],
         }
     }
 
     /// Usable for a new request (not closed, session not about to expire).
     pub fn is_usable(&self) -> bool {
-        !self.shared.closed.load(Ordering::SeqCst)
-            && self.expires_at.is_none_or(|t| Instant::now() < t)
+        !self.shared.closed.load(Ordering::SeqCst) && self.expires_at.is_none_or(|t| Instant::now() < t)
     }
 
     /// Send at our fixed version for `R`, checked against what this broker supports.
@@ -215,44 +172,27 @@ impl Connection {
 
     pub async fn send_at<R: Request>(&self, req: &R, version: i16, timeout: Duration) -> Result<R::Response> {
         if self.shared.closed.load(Ordering::SeqCst) {
-            return Err(Error::Disconnected {
-                addr: self.addr.clone(),
-            });
+            return Err(Error::Disconnected { addr: self.addr.clone() });
         }
         let corr = self.next_corr.fetch_add(1, Ordering::Relaxed);
         let frame = codec::encode_request(req, version, corr, &self.client_id)?;
         let (tx, rx) = oneshot::channel();
-        self.shared
-            .pending
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(corr, tx);
-        let guard = PendingGuard {
-            shared: &self.shared,
-            corr,
-        };
+        self.shared.pending.lock().unwrap_or_else(|p| p.into_inner()).insert(corr, tx);
+        let guard = PendingGuard { shared: &self.shared, corr };
         if self.frames.send(frame).is_err() {
-            return Err(Error::Disconnected {
-                addr: self.addr.clone(),
-            });
+            return Err(Error::Disconnected { addr: self.addr.clone() });
         }
         let api = api_name(R::KEY);
         let resp = match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(r)) => r?,
             Ok(Err(_)) => {
-                return Err(Error::Disconnected {
-                    addr: self.addr.clone(),
-                });
+                return Err(Error::Disconnected { addr: self.addr.clone() });
             }
             Err(_) => {
                 // The peer may be gone; do not reuse this connection.
                 self.shared.closed.store(true, Ordering::SeqCst);
                 tracing::debug!(addr = %self.addr, api, ?timeout, "request timed out");
-                return Err(Error::Timeout {
-                    api,
-                    addr: self.addr.clone(),
-                    after: timeout,
-                });
+                return Err(Error::Timeout { api, addr: self.addr.clone(), after: timeout });
             }
         };
         drop(guard);
@@ -269,11 +209,7 @@ struct PendingGuard<'a> {
 
 impl Drop for PendingGuard<'_> {
     fn drop(&mut self) {
-        self.shared
-            .pending
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&self.corr);
+        self.shared.pending.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.corr);
     }
 }
 
@@ -285,11 +221,7 @@ async fn reader_loop(mut rd: ReadHalf<Stream>, shared: Arc<Shared>, addr: String
                     tracing::warn!(%addr, "short response frame");
                     break;
                 };
-                let tx = shared
-                    .pending
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .remove(&corr);
+                let tx = shared.pending.lock().unwrap_or_else(|p| p.into_inner()).remove(&corr);
                 match tx {
                     Some(tx) => {
                         let _ = tx.send(Ok(frame));
@@ -306,12 +238,7 @@ async fn reader_loop(mut rd: ReadHalf<Stream>, shared: Arc<Shared>, addr: String
     shared.fail_all(&addr);
 }
 
-async fn writer_loop(
-    mut wr: WriteHalf<Stream>,
-    mut rx: mpsc::UnboundedReceiver<Bytes>,
-    shared: Arc<Shared>,
-    addr: String,
-) {
+async fn writer_loop(mut wr: WriteHalf<Stream>, mut rx: mpsc::UnboundedReceiver<Bytes>, shared: Arc<Shared>, addr: String) {
     while let Some(frame) = rx.recv().await {
         let res = async {
             wr.write_all(&frame).await?;

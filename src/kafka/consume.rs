@@ -35,17 +35,14 @@ pub enum OffsetSpec {
 }
 
 pub fn list_offsets_request(tp: &TopicPartition, spec: OffsetSpec) -> ListOffsetsRequest {
-    ListOffsetsRequest::default()
-        .with_replica_id(BrokerId(-1))
-        .with_isolation_level(0)
-        .with_topics(vec![
-            ListOffsetsTopic::default()
-                .with_name(TopicName(StrBytes::from_string(tp.topic.clone())))
-                .with_partitions(vec![ListOffsetsPartition::default().with_partition_index(tp.partition).with_current_leader_epoch(-1).with_timestamp(match spec {
-                    OffsetSpec::Earliest => -2,
-                    OffsetSpec::Latest => -1,
-                })]),
-        ])
+    ListOffsetsRequest::default().with_replica_id(BrokerId(-1)).with_isolation_level(0).with_topics(vec![
+        ListOffsetsTopic::default().with_name(TopicName(StrBytes::from_string(tp.topic.clone()))).with_partitions(vec![
+            ListOffsetsPartition::default().with_partition_index(tp.partition).with_current_leader_epoch(-1).with_timestamp(match spec {
+                OffsetSpec::Earliest => -2,
+                OffsetSpec::Latest => -1,
+            }),
+        ]),
+    ])
 }
 
 pub fn parse_list_offsets(tp: &TopicPartition, resp: ListOffsetsResponse) -> Result<i64> {
@@ -68,8 +65,7 @@ pub fn fetch_request(tp: &TopicPartition, offset: i64, max_bytes: i32, max_wait_
         .with_isolation_level(0)
         .with_session_id(0)
         .with_session_epoch(-1)
-        .with_topics(vec![
-            FetchTopic::default().with_topic(TopicName(StrBytes::from_string(tp.topic.clone()))).with_partitions(vec![
+        .with_topics(vec![FetchTopic::default().with_topic(TopicName(StrBytes::from_string(tp.topic.clone()))).with_partitions(vec![
                 FetchPartition::default()
                     .with_partition(tp.partition)
                     .with_current_leader_epoch(-1)
@@ -77,8 +73,7 @@ pub fn fetch_request(tp: &TopicPartition, offset: i64, max_bytes: i32, max_wait_
                     .with_last_fetched_epoch(-1)
                     .with_log_start_offset(-1)
                     .with_partition_max_bytes(max_bytes),
-            ]),
-        ])
+            ])])
         .with_rack_id(StrBytes::new())
 }
 
@@ -92,7 +87,8 @@ pub fn decode_records(mut buf: Bytes, from_offset: i64) -> Result<Vec<ConsumedRe
             break;
         }
         let mut batch = buf.split_to(total);
-        let set = RecordBatchDecoder::decode(&mut batch).map_err(|e| Error::Codec { api: "RecordBatch", version: 2, message: e.to_string() })?;
+        let set =
+            RecordBatchDecoder::decode(&mut batch).map_err(|e| Error::Codec { api: "RecordBatch", version: 2, message: e.to_string() })?;
         for r in set.records {
             if r.control || r.offset < from_offset {
                 continue;

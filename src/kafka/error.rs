@@ -19,10 +19,7 @@ impl KafkaCode {
     /// Retriable per Kafka's `Errors.java`, except the "unknown topic" family, which for an
     /// admin client is an answer ("it does not exist"), not a transient condition.
     pub fn is_retriable(&self) -> bool {
-        !matches!(
-            self.0,
-            ResponseError::UnknownTopicOrPartition | ResponseError::UnknownTopicId
-        ) && self.0.is_retriable()
+        !matches!(self.0, ResponseError::UnknownTopicOrPartition | ResponseError::UnknownTopicId) && self.0.is_retriable()
     }
     /// Errors after which the routing metadata (leaders, controller) is stale.
     pub fn needs_metadata_refresh(&self) -> bool {
@@ -63,10 +60,7 @@ pub enum ResolveError {
     #[error("invalid address {0:?}: expected host:port")]
     InvalidAddress(String),
     #[error("cannot read hosts file {path}: {source}")]
-    HostsFile {
-        path: String,
-        source: std::io::Error,
-    },
+    HostsFile { path: String, source: std::io::Error },
     #[error("cannot resolve {host}: {source}")]
     Lookup { host: String, source: std::io::Error },
     #[error("{host} resolved to no address")]
@@ -79,10 +73,7 @@ pub enum ResolveError {
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     #[error("cannot read {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    Read { path: String, source: std::io::Error },
     #[error("no certificate in {0}")]
     NoCertificate(String),
     #[error("no private key in {0}")]
@@ -92,10 +83,7 @@ pub enum TlsError {
     #[error("tls configuration: {0}")]
     Config(#[from] rustls::Error),
     #[error("tls handshake with {addr}: {source}")]
-    Handshake {
-        addr: String,
-        source: std::io::Error,
-    },
+    Handshake { addr: String, source: std::io::Error },
 }
 
 /// SASL authentication errors.
@@ -115,10 +103,7 @@ pub enum SaslError {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("i/o with {addr}: {source}")]
-    Io {
-        addr: String,
-        source: std::io::Error,
-    },
+    Io { addr: String, source: std::io::Error },
     #[error(transparent)]
     Resolve(#[from] ResolveError),
     #[error(transparent)]
@@ -126,38 +111,20 @@ pub enum Error {
     #[error(transparent)]
     Sasl(#[from] SaslError),
     #[error("cannot encode/decode {api} v{version}: {message}")]
-    Codec {
-        api: &'static str,
-        version: i16,
-        message: String,
-    },
+    Codec { api: &'static str, version: i16, message: String },
     #[error("{api} to {addr} timed out after {after:?}")]
-    Timeout {
-        api: &'static str,
-        addr: String,
-        after: Duration,
-    },
+    Timeout { api: &'static str, addr: String, after: Duration },
     #[error("connection to {addr} closed")]
     Disconnected { addr: String },
     #[error(
         "broker {addr} does not support {api} v{wanted} (it supports {}); Gregor needs Kafka 4.3 or newer",
         match broker_range { Some((a, b)) => format!("v{a}..=v{b}"), None => "none".to_string() }
     )]
-    UnsupportedVersion {
-        addr: String,
-        api: &'static str,
-        wanted: i16,
-        broker_range: Option<(i16, i16)>,
-    },
+    UnsupportedVersion { addr: String, api: &'static str, wanted: i16, broker_range: Option<(i16, i16)> },
     #[error("{api} failed: {code}{}{}",
         resource.as_deref().map(|r| format!(" for {r}")).unwrap_or_default(),
         message.as_deref().map(|m| format!(": {m}")).unwrap_or_default())]
-    Kafka {
-        api: &'static str,
-        code: KafkaCode,
-        resource: Option<String>,
-        message: Option<String>,
-    },
+    Kafka { api: &'static str, code: KafkaCode, resource: Option<String>, message: Option<String> },
     #[error("no broker reachable (tried {tried:?}): {last}")]
     NoBrokerAvailable { tried: Vec<String>, last: Box<Error> },
     #[error("node {0} is not in the cluster metadata")]
@@ -176,12 +143,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     /// Build an error from a response error code, `Ok(())` for 0.
-    pub fn check(
-        api: &'static str,
-        code: i16,
-        resource: Option<&str>,
-        message: Option<&str>,
-    ) -> Result<()> {
+    pub fn check(api: &'static str, code: i16, resource: Option<&str>, message: Option<&str>) -> Result<()> {
         match KafkaCode::from_code(code) {
             None => Ok(()),
             Some(code) => Err(Error::Kafka {
@@ -277,9 +239,6 @@ mod tests {
     #[test]
     fn messages_name_the_code_and_resource() {
         let e = Error::check("CreateTopics", 36, Some("t1"), Some("exists")).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "CreateTopics failed: TopicAlreadyExists (36) for t1: exists"
-        );
+        assert_eq!(e.to_string(), "CreateTopics failed: TopicAlreadyExists (36) for t1: exists");
     }
 }

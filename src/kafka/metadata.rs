@@ -88,15 +88,7 @@ impl MetadataSnapshot {
             .into_iter()
             .map(|b| {
                 let id = b.node_id.0;
-                (
-                    id,
-                    BrokerInfo {
-                        id,
-                        host: b.host.to_string(),
-                        port: b.port,
-                        rack: b.rack.map(|r| r.to_string()),
-                    },
-                )
+                (id, BrokerInfo { id, host: b.host.to_string(), port: b.port, rack: b.rack.map(|r| r.to_string()) })
             })
             .collect();
         let mut topics: Vec<TopicInfo> = resp
@@ -152,18 +144,12 @@ impl MetadataSnapshot {
     }
 
     pub fn topic(&self, name: &str) -> Option<&TopicInfo> {
-        self.topics
-            .binary_search_by(|t| t.name.as_str().cmp(name))
-            .ok()
-            .map(|i| &self.topics[i])
+        self.topics.binary_search_by(|t| t.name.as_str().cmp(name)).ok().map(|i| &self.topics[i])
     }
 
     pub fn partition(&self, topic: &str, partition: i32) -> Option<&PartitionInfo> {
         let t = self.topic(topic)?;
-        t.partitions
-            .binary_search_by_key(&partition, |p| p.partition)
-            .ok()
-            .map(|i| &t.partitions[i])
+        t.partitions.binary_search_by_key(&partition, |p| p.partition).ok().map(|i| &t.partitions[i])
     }
 
     pub fn leader(&self, topic: &str, partition: i32) -> Option<i32> {
@@ -182,15 +168,10 @@ impl MetadataSnapshot {
 
     /// Every partition with a replica on `node`.
     pub fn hosted_by(&self, node: i32) -> impl Iterator<Item = (&TopicInfo, &PartitionInfo)> {
-        self.by_broker
-            .get(&node)
-            .map(|v| v.as_slice())
-            .unwrap_or(&[])
-            .iter()
-            .map(|&(ti, pi)| {
-                let t = &self.topics[ti as usize];
-                (t, &t.partitions[pi as usize])
-            })
+        self.by_broker.get(&node).map(|v| v.as_slice()).unwrap_or(&[]).iter().map(|&(ti, pi)| {
+            let t = &self.topics[ti as usize];
+            (t, &t.partitions[pi as usize])
+        })
     }
 
     pub fn partition_count(&self) -> usize {
@@ -198,19 +179,14 @@ impl MetadataSnapshot {
     }
 
     pub fn under_replicated(&self) -> impl Iterator<Item = (&TopicInfo, &PartitionInfo)> {
-        self.topics
-            .iter()
-            .flat_map(|t| t.partitions.iter().map(move |p| (t, p)))
-            .filter(|(_, p)| p.is_under_replicated())
+        self.topics.iter().flat_map(|t| t.partitions.iter().map(move |p| (t, p))).filter(|(_, p)| p.is_under_replicated())
     }
 }
 
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use kafka_protocol::messages::metadata_response::{
-        MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
-    };
+    use kafka_protocol::messages::metadata_response::{MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic};
     use kafka_protocol::messages::{BrokerId, TopicName};
     use kafka_protocol::protocol::StrBytes;
 
@@ -261,10 +237,7 @@ pub(crate) mod tests {
     fn indexes_by_name_and_broker() {
         let snap = MetadataSnapshot::from_response(response(
             &[1, 2, 3],
-            &[
-                ("z", vec![(vec![1, 2], vec![1, 2])]),
-                ("a", vec![(vec![2, 3], vec![3]), (vec![3, 1], vec![])]),
-            ],
+            &[("z", vec![(vec![1, 2], vec![1, 2])]), ("a", vec![(vec![2, 3], vec![3]), (vec![3, 1], vec![])])],
         ));
         assert_eq!(snap.cluster_id.as_deref(), Some("c1"));
         assert_eq!(snap.controller_id, Some(1));

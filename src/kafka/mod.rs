@@ -17,16 +17,16 @@
 
 pub mod codec;
 pub mod config;
-pub mod consume;
 pub mod connection;
+pub mod consume;
 pub mod error;
 pub mod metadata;
 pub mod ops;
 pub mod produce;
 pub mod resolve;
-pub mod router;
 #[cfg(test)]
 mod roundtrip_tests;
+pub mod router;
 pub mod safety;
 pub mod sasl;
 pub mod transport;

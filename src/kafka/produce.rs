@@ -56,10 +56,7 @@ pub struct Producer {
 }
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 /// Encode records as one v2 batch.
@@ -81,11 +78,7 @@ pub fn encode_batch(records: &[OutRecord], producer_id: i64, epoch: i16, base_se
             timestamp: ts,
             key: r.key.clone(),
             value: r.value.clone(),
-            headers: r
-                .headers
-                .iter()
-                .map(|(k, v)| (StrBytes::from_string(k.clone()), v.clone()))
-                .collect::<IndexMap<_, _>>(),
+            headers: r.headers.iter().map(|(k, v)| (StrBytes::from_string(k.clone()), v.clone())).collect::<IndexMap<_, _>>(),
         })
         .collect();
     let mut buf = BytesMut::new();

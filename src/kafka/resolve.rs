@@ -60,11 +60,7 @@ pub struct Resolver {
 
 impl Resolver {
     pub fn new(config: &ResolverConfig) -> Self {
-        Resolver {
-            hosts_file: config.hosts_file.clone(),
-            loopback_only: config.loopback_only,
-            cache: Mutex::new(HostsCache::default()),
-        }
+        Resolver { hosts_file: config.hosts_file.clone(), loopback_only: config.loopback_only, cache: Mutex::new(HostsCache::default()) }
     }
 
     /// Resolve `host:port` to socket addresses.
@@ -77,10 +73,7 @@ impl Resolver {
         } else {
             let found = tokio::net::lookup_host((host.as_str(), port))
                 .await
-                .map_err(|source| ResolveError::Lookup {
-                    host: host.clone(),
-                    source,
-                })?;
+                .map_err(|source| ResolveError::Lookup { host: host.clone(), source })?;
             found.map(|s| s.ip()).collect()
         };
         if ips.is_empty() {
@@ -100,9 +93,7 @@ impl Resolver {
         };
         let key = host.to_ascii_lowercase();
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        let stamp = std::fs::metadata(path)
-            .ok()
-            .map(|m| (m.modified().unwrap_or(SystemTime::UNIX_EPOCH), m.len()));
+        let stamp = std::fs::metadata(path).ok().map(|m| (m.modified().unwrap_or(SystemTime::UNIX_EPOCH), m.len()));
         let stale = stamp != cache.stamp;
         if stale || !cache.map.contains_key(&key) {
             match std::fs::read_to_string(path) {
@@ -115,10 +106,7 @@ impl Resolver {
                     cache.stamp = None;
                 }
                 Err(source) => {
-                    return Err(ResolveError::HostsFile {
-                        path: path.display().to_string(),
-                        source,
-                    });
+                    return Err(ResolveError::HostsFile { path: path.display().to_string(), source });
                 }
             }
         }

@@ -92,11 +92,7 @@ impl Client {
         let cfg = &self.inner.config;
         let (host, _) = split_host_port(addr)?;
         let addrs = self.inner.resolver.resolve(addr).await?;
-        let tls = self
-            .inner
-            .tls
-            .as_ref()
-            .map(|c| (c, cfg.tls.as_ref().and_then(|t| t.server_name_override.as_deref())));
+        let tls = self.inner.tls.as_ref().map(|c| (c, cfg.tls.as_ref().and_then(|t| t.server_name_override.as_deref())));
         let stream = transport::connect(&host, &addrs, tls, cfg.connect_timeout).await?;
         let mut framed = Framed::new(stream, addr.to_string(), self.inner.client_id.clone(), cfg.request_timeout);
         let negotiated = framed.negotiate().await?;
@@ -143,11 +139,7 @@ impl Client {
 
     /// The cached metadata, if any was fetched.
     pub fn cached_metadata(&self) -> Option<Arc<MetadataSnapshot>> {
-        self.inner
-            .metadata
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.inner.metadata.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Candidate addresses for "any broker": known brokers first, then the bootstrap list.
@@ -187,21 +179,13 @@ impl Client {
                 Err(e) => return Err(e),
             }
         }
-        Err(Error::NoBrokerAvailable {
-            tried: candidates,
-            last: Box::new(last.unwrap_or(Error::InvalidArgument("no candidate".into()))),
-        })
+        Err(Error::NoBrokerAvailable { tried: candidates, last: Box::new(last.unwrap_or(Error::InvalidArgument("no candidate".into()))) })
     }
 
     async fn node_connection(&self, node: i32) -> Result<Arc<Connection>> {
         let addr = match self.cached_metadata().and_then(|m| m.broker(node).map(|b| b.addr())) {
             Some(a) => a,
-            None => self
-                .refresh_metadata()
-                .await?
-                .broker(node)
-                .map(|b| b.addr())
-                .ok_or(Error::UnknownNode(node))?,
+            None => self.refresh_metadata().await?.broker(node).map(|b| b.addr()).ok_or(Error::UnknownNode(node))?,
         };
         self.connection(&addr).await
     }
@@ -227,10 +211,7 @@ impl Client {
                     Some(l) => Some(l),
                     None => self.refresh_metadata().await?.leader(topic, partition),
                 };
-                let leader = leader.ok_or_else(|| Error::NoLeader {
-                    topic: topic.to_string(),
-                    partition,
-                })?;
+                let leader = leader.ok_or_else(|| Error::NoLeader { topic: topic.to_string(), partition })?;
                 self.node_connection(leader).await
             }
             Target::Coordinator { group } => {
@@ -239,10 +220,7 @@ impl Client {
                     .with_key_type(0)
                     .with_coordinator_keys(vec![StrBytes::from_string(group.to_string())]);
                 let resp = conn.send(&req).await?;
-                let c = resp
-                    .coordinators
-                    .first()
-                    .ok_or_else(|| Error::Protocol("FindCoordinator returned no coordinator".into()))?;
+                let c = resp.coordinators.first().ok_or_else(|| Error::Protocol("FindCoordinator returned no coordinator".into()))?;
                 Error::check("FindCoordinator", c.error_code, Some(group), c.error_message.as_deref())?;
                 self.node_connection(c.node_id.0).await
             }
@@ -259,16 +237,14 @@ impl Client {
 
     /// Fetch metadata for some topics (or all with `None`) without touching the cache.
     pub async fn fetch_metadata(&self, target: Target<'_>, topics: Option<&[String]>) -> Result<MetadataSnapshot> {
-        let req = MetadataRequest::default()
-            .with_allow_auto_topic_creation(false)
-            .with_topics(topics.map(|ts| {
-                ts.iter()
-                    .map(|t| {
-                        kafka_protocol::messages::metadata_request::MetadataRequestTopic::default()
-                            .with_name(Some(kafka_protocol::messages::TopicName(StrBytes::from_string(t.clone()))))
-                    })
-                    .collect()
-            }));
+        let req = MetadataRequest::default().with_allow_auto_topic_creation(false).with_topics(topics.map(|ts| {
+            ts.iter()
+                .map(|t| {
+                    kafka_protocol::messages::metadata_request::MetadataRequestTopic::default()
+                        .with_name(Some(kafka_protocol::messages::TopicName(StrBytes::from_string(t.clone()))))
+                })
+                .collect()
+        }));
         let conn = Box::pin(self.route(target)).await?;
         let resp = conn.send(&req).await?;
         Ok(MetadataSnapshot::from_response(resp))
@@ -293,10 +269,7 @@ impl Client {
                 Ok(v) => return Ok(v),
                 Err(e) if e.is_retriable() => {
                     if attempt >= policy.max_attempts {
-                        return Err(Error::RetriesExhausted {
-                            attempts: attempt,
-                            last: Box::new(e),
-                        });
+                        return Err(Error::RetriesExhausted { attempts: attempt, last: Box::new(e) });
                     }
                     tracing::debug!(error = %e, attempt, "retrying");
                     if e.needs_metadata_refresh()
@@ -318,8 +291,7 @@ impl Client {
         R: kafka_protocol::protocol::Request,
     {
         let parse = &parse;
-        self.with_retry(target, |conn| async move { parse(conn.send(req).await?) })
-            .await
+        self.with_retry(target, |conn| async move { parse(conn.send(req).await?) }).await
     }
 
     /// Send one request with retries.
@@ -327,7 +299,6 @@ impl Client {
     where
         R: kafka_protocol::protocol::Request,
     {
-        self.with_retry(target, |conn| async move { conn.send(req).await })
-            .await
+        self.with_retry(target, |conn| async move { conn.send(req).await }).await
     }
 }

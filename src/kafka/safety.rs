@@ -25,8 +25,13 @@ pub struct AtRisk {
 pub enum RestartDecision {
     /// Safe. `unprotectable` lists partitions on the node with RF <= min ISR (or RF 1),
     /// which no roll can keep available: report them, do not block on them.
-    Ok { unprotectable: Vec<TopicPartition> },
-    Blocked { at_risk: Vec<AtRisk>, unprotectable: Vec<TopicPartition> },
+    Ok {
+        unprotectable: Vec<TopicPartition>,
+    },
+    Blocked {
+        at_risk: Vec<AtRisk>,
+        unprotectable: Vec<TopicPartition>,
+    },
 }
 
 impl RestartDecision {
@@ -57,11 +62,7 @@ pub fn can_restart(snap: &MetadataSnapshot, node: i32, min_isr: &HashMap<String,
     }
     at_risk.sort_by(|a, b| a.partition.cmp(&b.partition));
     unprotectable.sort();
-    if at_risk.is_empty() {
-        RestartDecision::Ok { unprotectable }
-    } else {
-        RestartDecision::Blocked { at_risk, unprotectable }
-    }
+    if at_risk.is_empty() { RestartDecision::Ok { unprotectable } } else { RestartDecision::Blocked { at_risk, unprotectable } }
 }
 
 /// Whether a (re)started broker is back: registered, unfenced, in every ISR it belongs to.
@@ -177,10 +178,7 @@ impl Client {
     /// `controllers_caught_up` with the given tolerances, using the local clock.
     pub async fn controllers_caught_up(&self, max_lag: i64, max_fetch_age_ms: i64) -> Result<QuorumCatchUp> {
         let q = self.describe_quorum().await?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0);
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
         Ok(controllers_caught_up(&q, max_lag, max_fetch_age_ms, now))
     }
 }
@@ -201,16 +199,16 @@ mod tests {
     fn can_restart_table() {
         // (replicas, isr, min_isr, node, expect: "ok" | "blocked" | "unprotectable")
         let cases: &[(&[i32], &[i32], i32, i32, &str)] = &[
-            (&[1, 2, 3], &[1, 2, 3], 2, 1, "ok"),          // ISR 3 > min 2
-            (&[1, 2, 3], &[1, 2], 2, 1, "blocked"),        // ISR == min, node in ISR
-            (&[1, 2, 3], &[2, 3], 2, 1, "ok"),             // ISR == min, node already out
-            (&[1, 2, 3], &[2], 2, 1, "blocked"),           // already under min
-            (&[1, 2, 3], &[1], 2, 1, "blocked"),           // under min, node in ISR
+            (&[1, 2, 3], &[1, 2, 3], 2, 1, "ok"),            // ISR 3 > min 2
+            (&[1, 2, 3], &[1, 2], 2, 1, "blocked"),          // ISR == min, node in ISR
+            (&[1, 2, 3], &[2, 3], 2, 1, "ok"),               // ISR == min, node already out
+            (&[1, 2, 3], &[2], 2, 1, "blocked"),             // already under min
+            (&[1, 2, 3], &[1], 2, 1, "blocked"),             // under min, node in ISR
             (&[1, 2, 3], &[1, 2, 3], 3, 1, "unprotectable"), // RF == min
-            (&[1], &[1], 1, 1, "unprotectable"),           // RF 1
-            (&[1, 2], &[1, 2], 1, 1, "ok"),                // RF 2, min 1
-            (&[1, 2], &[1], 1, 1, "blocked"),              // RF 2, min 1, node is the last ISR
-            (&[2, 3, 4], &[2], 2, 1, "ok"),                // node hosts nothing here
+            (&[1], &[1], 1, 1, "unprotectable"),             // RF 1
+            (&[1, 2], &[1, 2], 1, 1, "ok"),                  // RF 2, min 1
+            (&[1, 2], &[1], 1, 1, "blocked"),                // RF 2, min 1, node is the last ISR
+            (&[2, 3, 4], &[2], 2, 1, "ok"),                  // node hosts nothing here
         ];
         for (i, (replicas, isr, min, node, want)) in cases.iter().enumerate() {
             let s = snap(vec![(replicas.to_vec(), isr.to_vec())]);
@@ -263,10 +261,7 @@ mod tests {
         ClusterDescription {
             cluster_id: "c".into(),
             controller_id: Some(1),
-            brokers: fenced
-                .iter()
-                .map(|&(id, f)| ClusterBroker { id, host: "h".into(), port: 1, rack: None, fenced: f })
-                .collect(),
+            brokers: fenced.iter().map(|&(id, f)| ClusterBroker { id, host: "h".into(), port: 1, rack: None, fenced: f }).collect(),
         }
     }
 
@@ -298,7 +293,7 @@ mod tests {
             (q(vec![v(1, 100, -1), v(2, 100, 9_900), v(3, 99, 9_950)]), vec![]),
             (q(vec![v(1, 100, -1), v(2, 50, 9_900), v(3, 100, 9_950)]), vec![2]), // lagging
             (q(vec![v(1, 100, -1), v(2, 100, 1_000), v(3, 100, 9_950)]), vec![2]), // stale fetch
-            (q(vec![v(1, 100, -1), v(2, -1, -1), v(3, 100, 9_950)]), vec![2]),   // never fetched
+            (q(vec![v(1, 100, -1), v(2, -1, -1), v(3, 100, 9_950)]), vec![2]),    // never fetched
             (q(vec![v(2, 100, 9_900)]), vec![1]),                                 // leader not a voter we see
         ];
         for (i, (qi, want)) in cases.into_iter().enumerate() {

@@ -43,12 +43,7 @@ struct Callback {
 }
 
 impl SessionCallback for Callback {
-    fn callback(
-        &self,
-        _session: &SessionData,
-        _context: &Context,
-        request: &mut CbRequest<'_>,
-    ) -> Result<(), SessionError> {
+    fn callback(&self, _session: &SessionData, _context: &Context, request: &mut CbRequest<'_>) -> Result<(), SessionError> {
         if let Some(err) = request.get_action::<OAuthBearerErrored>() {
             if let Ok(mut slot) = self.server_error.lock() {
                 *slot = Some(format!("{}: {:?}", err.status, err.scope));
@@ -59,9 +54,7 @@ impl SessionCallback for Callback {
             request.satisfy::<OAuthBearerToken>(self.token.as_str())?;
             return Ok(());
         }
-        request
-            .satisfy::<AuthId>(self.username.as_str())?
-            .satisfy::<Password>(self.password.as_bytes())?;
+        request.satisfy::<AuthId>(self.username.as_str())?.satisfy::<Password>(self.password.as_bytes())?;
         Ok(())
     }
 }
@@ -75,23 +68,13 @@ pub async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
     let (mech, cb) = match cfg {
         SaslConfig::ScramSha512 { username, password } => (
             &rsasl::mechanisms::scram::SCRAM_SHA512,
-            Callback {
-                username: username.clone(),
-                password: password.clone(),
-                token: String::new(),
-                server_error: Arc::default(),
-            },
+            Callback { username: username.clone(), password: password.clone(), token: String::new(), server_error: Arc::default() },
         ),
         SaslConfig::OAuthBearer { provider } => {
             let token = provider.token().await.map_err(SaslError::TokenProvider)?;
             (
                 &rsasl::mechanisms::oauthbearer::OAUTHBEARER,
-                Callback {
-                    username: String::new(),
-                    password: String::new(),
-                    token,
-                    server_error: Arc::default(),
-                },
+                Callback { username: String::new(), password: String::new(), token, server_error: Arc::default() },
             )
         }
     };
@@ -99,18 +82,12 @@ pub async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
     let server_error = cb.server_error.clone();
 
     let hs_version = negotiated.version_for(ApiKey::SaslHandshake as i16, &framed.addr)?;
-    let hs = framed
-        .roundtrip(
-            &SaslHandshakeRequest::default().with_mechanism(StrBytes::from_string(mech_name.clone())),
-            hs_version,
-        )
-        .await?;
+    let hs =
+        framed.roundtrip(&SaslHandshakeRequest::default().with_mechanism(StrBytes::from_string(mech_name.clone())), hs_version).await?;
     if hs.error_code != 0 {
-        return Err(SaslError::MechanismNotEnabled {
-            wanted: mech_name,
-            offered: hs.mechanisms.iter().map(|m| m.to_string()).collect(),
-        }
-        .into());
+        return Err(
+            SaslError::MechanismNotEnabled { wanted: mech_name, offered: hs.mechanisms.iter().map(|m| m.to_string()).collect() }.into()
+        );
     }
 
     let mechs: &'static [rsasl::prelude::Mechanism] = match cfg {
@@ -122,18 +99,14 @@ pub async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
         .with_callback(cb)
         .map_err(|e| SaslError::Mechanism(e.to_string()))?;
     let name = Mechname::parse(mech_name.as_bytes()).map_err(|e| SaslError::Mechanism(e.to_string()))?;
-    let mut session = SASLClient::new(config)
-        .start_suggested([name].iter())
-        .map_err(|e| SaslError::Mechanism(e.to_string()))?;
+    let mut session = SASLClient::new(config).start_suggested([name].iter()).map_err(|e| SaslError::Mechanism(e.to_string()))?;
 
     let auth_version = negotiated.version_for(ApiKey::SaslAuthenticate as i16, &framed.addr)?;
     let mut input: Option<Bytes> = None;
     let mut lifetime = None;
     loop {
         let mut out = Vec::new();
-        let state = session
-            .step(input.as_deref(), &mut out)
-            .map_err(|e| SaslError::AuthenticationFailed(e.to_string()))?;
+        let state = session.step(input.as_deref(), &mut out).map_err(|e| SaslError::AuthenticationFailed(e.to_string()))?;
         let must_send = match state {
             State::Running => true,
             State::Finished(ref sent) => matches!(sent, rsasl::prelude::MessageSent::Yes) || input.is_none(),
@@ -145,20 +118,10 @@ pub async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
             // RFC 7628: after a server error challenge the client answers with a lone %x01.
             out.push(1);
         }
-        let resp = framed
-            .roundtrip(
-                &SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(out)),
-                auth_version,
-            )
-            .await?;
+        let resp = framed.roundtrip(&SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(out)), auth_version).await?;
         if resp.error_code != 0 {
             let detail = resp.error_message.map(|m| m.to_string()).unwrap_or_default();
-            let extra = server_error
-                .lock()
-                .ok()
-                .and_then(|s| s.clone())
-                .map(|s| format!(" ({s})"))
-                .unwrap_or_default();
+            let extra = server_error.lock().ok().and_then(|s| s.clone()).map(|s| format!(" ({s})")).unwrap_or_default();
             tracing::debug!(addr = %framed.addr, code = resp.error_code, "sasl authentication failed");
             return Err(SaslError::AuthenticationFailed(format!("{detail}{extra}")).into());
         }

@@ -53,20 +53,14 @@ impl AsyncWrite for Stream {
 }
 
 fn read_file(path: &std::path::Path) -> Result<Vec<u8>, TlsError> {
-    std::fs::read(path).map_err(|source| TlsError::Read {
-        path: path.display().to_string(),
-        source,
-    })
+    std::fs::read(path).map_err(|source| TlsError::Read { path: path.display().to_string(), source })
 }
 
 fn load_certs(path: &std::path::Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let bytes = read_file(path)?;
     let certs: Vec<_> = rustls_pemfile::certs(&mut BufReader::new(bytes.as_slice()))
         .collect::<Result<_, _>>()
-        .map_err(|source| TlsError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
+        .map_err(|source| TlsError::Read { path: path.display().to_string(), source })?;
     if certs.is_empty() {
         return Err(TlsError::NoCertificate(path.display().to_string()));
     }
@@ -76,10 +70,7 @@ fn load_certs(path: &std::path::Path) -> Result<Vec<CertificateDer<'static>>, Tl
 fn load_key(path: &std::path::Path) -> Result<PrivateKeyDer<'static>, TlsError> {
     let bytes = read_file(path)?;
     rustls_pemfile::private_key(&mut BufReader::new(bytes.as_slice()))
-        .map_err(|source| TlsError::Read {
-            path: path.display().to_string(),
-            source,
-        })?
+        .map_err(|source| TlsError::Read { path: path.display().to_string(), source })?
         .ok_or_else(|| TlsError::NoPrivateKey(path.display().to_string()))
 }
 
@@ -89,11 +80,9 @@ pub fn tls_connector(cfg: &TlsConfig) -> Result<TlsConnector, TlsError> {
     for cert in load_certs(&cfg.ca_pem)? {
         roots.add(cert)?;
     }
-    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()?
-    .with_root_certificates(roots);
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots);
     let config = match (&cfg.client_cert_pem, &cfg.client_key_pem) {
         (Some(cert), Some(key)) => builder.with_client_auth_cert(load_certs(cert)?, load_key(key)?)?,
         _ => builder.with_no_client_auth(),
@@ -102,12 +91,7 @@ pub fn tls_connector(cfg: &TlsConfig) -> Result<TlsConnector, TlsError> {
 }
 
 /// Dial one of `addrs` (in order), then wrap in TLS if a connector is given.
-pub async fn connect(
-    host: &str,
-    addrs: &[SocketAddr],
-    tls: Option<(&TlsConnector, Option<&str>)>,
-    timeout: Duration,
-) -> Result<Stream> {
+pub async fn connect(host: &str, addrs: &[SocketAddr], tls: Option<(&TlsConnector, Option<&str>)>, timeout: Duration) -> Result<Stream> {
     let mut last = None;
     for addr in addrs {
         match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
@@ -117,37 +101,16 @@ pub async fn connect(
                     return Ok(Stream::Plain(tcp));
                 };
                 let name = name_override.unwrap_or(host).to_string();
-                let server_name = ServerName::try_from(name.clone())
-                    .map_err(|_| TlsError::ServerName(name.clone()))?;
+                let server_name = ServerName::try_from(name.clone()).map_err(|_| TlsError::ServerName(name.clone()))?;
                 let tls = tokio::time::timeout(timeout, connector.connect(server_name, tcp))
                     .await
-                    .map_err(|_| Error::Timeout {
-                        api: "TlsHandshake",
-                        addr: addr.to_string(),
-                        after: timeout,
-                    })?
-                    .map_err(|source| TlsError::Handshake {
-                        addr: format!("{host} ({addr})"),
-                        source,
-                    })?;
+                    .map_err(|_| Error::Timeout { api: "TlsHandshake", addr: addr.to_string(), after: timeout })?
+                    .map_err(|source| TlsError::Handshake { addr: format!("{host} ({addr})"), source })?;
                 return Ok(Stream::Tls(Box::new(tls)));
             }
-            Ok(Err(source)) => {
-                last = Some(Error::Io {
-                    addr: format!("{host} ({addr})"),
-                    source,
-                })
-            }
-            Err(_) => {
-                last = Some(Error::Timeout {
-                    api: "Connect",
-                    addr: format!("{host} ({addr})"),
-                    after: timeout,
-                })
-            }
+            Ok(Err(source)) => last = Some(Error::Io { addr: format!("{host} ({addr})"), source }),
+            Err(_) => last = Some(Error::Timeout { api: "Connect", addr: format!("{host} ({addr})"), after: timeout }),
         }
     }
-    Err(last.unwrap_or(Error::Disconnected {
-        addr: host.to_string(),
-    }))
+    Err(last.unwrap_or(Error::Disconnected { addr: host.to_string() }))
 }

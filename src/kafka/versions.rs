@@ -44,12 +44,7 @@ pub const FIXED: &[(ApiKey, i16)] = &[
 ];
 
 /// APIs every broker must support at connect time ("is this broker new enough?").
-pub const REQUIRED_AT_CONNECT: &[ApiKey] = &[
-    ApiKey::Metadata,
-    ApiKey::DescribeCluster,
-    ApiKey::DescribeConfigs,
-    ApiKey::CreateTopics,
-];
+pub const REQUIRED_AT_CONNECT: &[ApiKey] = &[ApiKey::Metadata, ApiKey::DescribeCluster, ApiKey::DescribeConfigs, ApiKey::CreateTopics];
 
 pub fn fixed_version(key: i16) -> Option<i16> {
     FIXED.iter().find(|(k, _)| *k as i16 == key).map(|(_, v)| *v)
@@ -120,11 +115,7 @@ pub struct Negotiated {
 impl Negotiated {
     pub fn from_response(resp: &ApiVersionsResponse) -> Self {
         Negotiated {
-            ranges: resp
-                .api_keys
-                .iter()
-                .map(|k| (k.api_key, (k.min_version, k.max_version)))
-                .collect(),
+            ranges: resp.api_keys.iter().map(|k| (k.api_key, (k.min_version, k.max_version))).collect(),
             supported_features: resp
                 .supported_features
                 .iter()
@@ -145,17 +136,10 @@ impl Negotiated {
 
     /// Our fixed version for `key`, if this broker supports it.
     pub fn version_for(&self, key: i16, addr: &str) -> Result<i16> {
-        let wanted = fixed_version(key).ok_or_else(|| {
-            Error::InvalidArgument(format!("no fixed version for api key {key}"))
-        })?;
+        let wanted = fixed_version(key).ok_or_else(|| Error::InvalidArgument(format!("no fixed version for api key {key}")))?;
         match self.broker_range(key) {
             Some((min, max)) if (min..=max).contains(&wanted) => Ok(wanted),
-            range => Err(Error::UnsupportedVersion {
-                addr: addr.to_string(),
-                api: api_name(key),
-                wanted,
-                broker_range: range,
-            }),
+            range => Err(Error::UnsupportedVersion { addr: addr.to_string(), api: api_name(key), wanted, broker_range: range }),
         }
     }
 
@@ -266,12 +250,8 @@ mod tests {
     fn negotiation_rejects_old_brokers_clearly() {
         let mut resp = ApiVersionsResponse::default();
         for (key, v) in FIXED {
-            resp.api_keys.push(
-                api_versions_response::ApiVersion::default()
-                    .with_api_key(*key as i16)
-                    .with_min_version(0)
-                    .with_max_version(*v),
-            );
+            resp.api_keys
+                .push(api_versions_response::ApiVersion::default().with_api_key(*key as i16).with_min_version(0).with_max_version(*v));
         }
         let n = Negotiated::from_response(&resp);
         n.check_required("b:9092").unwrap();
@@ -290,9 +270,7 @@ mod tests {
 
         // A broker without the API at all.
         old.api_keys.retain(|k| k.api_key != ApiKey::DescribeQuorum as i16);
-        let err = Negotiated::from_response(&old)
-            .version_for(ApiKey::DescribeQuorum as i16, "b")
-            .unwrap_err();
+        let err = Negotiated::from_response(&old).version_for(ApiKey::DescribeQuorum as i16, "b").unwrap_err();
         assert!(matches!(err, Error::UnsupportedVersion { broker_range: None, .. }));
     }
 }

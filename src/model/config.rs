@@ -155,10 +155,7 @@ fn check_kind(kind: ValueKind, text: &str) -> Result<(), String> {
 
 /// Checks every `spec.config` entry and returns the valid ones as text.
 /// Errors carry the path `spec.config.<key>`.
-pub(crate) fn check_user_config(
-    config: &BTreeMap<String, serde_json::Value>,
-    findings: &mut Findings,
-) -> BTreeMap<String, String> {
+pub(crate) fn check_user_config(config: &BTreeMap<String, serde_json::Value>, findings: &mut Findings) -> BTreeMap<String, String> {
     let mut accepted = BTreeMap::new();
     for (key, value) in config {
         let path = format!("spec.config.{key}");
@@ -208,11 +205,7 @@ fn int_of(config: &BTreeMap<String, String>, key: &str) -> Option<i32> {
 /// Adds the replication defaults (RF = min(3, brokers), min ISR = max(1, RF-1)) where the user left
 /// them out, and checks the rules: RF <= brokers is an error; RF < 3 with 3+ brokers and min ISR >= RF
 /// are warnings.
-pub(crate) fn apply_replication_defaults(
-    config: &mut BTreeMap<String, String>,
-    brokers: i32,
-    findings: &mut Findings,
-) -> Replication {
+pub(crate) fn apply_replication_defaults(config: &mut BTreeMap<String, String>, brokers: i32, findings: &mut Findings) -> Replication {
     let default_rf = brokers.clamp(1, 3);
     for (rf_key, isr_key) in REPLICATION_KEYS {
         let rf = match int_of(config, rf_key) {

@@ -19,8 +19,8 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 
 pub use cluster::{
-    AdminAccess, Authorization, ClientListener, ClusterModel, Component, InternalSecurity,
-    ListenerAuth, OperatorCredentials, PoolModel, RackAwareness, Roles, StorageModel,
+    AdminAccess, Authorization, ClientListener, ClusterModel, Component, InternalSecurity, ListenerAuth, OperatorCredentials, PoolModel,
+    RackAwareness, Roles, StorageModel,
 };
 pub use config::Replication;
 pub use error::{ValidationError, ValidationErrors, Warning};
@@ -45,12 +45,7 @@ impl Observed {
             .status
             .iter()
             .flat_map(|s| s.node_pools.iter())
-            .filter_map(|p| {
-                p.node_ids
-                    .iter()
-                    .min()
-                    .map(|start| (p.name.clone(), *start))
-            })
+            .filter_map(|p| p.node_ids.iter().min().map(|start| (p.name.clone(), *start)))
             .collect()
     }
 }
@@ -66,10 +61,7 @@ pub struct Validated {
 
 /// Validates a KafkaCluster into a model, or returns every error with its field path.
 /// A missing namespace is taken as `default`.
-pub fn validate(
-    cluster: &KafkaCluster,
-    observed: &Observed,
-) -> Result<Validated, ValidationErrors> {
+pub fn validate(cluster: &KafkaCluster, observed: &Observed) -> Result<Validated, ValidationErrors> {
     let identity = validate::Identity {
         name: cluster.metadata.name.as_deref().unwrap_or_default(),
         namespace: cluster.metadata.namespace.as_deref().unwrap_or("default"),
@@ -78,10 +70,7 @@ pub fn validate(
     let mut findings = error::Findings::default();
     let model = validate::validate_spec(&identity, &cluster.spec, observed, &mut findings);
     match model {
-        Some(model) if findings.errors.is_empty() => Ok(Validated {
-            model,
-            warnings: findings.warnings,
-        }),
+        Some(model) if findings.errors.is_empty() => Ok(Validated { model, warnings: findings.warnings }),
         _ => Err(ValidationErrors(findings.errors)),
     }
 }
@@ -92,16 +81,13 @@ pub fn is_valid_cluster_id(id: &str) -> bool {
     // `Uuid.randomUuid()` never yields one for the same reason).
     id.len() == 22
         && !id.starts_with('-')
-        && base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(id)
-            .is_ok_and(|bytes| bytes.len() == 16 && bytes.iter().any(|b| *b != 0))
+        && base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(id).is_ok_and(|bytes| bytes.len() == 16 && bytes.iter().any(|b| *b != 0))
 }
 
 /// A fresh random cluster id, for the controller's first reconcile.
 pub fn new_cluster_id() -> String {
     loop {
-        let id = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(uuid::Uuid::new_v4().as_bytes());
+        let id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(uuid::Uuid::new_v4().as_bytes());
         if is_valid_cluster_id(&id) {
             return id;
         }
@@ -143,14 +129,7 @@ mod tests {
         assert!(is_valid_cluster_id(&id), "{id}");
         assert_eq!(id, placeholder_cluster_id(&cluster));
         assert!(!is_valid_cluster_id("short"));
-        assert!(
-            !is_valid_cluster_id("-o0QKTLMuTHHGg1IbQdwjA"),
-            "kafka-storage would read it as an option"
-        );
-        assert!(
-            (0..5000)
-                .map(|_| new_cluster_id())
-                .all(|id| !id.starts_with('-'))
-        );
+        assert!(!is_valid_cluster_id("-o0QKTLMuTHHGg1IbQdwjA"), "kafka-storage would read it as an option");
+        assert!((0..5000).map(|_| new_cluster_id()).all(|id| !id.starts_with('-')));
     }
 }

@@ -117,10 +117,7 @@ pub fn cluster_labels(cluster: &str) -> BTreeMap<String, String> {
 
 /// Selector of every Kafka pod of a cluster.
 pub fn cluster_selector(cluster: &str) -> BTreeMap<String, String> {
-    BTreeMap::from([
-        (labels::NAME.to_owned(), labels::NAME_VALUE.to_owned()),
-        (labels::CLUSTER.to_owned(), cluster.to_owned()),
-    ])
+    BTreeMap::from([(labels::NAME.to_owned(), labels::NAME_VALUE.to_owned()), (labels::CLUSTER.to_owned(), cluster.to_owned())])
 }
 
 /// Selector of the Kafka pods of one pool.

@@ -22,11 +22,7 @@ fn overlaps(a: &Range<i32>, b: &Range<i32>) -> bool {
 }
 
 /// Assigns a first node id to every pool (same order as `pools`). Errors are reported with field paths.
-pub(crate) fn assign(
-    pools: &[PoolRequest<'_>],
-    observed: &BTreeMap<String, i32>,
-    findings: &mut Findings,
-) -> Vec<i32> {
+pub(crate) fn assign(pools: &[PoolRequest<'_>], observed: &BTreeMap<String, i32>, findings: &mut Findings) -> Vec<i32> {
     let mut starts: Vec<Option<i32>> = Vec::with_capacity(pools.len());
     for (index, pool) in pools.iter().enumerate() {
         let seen = observed.get(pool.name).copied();
@@ -47,12 +43,8 @@ pub(crate) fn assign(
         if let Some(start) = starts[index] {
             let range = start..start.saturating_add(pool.replicas.max(1));
             if let Some(other) = taken.iter().position(|r| overlaps(r, &range)) {
-                let other_pool = pools
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, _)| starts[*i].is_some())
-                    .nth(other)
-                    .map_or("another pool", |(_, p)| p.name);
+                let other_pool =
+                    pools.iter().enumerate().filter(|(i, _)| starts[*i].is_some()).nth(other).map_or("another pool", |(_, p)| p.name);
                 findings.error(
                     format!("spec.nodePools[{index}].nodeIdStart"),
                     format!("node ids {}..{} overlap those of pool {other_pool}", range.start, range.end - 1),

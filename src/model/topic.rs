@@ -46,9 +46,7 @@ pub fn is_legal_topic_name(name: &str) -> bool {
         && name.len() <= MAX_TOPIC_NAME_LEN
         && name != "."
         && name != ".."
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
 fn scalar_text(value: &serde_json::Value) -> Result<String, &'static str> {
@@ -57,32 +55,17 @@ fn scalar_text(value: &serde_json::Value) -> Result<String, &'static str> {
         serde_json::Value::Number(n) => Ok(n.to_string()),
         serde_json::Value::Bool(b) => Ok(b.to_string()),
         serde_json::Value::Null => Err("must have a value (null is not allowed)"),
-        serde_json::Value::Array(_) | serde_json::Value::Object(_) => {
-            Err("must be a string, number or boolean")
-        }
+        serde_json::Value::Array(_) | serde_json::Value::Object(_) => Err("must be a string, number or boolean"),
     }
 }
 
 /// Validates a KafkaTopic spec against its cluster's defaults.
-pub fn desired_topic(
-    resource_name: &str,
-    spec: &KafkaTopicSpec,
-    defaults: &TopicDefaults,
-) -> Result<DesiredTopic, ValidationErrors> {
+pub fn desired_topic(resource_name: &str, spec: &KafkaTopicSpec, defaults: &TopicDefaults) -> Result<DesiredTopic, ValidationErrors> {
     let mut errors = Vec::new();
-    let mut error = |path: &str, message: String| {
-        errors.push(ValidationError {
-            path: path.to_owned(),
-            message,
-        })
-    };
+    let mut error = |path: &str, message: String| errors.push(ValidationError { path: path.to_owned(), message });
     let name = topic_name(resource_name, spec);
     if !is_legal_topic_name(name) {
-        let path = if spec.topic_name.is_some() {
-            "spec.topicName"
-        } else {
-            "metadata.name"
-        };
+        let path = if spec.topic_name.is_some() { "spec.topicName" } else { "metadata.name" };
         error(
             path,
             format!(
@@ -97,18 +80,9 @@ pub fn desired_topic(
     }
     let replicas = spec.replicas.unwrap_or(defaults.replication_factor);
     if replicas < 1 {
-        error(
-            "spec.replicas",
-            format!("must be at least 1, not {replicas}"),
-        );
+        error("spec.replicas", format!("must be at least 1, not {replicas}"));
     } else if replicas > defaults.brokers {
-        error(
-            "spec.replicas",
-            format!(
-                "{replicas} replicas need {replicas} brokers, but the cluster has {}",
-                defaults.brokers
-            ),
-        );
+        error("spec.replicas", format!("{replicas} replicas need {replicas} brokers, but the cluster has {}", defaults.brokers));
     }
     let mut config = BTreeMap::new();
     for (key, value) in &spec.config {
@@ -124,14 +98,9 @@ pub fn desired_topic(
             Ok(n) if n >= 1 && n <= replicas => {}
             Ok(n) if n >= 1 => error(
                 "spec.config.min.insync.replicas",
-                format!(
-                    "{n} is more than the {replicas} replicas: no write with acks=all could ever succeed"
-                ),
+                format!("{n} is more than the {replicas} replicas: no write with acks=all could ever succeed"),
             ),
-            _ => error(
-                "spec.config.min.insync.replicas",
-                format!("\"{isr}\" is not a positive integer"),
-            ),
+            _ => error("spec.config.min.insync.replicas", format!("\"{isr}\" is not a positive integer")),
         }
     } else {
         config.insert(MIN_ISR_KEY.to_owned(), (replicas - 1).max(1).to_string());
@@ -157,10 +126,7 @@ mod tests {
         serde_json::from_value(value).expect("spec")
     }
 
-    const THREE: TopicDefaults = TopicDefaults {
-        replication_factor: 3,
-        brokers: 3,
-    };
+    const THREE: TopicDefaults = TopicDefaults { replication_factor: 3, brokers: 3 };
 
     #[test]
     fn defaults_follow_the_cluster() {
@@ -185,19 +151,10 @@ mod tests {
         assert_eq!(d.partitions, Some(6));
         assert_eq!(d.replicas, 1);
         assert!(!d.delete_with_resource);
-        let keys: Vec<(&str, &str)> = d
-            .config
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
+        let keys: Vec<(&str, &str)> = d.config.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         assert_eq!(
             keys,
-            vec![
-                ("cleanup.policy", "compact"),
-                ("min.insync.replicas", "1"),
-                ("preallocate", "true"),
-                ("retention.ms", "1000")
-            ]
+            vec![("cleanup.policy", "compact"), ("min.insync.replicas", "1"), ("preallocate", "true"), ("retention.ms", "1000")]
         );
     }
 
@@ -206,18 +163,9 @@ mod tests {
         let cases = [
             (json!({"cluster": "c", "replicas": 4}), "spec.replicas"),
             (json!({"cluster": "c", "partitions": 0}), "spec.partitions"),
-            (
-                json!({"cluster": "c", "config": {"retention.ms": [1]}}),
-                "spec.config.retention.ms",
-            ),
-            (
-                json!({"cluster": "c", "config": {"min.insync.replicas": 4}}),
-                "spec.config.min.insync.replicas",
-            ),
-            (
-                json!({"cluster": "c", "topicName": "no/slash"}),
-                "spec.topicName",
-            ),
+            (json!({"cluster": "c", "config": {"retention.ms": [1]}}), "spec.config.retention.ms"),
+            (json!({"cluster": "c", "config": {"min.insync.replicas": 4}}), "spec.config.min.insync.replicas"),
+            (json!({"cluster": "c", "topicName": "no/slash"}), "spec.topicName"),
         ];
         for (value, path) in cases {
             let errors = desired_topic("r", &spec(value.clone()), &THREE).expect_err("invalid");

@@ -6,8 +6,7 @@ use std::collections::BTreeMap;
 use super::error::{ValidationError, ValidationErrors};
 use crate::api::common::SecretKeyRef;
 use crate::api::user::{
-    AclOperation as SpecOperation, AclPatternType, AclResourceType as SpecResourceType, AclRuleType, KafkaUserSpec,
-    UserAuthenticationType,
+    AclOperation as SpecOperation, AclPatternType, AclResourceType as SpecResourceType, AclRuleType, KafkaUserSpec, UserAuthenticationType,
 };
 use crate::kafka::ops::acls::{AclBinding, AclOperation, AclPermission, AclResourceType, PatternType};
 use crate::kafka::ops::quotas::{CONSUMER_BYTE_RATE, CONTROLLER_MUTATION_RATE, PRODUCER_BYTE_RATE, REQUEST_PERCENTAGE};
@@ -150,7 +149,9 @@ pub fn desired_user(username: &str, spec: &KafkaUserSpec) -> Result<DesiredUser,
         ];
         for (key, field, value) in values {
             match value {
-                Some(v) if !(v.is_finite() && v >= 0.0) => error(format!("spec.quotas.{field}"), format!("must be a non-negative number, not {v}")),
+                Some(v) if !(v.is_finite() && v >= 0.0) => {
+                    error(format!("spec.quotas.{field}"), format!("must be a non-negative number, not {v}"))
+                }
                 Some(v) => {
                     quotas.insert(key.to_owned(), v);
                 }
@@ -190,7 +191,12 @@ mod tests {
         let acls: Vec<String> = u
             .acls
             .iter()
-            .map(|a| format!("{:?} {} {:?} {} {} {:?} {:?}", a.resource_type, a.resource_name, a.pattern_type, a.principal, a.host, a.operation, a.permission))
+            .map(|a| {
+                format!(
+                    "{:?} {} {:?} {} {} {:?} {:?}",
+                    a.resource_type, a.resource_name, a.pattern_type, a.principal, a.host, a.operation, a.permission
+                )
+            })
             .collect();
         assert_eq!(
             acls,
@@ -212,7 +218,10 @@ mod tests {
                 json!({"cluster": "c", "authentication": {"type": "scram-sha-512", "password": {"valueFrom": {"secretKeyRef": {"name": "alice", "key": "p"}}}}}),
                 "spec.authentication.password.valueFrom.secretKeyRef.name",
             ),
-            (json!({"cluster": "c", "authorization": {"acls": [{"resource": {"type": "topic"}, "operations": ["Read"]}]}}), "spec.authorization.acls[0].resource.name"),
+            (
+                json!({"cluster": "c", "authorization": {"acls": [{"resource": {"type": "topic"}, "operations": ["Read"]}]}}),
+                "spec.authorization.acls[0].resource.name",
+            ),
             (json!({"cluster": "c", "quotas": {"controllerMutationRate": -1.0}}), "spec.quotas.controllerMutationRate"),
         ];
         for (value, path) in cases {

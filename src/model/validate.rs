@@ -3,19 +3,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::{
     Observed,
-    cluster::{
-        Authorization, ClientListener, ClusterModel, InternalSecurity, ListenerAuth, PoolModel, RackAwareness, Roles,
-        StorageModel,
-    },
+    cluster::{Authorization, ClientListener, ClusterModel, InternalSecurity, ListenerAuth, PoolModel, RackAwareness, Roles, StorageModel},
     config,
     error::Findings,
     names::{self, annotations},
     node_ids::{self, PoolRequest},
     quantity, version,
 };
-use crate::api::cluster::{
-    KafkaClusterSpec, Listener, ListenerAuthenticationType, NodePool, NodeRole, StorageType,
-};
+use crate::api::cluster::{KafkaClusterSpec, Listener, ListenerAuthenticationType, NodePool, NodeRole, StorageType};
 
 /// Longest cluster name: `<cluster>-kafka-bootstrap` must stay a DNS label (63).
 const MAX_CLUSTER_NAME: usize = 47;
@@ -53,7 +48,9 @@ pub(crate) fn validate_spec(
     if !is_dns_label(identity.name) || identity.name.len() > MAX_CLUSTER_NAME {
         findings.error(
             "metadata.name",
-            format!("must be a DNS label (lowercase letters, digits, '-', starting with a letter) of at most {MAX_CLUSTER_NAME} characters"),
+            format!(
+                "must be a DNS label (lowercase letters, digits, '-', starting with a letter) of at most {MAX_CLUSTER_NAME} characters"
+            ),
         );
     }
     if identity.namespace.is_empty() {
@@ -73,7 +70,10 @@ pub(crate) fn validate_spec(
     let metadata_version = match (&spec.metadata_version, release) {
         (Some(mv), Some(release)) => {
             if version::metadata_version_rank(mv).is_none() {
-                findings.error("spec.metadataVersion", format!("\"{mv}\" is not a known metadata.version (e.g. {})", release.default_metadata_version));
+                findings.error(
+                    "spec.metadataVersion",
+                    format!("\"{mv}\" is not a known metadata.version (e.g. {})", release.default_metadata_version),
+                );
             } else if !release.accepts_metadata_version(mv) {
                 findings.error(
                     "spec.metadataVersion",
@@ -101,17 +101,12 @@ pub(crate) fn validate_spec(
     let authorization = spec.authorization.as_ref().map(|authz| {
         for (i, user) in authz.super_users.iter().enumerate() {
             if user.trim().is_empty() || user.contains([';', ',', '\n']) || user.starts_with("User:") {
-                findings.error(
-                    format!("spec.authorization.superUsers[{i}]"),
-                    "must be a user name without \"User:\", ';' or ','",
-                );
+                findings.error(format!("spec.authorization.superUsers[{i}]"), "must be a user name without \"User:\", ';' or ','");
             }
         }
         if listeners.iter().all(|l| l.auth == ListenerAuth::None) {
-            findings.warn(
-                "spec.authorization",
-                "no listener authenticates clients, so every client is User:ANONYMOUS and needs ACLs for it",
-            );
+            findings
+                .warn("spec.authorization", "no listener authenticates clients, so every client is User:ANONYMOUS and needs ACLs for it");
         }
         Authorization { super_users: authz.super_users.clone() }
     });
@@ -186,10 +181,7 @@ fn check_quorum(pools: &[PoolModel], brokers: i32, controllers: i32, findings: &
             continue;
         }
         if pool.roles.broker && brokers == 1 {
-            findings.warn(
-                format!("spec.nodePools[{i}].storage"),
-                "the only broker is on ephemeral storage: every restart loses all data",
-            );
+            findings.warn(format!("spec.nodePools[{i}].storage"), "the only broker is on ephemeral storage: every restart loses all data");
         }
         if pool.roles.controller && controllers == 1 {
             findings.warn(
@@ -200,12 +192,7 @@ fn check_quorum(pools: &[PoolModel], brokers: i32, controllers: i32, findings: &
     }
 }
 
-fn validate_pools(
-    identity: &Identity<'_>,
-    spec: &KafkaClusterSpec,
-    observed: &Observed,
-    findings: &mut Findings,
-) -> Vec<PoolModel> {
+fn validate_pools(identity: &Identity<'_>, spec: &KafkaClusterSpec, observed: &Observed, findings: &mut Findings) -> Vec<PoolModel> {
     if spec.node_pools.is_empty() {
         findings.error("spec.nodePools", "must list at least one node pool");
     }
@@ -215,18 +202,10 @@ fn validate_pools(
             findings.error(format!("spec.nodePools[{i}].name"), format!("duplicate pool name \"{}\"", pool.name));
         }
     }
-    let requests: Vec<PoolRequest<'_>> = spec
-        .node_pools
-        .iter()
-        .map(|p| PoolRequest { name: &p.name, replicas: p.replicas, spec_start: p.node_id_start })
-        .collect();
+    let requests: Vec<PoolRequest<'_>> =
+        spec.node_pools.iter().map(|p| PoolRequest { name: &p.name, replicas: p.replicas, spec_start: p.node_id_start }).collect();
     let starts = node_ids::assign(&requests, &observed.node_id_starts, findings);
-    spec.node_pools
-        .iter()
-        .zip(starts)
-        .enumerate()
-        .map(|(i, (pool, start))| validate_pool(identity, i, pool, start, findings))
-        .collect()
+    spec.node_pools.iter().zip(starts).enumerate().map(|(i, (pool, start))| validate_pool(identity, i, pool, start, findings)).collect()
 }
 
 fn validate_pool(identity: &Identity<'_>, i: usize, pool: &NodePool, start: i32, findings: &mut Findings) -> PoolModel {
@@ -234,15 +213,10 @@ fn validate_pool(identity: &Identity<'_>, i: usize, pool: &NodePool, start: i32,
     if !is_dns_label(&pool.name) {
         findings.error(format!("{path}.name"), "must be lowercase letters, digits and '-', starting with a letter");
     } else if identity.name.len() + 1 + pool.name.len() > MAX_STATEFULSET_NAME {
-        findings.error(
-            format!("{path}.name"),
-            format!("\"{}-{}\" is longer than {MAX_STATEFULSET_NAME} characters", identity.name, pool.name),
-        );
+        findings
+            .error(format!("{path}.name"), format!("\"{}-{}\" is longer than {MAX_STATEFULSET_NAME} characters", identity.name, pool.name));
     }
-    let roles = Roles {
-        controller: pool.roles.contains(&NodeRole::Controller),
-        broker: pool.roles.contains(&NodeRole::Broker),
-    };
+    let roles = Roles { controller: pool.roles.contains(&NodeRole::Controller), broker: pool.roles.contains(&NodeRole::Broker) };
     if pool.roles.is_empty() {
         findings.error(format!("{path}.roles"), "must list controller, broker or both");
     } else if pool.roles.len() != pool.roles.iter().collect::<BTreeSet<_>>().len() {
@@ -305,12 +279,8 @@ fn validate_pool(identity: &Identity<'_>, i: usize, pool: &NodePool, start: i32,
             None
         }
     });
-    let memory_limit = pool
-        .resources
-        .as_ref()
-        .and_then(|r| r.limits.as_ref())
-        .and_then(|l| l.get("memory"))
-        .and_then(|q| quantity::parse_bytes(&q.0));
+    let memory_limit =
+        pool.resources.as_ref().and_then(|r| r.limits.as_ref()).and_then(|l| l.get("memory")).and_then(|q| quantity::parse_bytes(&q.0));
     if let (Some(heap), Some(limit)) = (heap_bytes, memory_limit)
         && heap >= limit
     {
@@ -338,10 +308,7 @@ fn validate_pool(identity: &Identity<'_>, i: usize, pool: &NodePool, start: i32,
     }
     let grace = template.termination_grace_period_seconds.unwrap_or(DEFAULT_TERMINATION_GRACE_SECONDS);
     if grace < 30 {
-        findings.error(
-            format!("{path}.template.terminationGracePeriodSeconds"),
-            "must be at least 30 so a node can shut down cleanly",
-        );
+        findings.error(format!("{path}.template.terminationGracePeriodSeconds"), "must be at least 30 so a node can shut down cleanly");
     }
 
     PoolModel {
@@ -397,7 +364,8 @@ fn validate_listeners(listeners: &[Listener], findings: &mut Findings) -> Vec<Cl
             None => ListenerAuth::None,
             Some(ListenerAuthenticationType::ScramSha512) => ListenerAuth::ScramSha512,
             Some(ListenerAuthenticationType::Tls) => {
-                findings.error(format!("{path}.authentication.type"), "tls authentication needs a TLS listener, which is not supported yet");
+                findings
+                    .error(format!("{path}.authentication.type"), "tls authentication needs a TLS listener, which is not supported yet");
                 ListenerAuth::None
             }
         };

@@ -50,10 +50,7 @@ fn security_protocol_map(model: &ClusterModel) -> String {
         InternalSecurity::Open => "PLAINTEXT",
         InternalSecurity::Secured => "SASL_PLAINTEXT",
     };
-    let mut entries = vec![
-        format!("{}:{internal}", names::CONTROLLER_LISTENER),
-        format!("{}:{internal}", names::REPLICATION_LISTENER),
-    ];
+    let mut entries = vec![format!("{}:{internal}", names::CONTROLLER_LISTENER), format!("{}:{internal}", names::REPLICATION_LISTENER)];
     entries.extend(model.listeners.iter().map(|l| format!("{}:{}", l.kafka_name(), l.security_protocol())));
     entries.join(",")
 }

@@ -133,11 +133,7 @@ impl ClusterObjects {
             ObjectRef::PodDisruptionBudget(&self.pod_disruption_budget),
         ]
         .into_iter()
-        .chain(
-            self.pools
-                .iter()
-                .flat_map(|p| [ObjectRef::ConfigMap(&p.config_map), ObjectRef::StatefulSet(&p.stateful_set)]),
-        )
+        .chain(self.pools.iter().flat_map(|p| [ObjectRef::ConfigMap(&p.config_map), ObjectRef::StatefulSet(&p.stateful_set)]))
     }
 }
 
@@ -168,10 +164,7 @@ fn render_pool(model: &ClusterModel, pool: &PoolModel) -> Result<PoolObjects, Re
 
     let config_map = ConfigMap {
         metadata: meta::pool_object(model, pool, names::pool_config_map(&model.name, &pool.name)),
-        data: Some(BTreeMap::from([
-            (SERVER_PROPERTIES_KEY.to_owned(), properties.text()),
-            (START_SCRIPT_KEY.to_owned(), start_script),
-        ])),
+        data: Some(BTreeMap::from([(SERVER_PROPERTIES_KEY.to_owned(), properties.text()), (START_SCRIPT_KEY.to_owned(), start_script)])),
         ..ConfigMap::default()
     };
     Ok(PoolObjects {

@@ -16,10 +16,7 @@ pub fn pod_disruption_budget(model: &ClusterModel) -> PodDisruptionBudget {
         metadata: meta::cluster_object(model, names::pod_disruption_budget(&model.name)),
         spec: Some(PodDisruptionBudgetSpec {
             max_unavailable: Some(IntOrString::Int(model.pdb_max_unavailable)),
-            selector: Some(LabelSelector {
-                match_labels: Some(names::cluster_selector(&model.name)),
-                match_expressions: None,
-            }),
+            selector: Some(LabelSelector { match_labels: Some(names::cluster_selector(&model.name)), match_expressions: None }),
             ..PodDisruptionBudgetSpec::default()
         }),
         status: None,

@@ -49,11 +49,7 @@ pub fn start_script(model: &ClusterModel, pool: &PoolModel) -> String {
     }
     if let (Some(rack), true) = (&model.rack, pool.roles.broker) {
         let _ = writeln!(s, "  if [ -n \"${{{RACK_ENV}:-}}\" ]; then echo \"broker.rack=${{{RACK_ENV}}}\"; else");
-        let _ = writeln!(
-            s,
-            "    echo \"gregor: warning: pod label {} is empty, starting without broker.rack\" >&2; fi",
-            rack.topology_key
-        );
+        let _ = writeln!(s, "    echo \"gregor: warning: pod label {} is empty, starting without broker.rack\" >&2; fi", rack.topology_key);
     }
     s.push_str("} >> \"$PROPS\"\n");
     s.push_str("mkdir -p \"$LOG_DIR\"\n");
@@ -65,11 +61,7 @@ pub fn start_script(model: &ClusterModel, pool: &PoolModel) -> String {
         model.cluster_id, model.metadata_version
     );
     if model.security == InternalSecurity::Secured {
-        let _ = write!(
-            format,
-            " --add-scram \"SCRAM-SHA-512=[name={},password=${{{OPERATOR_PASSWORD_ENV}}}]\"",
-            names::OPERATOR_USERNAME
-        );
+        let _ = write!(format, " --add-scram \"SCRAM-SHA-512=[name={},password=${{{OPERATOR_PASSWORD_ENV}}}]\"", names::OPERATOR_USERNAME);
     }
     s.push_str(&format);
     s.push('\n');

@@ -25,10 +25,8 @@ pub fn listener_port_name(listener: &str) -> String {
 /// Headless Service `<cluster>-kafka-brokers` over every Kafka pod, ready or not, so that nodes find each
 /// other while they start.
 pub fn headless_service(model: &ClusterModel) -> Service {
-    let mut ports = vec![
-        port("tcp-controller".to_owned(), names::CONTROLLER_PORT),
-        port("tcp-replication".to_owned(), names::REPLICATION_PORT),
-    ];
+    let mut ports =
+        vec![port("tcp-controller".to_owned(), names::CONTROLLER_PORT), port("tcp-replication".to_owned(), names::REPLICATION_PORT)];
     ports.extend(model.listeners.iter().map(|l| port(listener_port_name(&l.name), l.port)));
     Service {
         metadata: meta::cluster_object(model, names::headless_service(&model.name)),

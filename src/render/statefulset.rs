@@ -4,14 +4,12 @@ use std::collections::BTreeMap;
 use k8s_openapi::{
     api::{
         apps::v1::{
-            StatefulSet, StatefulSetOrdinals, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec,
-            StatefulSetUpdateStrategy,
+            StatefulSet, StatefulSetOrdinals, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec, StatefulSetUpdateStrategy,
         },
         core::v1::{
-            Capabilities, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource,
-            ObjectFieldSelector, PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSecurityContext, PodSpec,
-            PodTemplateSpec, Probe, SeccompProfile, SecretKeySelector, SecurityContext, TCPSocketAction, Volume,
-            VolumeMount, VolumeResourceRequirements,
+            Capabilities, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource, ObjectFieldSelector,
+            PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, SeccompProfile,
+            SecretKeySelector, SecurityContext, TCPSocketAction, Volume, VolumeMount, VolumeResourceRequirements,
         },
     },
     apimachinery::pkg::{
@@ -53,11 +51,8 @@ fn value_env(name: &str, value: String) -> EnvVar {
 }
 
 fn env(model: &ClusterModel, pool: &PoolModel) -> Vec<EnvVar> {
-    let mut env = vec![
-        field_env("POD_NAME", "metadata.name"),
-        field_env("POD_NAMESPACE", "metadata.namespace"),
-        field_env("POD_IP", "status.podIP"),
-    ];
+    let mut env =
+        vec![field_env("POD_NAME", "metadata.name"), field_env("POD_NAMESPACE", "metadata.namespace"), field_env("POD_IP", "status.podIP")];
     if let (Some(rack), true) = (&model.rack, pool.roles.broker) {
         // The zone/region label is copied from the node onto the pod at binding (PodTopologyLabelsAdmission).
         env.push(field_env(RACK_ENV, &format!("metadata.labels['{}']", rack.topology_key)));
@@ -210,10 +205,7 @@ fn claim_templates(model: &ClusterModel, pool: &PoolModel) -> Option<Vec<Persist
 fn retention_policy(pool: &PoolModel) -> Option<StatefulSetPersistentVolumeClaimRetentionPolicy> {
     let StorageModel::PersistentClaim { delete_claim, .. } = &pool.storage else { return None };
     let policy = if *delete_claim { "Delete" } else { "Retain" };
-    Some(StatefulSetPersistentVolumeClaimRetentionPolicy {
-        when_deleted: Some(policy.to_owned()),
-        when_scaled: Some(policy.to_owned()),
-    })
+    Some(StatefulSetPersistentVolumeClaimRetentionPolicy { when_deleted: Some(policy.to_owned()), when_scaled: Some(policy.to_owned()) })
 }
 
 /// Labels on the pool's pods.
@@ -263,10 +255,7 @@ pub fn stateful_set(model: &ClusterModel, pool: &PoolModel, pod_annotations: BTr
             service_name: Some(names::headless_service(&model.name)),
             replicas: Some(pool.replicas),
             ordinals: Some(StatefulSetOrdinals { start: Some(pool.node_id_start) }),
-            selector: LabelSelector {
-                match_labels: Some(names::pool_selector(&model.name, &pool.name)),
-                match_expressions: None,
-            },
+            selector: LabelSelector { match_labels: Some(names::pool_selector(&model.name, &pool.name)), match_expressions: None },
             pod_management_policy: Some("Parallel".to_owned()),
             update_strategy: Some(StatefulSetUpdateStrategy { type_: Some("OnDelete".to_owned()), rolling_update: None }),
             persistent_volume_claim_retention_policy: retention_policy(pool),

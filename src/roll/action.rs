@@ -43,11 +43,7 @@ pub enum Action {
     },
     /// Restarting the next node would drop these partitions below min ISR. Wait until Kafka's
     /// ISR recovers.
-    Blocked {
-        node: NodeId,
-        pod: String,
-        partitions: Vec<String>,
-    },
+    Blocked { node: NodeId, pod: String, partitions: Vec<String> },
     /// An up-to-date pod is stuck and waiting cannot fix it; the roll halts until a person looks.
     Halted { node: NodeId, pod: String },
 }

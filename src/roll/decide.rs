@@ -29,8 +29,7 @@ pub fn decide(obs: &Observation, policy: &Policy) -> Action {
     if obs.paused {
         return Action::Paused;
     }
-    let mut outdated: Vec<&NodeObservation> =
-        obs.nodes.iter().filter(|n| n.is_outdated()).collect();
+    let mut outdated: Vec<&NodeObservation> = obs.nodes.iter().filter(|n| n.is_outdated()).collect();
     outdated.sort_by_key(|n| roll_order(obs, n));
 
     if let Some(stuck) = outdated.iter().find(|n| n.phase.is_stuck()) {
@@ -43,54 +42,32 @@ pub fn decide(obs: &Observation, policy: &Policy) -> Action {
         };
     }
 
-    let mut unhealthy: Vec<&NodeObservation> =
-        obs.nodes.iter().filter(|n| !n.is_healthy()).collect();
+    let mut unhealthy: Vec<&NodeObservation> = obs.nodes.iter().filter(|n| !n.is_healthy()).collect();
     unhealthy.sort_by_key(|n| roll_order(obs, n));
     if let Some(node) = unhealthy.first() {
         if node.phase.is_stuck() {
-            return Action::Halted {
-                node: node.id,
-                pod: node.pod.clone(),
-            };
+            return Action::Halted { node: node.id, pod: node.pod.clone() };
         }
         // When the next restart would be refused by Kafka too, say so: that names the partitions
         // a person must look at (typically, they sit at min ISR because of this very node).
-        if let Some(next) = outdated
-            .iter()
-            .find(|n| n.is_healthy() && n.role.is_broker())
+        if let Some(next) = outdated.iter().find(|n| n.is_healthy() && n.role.is_broker())
             && let RestartVerdict::Blocked { partitions } = &next.restart_verdict
         {
-            return Action::Blocked {
-                node: next.id,
-                pod: next.pod.clone(),
-                partitions: partitions.clone(),
-            };
+            return Action::Blocked { node: next.id, pod: next.pod.clone(), partitions: partitions.clone() };
         }
         let reason = match node.phase {
-            PodPhase::Missing | PodPhase::Pending { .. } | PodPhase::Terminating => {
-                WaitReason::PodNotRunning
-            }
+            PodPhase::Missing | PodPhase::Pending { .. } | PodPhase::Terminating => WaitReason::PodNotRunning,
             PodPhase::Ready if node.caught_up.is_none() => WaitReason::KafkaUnreachable,
             _ => WaitReason::NodeNotCaughtUp,
         };
-        return Action::Wait {
-            node: node.id,
-            pod: node.pod.clone(),
-            reason,
-            overdue: node.unready_for > policy.catch_up_timeout,
-        };
+        return Action::Wait { node: node.id, pod: node.pod.clone(), reason, overdue: node.unready_for > policy.catch_up_timeout };
     }
 
     // Every node is healthy here.
     let Some(next) = outdated.first() else {
         return Action::Idle;
     };
-    let wait = |reason| Action::Wait {
-        node: next.id,
-        pod: next.pod.clone(),
-        reason,
-        overdue: false,
-    };
+    let wait = |reason| Action::Wait { node: next.id, pod: next.pod.clone(), reason, overdue: false };
     if next.role.is_controller() {
         match obs.quorum_caught_up {
             Some(true) => {}
@@ -103,22 +80,12 @@ pub fn decide(obs: &Observation, policy: &Policy) -> Action {
         match &next.restart_verdict {
             RestartVerdict::Safe { unprotectable: u } => unprotectable = u.clone(),
             RestartVerdict::Blocked { partitions } => {
-                return Action::Blocked {
-                    node: next.id,
-                    pod: next.pod.clone(),
-                    partitions: partitions.clone(),
-                };
+                return Action::Blocked { node: next.id, pod: next.pod.clone(), partitions: partitions.clone() };
             }
             RestartVerdict::Unknown => return wait(WaitReason::KafkaUnreachable),
         }
     }
-    Action::Restart {
-        node: next.id,
-        pod: next.pod.clone(),
-        reasons: next.restart_reasons.clone(),
-        out_of_turn: false,
-        unprotectable,
-    }
+    Action::Restart { node: next.id, pod: next.pod.clone(), reasons: next.restart_reasons.clone(), out_of_turn: false, unprotectable }
 }
 
 #[cfg(test)]

@@ -14,9 +14,7 @@ fn node(id: NodeId, role: Role) -> NodeObservation {
         unready_for: Duration::ZERO,
         restart_reasons: Vec::new(),
         caught_up: Some(true),
-        restart_verdict: RestartVerdict::Safe {
-            unprotectable: Vec::new(),
-        },
+        restart_verdict: RestartVerdict::Safe { unprotectable: Vec::new() },
     }
 }
 
@@ -68,29 +66,13 @@ fn table() {
         ..split_cluster()
     };
     let cases: Vec<(&str, Observation, Action)> = vec![
-        (
-            "nothing outdated is idle",
-            all_current.clone(),
-            Action::Idle,
-        ),
+        ("nothing outdated is idle", all_current.clone(), Action::Idle),
         (
             "nothing outdated still waits for an unready pod (the last restarted one)",
             with(all_current.clone(), 100, |n| n.phase = PodPhase::Starting),
-            Action::Wait {
-                node: 100,
-                pod: "c-pool-100".into(),
-                reason: WaitReason::NodeNotCaughtUp,
-                overdue: false,
-            },
+            Action::Wait { node: 100, pod: "c-pool-100".into(), reason: WaitReason::NodeNotCaughtUp, overdue: false },
         ),
-        (
-            "paused does nothing",
-            Observation {
-                paused: true,
-                ..split_cluster()
-            },
-            Action::Paused,
-        ),
+        ("paused does nothing", Observation { paused: true, ..split_cluster() }, Action::Paused),
         (
             "controllers first, lowest non-active id",
             split_cluster(),
@@ -104,11 +86,7 @@ fn table() {
         ),
         (
             "active controller last among controllers",
-            with(
-                with(split_cluster(), 0, |n| n.restart_reasons.clear()),
-                2,
-                |n| n.restart_reasons.clear(),
-            ),
+            with(with(split_cluster(), 0, |n| n.restart_reasons.clear()), 2, |n| n.restart_reasons.clear()),
             Action::Restart {
                 node: 1,
                 pod: "c-pool-1".into(),
@@ -142,29 +120,13 @@ fn table() {
         ),
         (
             "controller waits for the quorum",
-            Observation {
-                quorum_caught_up: Some(false),
-                ..split_cluster()
-            },
-            Action::Wait {
-                node: 0,
-                pod: "c-pool-0".into(),
-                reason: WaitReason::QuorumNotCaughtUp,
-                overdue: false,
-            },
+            Observation { quorum_caught_up: Some(false), ..split_cluster() },
+            Action::Wait { node: 0, pod: "c-pool-0".into(), reason: WaitReason::QuorumNotCaughtUp, overdue: false },
         ),
         (
             "unknown quorum is a wait, never a restart",
-            Observation {
-                quorum_caught_up: None,
-                ..split_cluster()
-            },
-            Action::Wait {
-                node: 0,
-                pod: "c-pool-0".into(),
-                reason: WaitReason::KafkaUnreachable,
-                overdue: false,
-            },
+            Observation { quorum_caught_up: None, ..split_cluster() },
+            Action::Wait { node: 0, pod: "c-pool-0".into(), reason: WaitReason::KafkaUnreachable, overdue: false },
         ),
         (
             "an unready node holds the roll",
@@ -173,12 +135,7 @@ fn table() {
                 n.phase = PodPhase::Starting;
                 n.unready_for = Duration::from_secs(10);
             }),
-            Action::Wait {
-                node: 101,
-                pod: "c-pool-101".into(),
-                reason: WaitReason::NodeNotCaughtUp,
-                overdue: false,
-            },
+            Action::Wait { node: 101, pod: "c-pool-101".into(), reason: WaitReason::NodeNotCaughtUp, overdue: false },
         ),
         (
             "a ready node not yet in the ISR holds the roll",
@@ -186,12 +143,7 @@ fn table() {
                 n.restart_reasons.clear();
                 n.caught_up = Some(false);
             }),
-            Action::Wait {
-                node: 101,
-                pod: "c-pool-101".into(),
-                reason: WaitReason::NodeNotCaughtUp,
-                overdue: false,
-            },
+            Action::Wait { node: 101, pod: "c-pool-101".into(), reason: WaitReason::NodeNotCaughtUp, overdue: false },
         ),
         (
             "a long wait is overdue",
@@ -200,12 +152,7 @@ fn table() {
                 n.phase = PodPhase::Starting;
                 n.unready_for = Duration::from_secs(301);
             }),
-            Action::Wait {
-                node: 101,
-                pod: "c-pool-101".into(),
-                reason: WaitReason::NodeNotCaughtUp,
-                overdue: true,
-            },
+            Action::Wait { node: 101, pod: "c-pool-101".into(), reason: WaitReason::NodeNotCaughtUp, overdue: true },
         ),
         (
             "a missing pod is waited for",
@@ -213,12 +160,7 @@ fn table() {
                 n.restart_reasons.clear();
                 n.phase = PodPhase::Missing;
             }),
-            Action::Wait {
-                node: 2,
-                pod: "c-pool-2".into(),
-                reason: WaitReason::PodNotRunning,
-                overdue: false,
-            },
+            Action::Wait { node: 2, pod: "c-pool-2".into(), reason: WaitReason::PodNotRunning, overdue: false },
         ),
         (
             "an outdated node in log recovery is not restarted again",
@@ -226,12 +168,7 @@ fn table() {
                 n.phase = PodPhase::Starting;
                 n.caught_up = Some(false);
             }),
-            Action::Wait {
-                node: 0,
-                pod: "c-pool-0".into(),
-                reason: WaitReason::NodeNotCaughtUp,
-                overdue: false,
-            },
+            Action::Wait { node: 0, pod: "c-pool-0".into(), reason: WaitReason::NodeNotCaughtUp, overdue: false },
         ),
         (
             "an outdated stuck pod goes first, out of turn",
@@ -246,11 +183,7 @@ fn table() {
         ),
         (
             "an unschedulable outdated pod goes first",
-            with(split_cluster(), 101, |n| {
-                n.phase = PodPhase::Pending {
-                    unschedulable: true,
-                }
-            }),
+            with(split_cluster(), 101, |n| n.phase = PodPhase::Pending { unschedulable: true }),
             Action::Restart {
                 node: 101,
                 pod: "c-pool-101".into(),
@@ -265,60 +198,28 @@ fn table() {
                 n.restart_reasons.clear();
                 n.phase = PodPhase::ImagePullFailing;
             }),
-            Action::Halted {
-                node: 102,
-                pod: "c-pool-102".into(),
-            },
+            Action::Halted { node: 102, pod: "c-pool-102".into() },
         ),
         (
             "a broker that would drop partitions below min ISR is blocked",
-            with(with_controllers_done(), 100, |n| {
-                n.restart_verdict = RestartVerdict::Blocked {
-                    partitions: vec!["orders-0".into()],
-                }
-            }),
-            Action::Blocked {
-                node: 100,
-                pod: "c-pool-100".into(),
-                partitions: vec!["orders-0".into()],
-            },
+            with(with_controllers_done(), 100, |n| n.restart_verdict = RestartVerdict::Blocked { partitions: vec!["orders-0".into()] }),
+            Action::Blocked { node: 100, pod: "c-pool-100".into(), partitions: vec!["orders-0".into()] },
         ),
         (
             "a node out of the ISR holds the roll, reported by the partitions the next restart would risk",
-            with(
-                with(with_controllers_done(), 102, |n| n.caught_up = Some(false)),
-                100,
-                |n| {
-                    n.restart_verdict = RestartVerdict::Blocked {
-                        partitions: vec!["orders-0".into()],
-                    }
-                },
-            ),
-            Action::Blocked {
-                node: 100,
-                pod: "c-pool-100".into(),
-                partitions: vec!["orders-0".into()],
-            },
+            with(with(with_controllers_done(), 102, |n| n.caught_up = Some(false)), 100, |n| {
+                n.restart_verdict = RestartVerdict::Blocked { partitions: vec!["orders-0".into()] }
+            }),
+            Action::Blocked { node: 100, pod: "c-pool-100".into(), partitions: vec!["orders-0".into()] },
         ),
         (
             "an unknown verdict is a wait",
-            with(with_controllers_done(), 100, |n| {
-                n.restart_verdict = RestartVerdict::Unknown
-            }),
-            Action::Wait {
-                node: 100,
-                pod: "c-pool-100".into(),
-                reason: WaitReason::KafkaUnreachable,
-                overdue: false,
-            },
+            with(with_controllers_done(), 100, |n| n.restart_verdict = RestartVerdict::Unknown),
+            Action::Wait { node: 100, pod: "c-pool-100".into(), reason: WaitReason::KafkaUnreachable, overdue: false },
         ),
         (
             "unprotectable partitions are reported, not waited on",
-            with(with_controllers_done(), 100, |n| {
-                n.restart_verdict = RestartVerdict::Safe {
-                    unprotectable: vec!["scratch-0".into()],
-                }
-            }),
+            with(with_controllers_done(), 100, |n| n.restart_verdict = RestartVerdict::Safe { unprotectable: vec!["scratch-0".into()] }),
             Action::Restart {
                 node: 100,
                 pod: "c-pool-100".into(),
@@ -329,11 +230,7 @@ fn table() {
         ),
         (
             "a controller-only node ignores the broker verdict",
-            with(split_cluster(), 0, |n| {
-                n.restart_verdict = RestartVerdict::Blocked {
-                    partitions: vec!["x-0".into()],
-                }
-            }),
+            with(split_cluster(), 0, |n| n.restart_verdict = RestartVerdict::Blocked { partitions: vec!["x-0".into()] }),
             Action::Restart {
                 node: 0,
                 pod: "c-pool-0".into(),
@@ -344,26 +241,12 @@ fn table() {
         ),
         (
             "a combined node needs both the quorum and the verdict",
-            combined(
-                Some(true),
-                RestartVerdict::Blocked {
-                    partitions: vec!["t-1".into()],
-                },
-            ),
-            Action::Blocked {
-                node: 0,
-                pod: "c-pool-0".into(),
-                partitions: vec!["t-1".into()],
-            },
+            combined(Some(true), RestartVerdict::Blocked { partitions: vec!["t-1".into()] }),
+            Action::Blocked { node: 0, pod: "c-pool-0".into(), partitions: vec!["t-1".into()] },
         ),
         (
             "combined: active controller last",
-            combined(
-                Some(true),
-                RestartVerdict::Safe {
-                    unprotectable: vec![],
-                },
-            ),
+            combined(Some(true), RestartVerdict::Safe { unprotectable: vec![] }),
             Action::Restart {
                 node: 0,
                 pod: "c-pool-0".into(),
@@ -387,19 +270,10 @@ fn with_controllers_done() -> Observation {
 }
 
 fn combined(quorum: Option<bool>, verdict: RestartVerdict) -> Observation {
-    let mut nodes = vec![
-        outdated(node(0, Role::Combined)),
-        outdated(node(1, Role::Combined)),
-        outdated(node(2, Role::Combined)),
-    ];
+    let mut nodes = vec![outdated(node(0, Role::Combined)), outdated(node(1, Role::Combined)), outdated(node(2, Role::Combined))];
     nodes[0].restart_verdict = verdict;
     // Node 2 is the active controller, so it goes last; node 0 is first.
-    Observation {
-        nodes,
-        active_controller: Some(2),
-        quorum_caught_up: quorum,
-        paused: false,
-    }
+    Observation { nodes, active_controller: Some(2), quorum_caught_up: quorum, paused: false }
 }
 
 /// Simulates a whole roll: after each restart the pod comes back on the new revision, becomes
@@ -449,65 +323,36 @@ fn arb_phase() -> impl Strategy<Value = PodPhase> {
 
 fn arb_node(id: NodeId) -> impl Strategy<Value = NodeObservation> {
     (
-        prop_oneof![
-            Just(Role::Controller),
-            Just(Role::Combined),
-            Just(Role::Broker)
-        ],
+        prop_oneof![Just(Role::Controller), Just(Role::Combined), Just(Role::Broker)],
         arb_phase(),
         any::<bool>(),
-        prop_oneof![
-            Just(Some(true)),
-            Just(Some(true)),
-            Just(Some(false)),
-            Just(None)
-        ],
+        prop_oneof![Just(Some(true)), Just(Some(true)), Just(Some(false)), Just(None)],
         prop_oneof![
             Just(RestartVerdict::Unknown),
-            Just(RestartVerdict::Safe {
-                unprotectable: vec![]
-            }),
-            Just(RestartVerdict::Blocked {
-                partitions: vec!["t-0".into()]
-            }),
+            Just(RestartVerdict::Safe { unprotectable: vec![] }),
+            Just(RestartVerdict::Blocked { partitions: vec!["t-0".into()] }),
         ],
         0u64..600,
     )
-        .prop_map(
-            move |(role, phase, is_outdated, caught_up, verdict, unready)| NodeObservation {
-                id,
-                pod: format!("p-{id}"),
-                role,
-                phase,
-                unready_for: Duration::from_secs(unready),
-                restart_reasons: if is_outdated {
-                    vec![RestartReason::PodTemplateChanged]
-                } else {
-                    vec![]
-                },
-                caught_up,
-                restart_verdict: verdict,
-            },
-        )
+        .prop_map(move |(role, phase, is_outdated, caught_up, verdict, unready)| NodeObservation {
+            id,
+            pod: format!("p-{id}"),
+            role,
+            phase,
+            unready_for: Duration::from_secs(unready),
+            restart_reasons: if is_outdated { vec![RestartReason::PodTemplateChanged] } else { vec![] },
+            caught_up,
+            restart_verdict: verdict,
+        })
 }
 
 fn arb_observation() -> impl Strategy<Value = Observation> {
     (1usize..8)
         .prop_flat_map(|n| {
             let nodes: Vec<_> = (0..n as i32).map(arb_node).collect();
-            (
-                nodes,
-                proptest::option::of(0..n as i32),
-                proptest::option::of(any::<bool>()),
-                any::<bool>(),
-            )
+            (nodes, proptest::option::of(0..n as i32), proptest::option::of(any::<bool>()), any::<bool>())
         })
-        .prop_map(|(nodes, active, quorum, paused)| Observation {
-            nodes,
-            active_controller: active,
-            quorum_caught_up: quorum,
-            paused,
-        })
+        .prop_map(|(nodes, active, quorum, paused)| Observation { nodes, active_controller: active, quorum_caught_up: quorum, paused })
 }
 
 proptest! {

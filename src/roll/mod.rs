@@ -12,6 +12,4 @@ mod observation;
 
 pub use action::{Action, WaitReason};
 pub use decide::decide;
-pub use observation::{
-    NodeId, NodeObservation, Observation, PodPhase, Policy, RestartReason, RestartVerdict, Role,
-};
+pub use observation::{NodeId, NodeObservation, Observation, PodPhase, Policy, RestartReason, RestartVerdict, Role};

@@ -50,14 +50,7 @@ impl PodPhase {
     /// A pod that cannot get better by waiting. An outdated stuck pod may be restarted out of
     /// turn: it is already down, so restarting it takes nothing else down.
     pub fn is_stuck(&self) -> bool {
-        matches!(
-            self,
-            PodPhase::CrashLooping
-                | PodPhase::ImagePullFailing
-                | PodPhase::Pending {
-                    unschedulable: true
-                }
-        )
+        matches!(self, PodPhase::CrashLooping | PodPhase::ImagePullFailing | PodPhase::Pending { unschedulable: true })
     }
 }
 
@@ -153,8 +146,6 @@ pub struct Policy {
 
 impl Default for Policy {
     fn default() -> Self {
-        Policy {
-            catch_up_timeout: Duration::from_secs(300),
-        }
+        Policy { catch_up_timeout: Duration::from_secs(300) }
     }
 }

@@ -31,13 +31,68 @@ fn openssl(dir: &Path, args: &[&str]) {
 
 /// CA, a server certificate for `*.{svc}` and a client certificate `CN=admin`.
 fn make_tls(dir: &Path, svc_domain: &str) {
-    openssl(dir, &["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=gregor-test-ca"]);
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=gregor-test-ca",
+        ],
+    );
     std::fs::write(dir.join("server.ext"), format!("subjectAltName=DNS:*.{svc_domain}\nextendedKeyUsage=serverAuth\n")).unwrap();
     openssl(dir, &["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=kafka"]);
-    openssl(dir, &["x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "server.ext"]);
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.crt",
+            "-days",
+            "2",
+            "-extfile",
+            "server.ext",
+        ],
+    );
     std::fs::write(dir.join("client.ext"), "extendedKeyUsage=clientAuth\n").unwrap();
     openssl(dir, &["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "client.key", "-out", "client.csr", "-subj", "/CN=admin"]);
-    openssl(dir, &["x509", "-req", "-in", "client.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "client.crt", "-days", "2", "-extfile", "client.ext"]);
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "client.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "client.crt",
+            "-days",
+            "2",
+            "-extfile",
+            "client.ext",
+        ],
+    );
     // Kafka's PEM keystore: PKCS#8 key followed by the certificate.
     openssl(dir, &["pkcs8", "-topk8", "-nocrypt", "-in", "server.key", "-out", "server.pk8"]);
     let pem = std::fs::read_to_string(dir.join("server.pk8")).unwrap() + &std::fs::read_to_string(dir.join("server.crt")).unwrap();
@@ -96,7 +151,12 @@ impl TestCluster {
 
     pub fn tls(&self) -> TlsConfig {
         let p = |f: &str| self.tls_dir.path().join(f);
-        TlsConfig { ca_pem: p("ca.crt"), client_cert_pem: Some(p("client.crt")), client_key_pem: Some(p("client.key")), server_name_override: None }
+        TlsConfig {
+            ca_pem: p("ca.crt"),
+            client_cert_pem: Some(p("client.crt")),
+            client_key_pem: Some(p("client.key")),
+            server_name_override: None,
+        }
     }
 }
 

@@ -13,8 +13,8 @@ use gregor::api::{self, KafkaCluster};
 use gregor_world::World;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::Client;
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 
 /// Installs every CRD with server-side apply and waits until each is Established.
 pub async fn install_crds(client: &Client) {
@@ -205,11 +205,7 @@ pub async fn wait_cluster_ready(client: &Client, ns: &str, name: &str, timeout: 
                 return kc;
             }
             if start.elapsed() > timeout {
-                panic!(
-                    "cluster {ns}/{name} not Ready after {timeout:?}: {:?}\noperator log:\n{}",
-                    kc.status,
-                    op.log_tail(60)
-                );
+                panic!("cluster {ns}/{name} not Ready after {timeout:?}: {:?}\noperator log:\n{}", kc.status, op.log_tail(60));
             }
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -219,10 +215,7 @@ pub async fn wait_cluster_ready(client: &Client, ns: &str, name: &str, timeout: 
 /// The pods of a cluster.
 pub async fn cluster_pods(client: &Client, ns: &str, cluster: &str) -> Vec<Pod> {
     let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
-    pods.list(&ListParams::default().labels(&format!("kafka.gregor.dev/cluster={cluster}")))
-        .await
-        .expect("list pods")
-        .items
+    pods.list(&ListParams::default().labels(&format!("kafka.gregor.dev/cluster={cluster}"))).await.expect("list pods").items
 }
 
 /// Applies a KafkaCluster (server-side apply, as `kubectl apply --server-side` would).
@@ -234,14 +227,10 @@ pub async fn apply_cluster(client: &Client, ns: &str, value: serde_json::Value) 
 
 /// A Kafka admin client for a cluster's plain listener (port 9092) on its broker pods.
 pub fn admin(world: &World, ns: &str, cluster: &str, broker_ids: &[i32]) -> gregor::kafka::Client {
-    let bootstrap: Vec<String> = broker_ids
-        .iter()
-        .map(|id| format!("{cluster}-brokers-{id}.{cluster}-kafka-brokers.{ns}.svc:9092"))
-        .collect();
-    let config = gregor::kafka::ClientConfig::new(bootstrap).with_resolver(gregor::kafka::ResolverConfig {
-        hosts_file: Some(world.hosts_file().to_path_buf()),
-        loopback_only: true,
-    });
+    let bootstrap: Vec<String> =
+        broker_ids.iter().map(|id| format!("{cluster}-brokers-{id}.{cluster}-kafka-brokers.{ns}.svc:9092")).collect();
+    let config = gregor::kafka::ClientConfig::new(bootstrap)
+        .with_resolver(gregor::kafka::ResolverConfig { hosts_file: Some(world.hosts_file().to_path_buf()), loopback_only: true });
     gregor::kafka::Client::new(config).expect("admin client")
 }
 
@@ -304,7 +293,10 @@ pub fn ready_of(conditions: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Co
 /// Applies any namespaced resource given as JSON (server-side apply, field manager `e2e-user`).
 pub async fn apply_json<K>(client: &Client, ns: &str, value: serde_json::Value) -> Result<K, kube::Error>
 where
-    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
 {
     let api: Api<K> = Api::namespaced(client.clone(), ns);
     let name = value["metadata"]["name"].as_str().expect("name").to_owned();
@@ -313,7 +305,15 @@ where
 
 /// Waits until a KafkaTopic's status reflects its current generation with Ready=`want`
 /// (and, when given, this reason).
-pub async fn wait_topic(client: &Client, ns: &str, name: &str, want: bool, reason: Option<&str>, timeout: Duration, op: &Operator) -> gregor::api::KafkaTopic {
+pub async fn wait_topic(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    want: bool,
+    reason: Option<&str>,
+    timeout: Duration,
+    op: &Operator,
+) -> gregor::api::KafkaTopic {
     let api: Api<gregor::api::KafkaTopic> = Api::namespaced(client.clone(), ns);
     let start = Instant::now();
     let want_status = if want { "True" } else { "False" };
@@ -327,14 +327,26 @@ pub async fn wait_topic(client: &Client, ns: &str, name: &str, want: bool, reaso
             }
         }
         if start.elapsed() > timeout {
-            panic!("KafkaTopic {ns}/{name} not Ready={want_status} {reason:?} after {timeout:?}: {:?}\noperator log:\n{}", kt.and_then(|k| k.status), op.log_tail(80));
+            panic!(
+                "KafkaTopic {ns}/{name} not Ready={want_status} {reason:?} after {timeout:?}: {:?}\noperator log:\n{}",
+                kt.and_then(|k| k.status),
+                op.log_tail(80)
+            );
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }
 
 /// Waits until a KafkaUser's status reflects its current generation with Ready=`want`.
-pub async fn wait_user(client: &Client, ns: &str, name: &str, want: bool, reason: Option<&str>, timeout: Duration, op: &Operator) -> gregor::api::KafkaUser {
+pub async fn wait_user(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    want: bool,
+    reason: Option<&str>,
+    timeout: Duration,
+    op: &Operator,
+) -> gregor::api::KafkaUser {
     let api: Api<gregor::api::KafkaUser> = Api::namespaced(client.clone(), ns);
     let start = Instant::now();
     let want_status = if want { "True" } else { "False" };
@@ -348,7 +360,11 @@ pub async fn wait_user(client: &Client, ns: &str, name: &str, want: bool, reason
             }
         }
         if start.elapsed() > timeout {
-            panic!("KafkaUser {ns}/{name} not Ready={want_status} {reason:?} after {timeout:?}: {:?}\noperator log:\n{}", ku.and_then(|k| k.status), op.log_tail(80));
+            panic!(
+                "KafkaUser {ns}/{name} not Ready={want_status} {reason:?} after {timeout:?}: {:?}\noperator log:\n{}",
+                ku.and_then(|k| k.status),
+                op.log_tail(80)
+            );
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
     }

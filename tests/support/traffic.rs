@@ -73,7 +73,17 @@ pub async fn consume_all(world: &World, version: &str, bootstrap: &str, topic: &
     let out = tool
         .run(
             "org.apache.kafka.tools.consumer.ConsoleConsumer",
-            &["--bootstrap-server", bootstrap, "--topic", topic, "--from-beginning", "--timeout-ms", "15000", "--group", &format!("verify-{topic}")],
+            &[
+                "--bootstrap-server",
+                bootstrap,
+                "--topic",
+                topic,
+                "--from-beginning",
+                "--timeout-ms",
+                "15000",
+                "--group",
+                &format!("verify-{topic}"),
+            ],
             None,
             Duration::from_secs(300),
         )

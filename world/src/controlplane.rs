@@ -20,11 +20,7 @@ pub(crate) struct Component {
 impl Component {
     fn check_alive(&mut self) -> Result<()> {
         if let Ok(Some(status)) = self.child.try_wait() {
-            return Err(WorldError::EarlyExit {
-                what: self.name.to_string(),
-                status: status.to_string(),
-                log: self.log.clone(),
-            });
+            return Err(WorldError::EarlyExit { what: self.name.to_string(), status: status.to_string(), log: self.log.clone() });
         }
         Ok(())
     }
@@ -36,11 +32,7 @@ pub(crate) struct ControlPlane {
 
 impl ControlPlane {
     pub fn pids(&self) -> Vec<i32> {
-        self.components
-            .iter()
-            .filter_map(|c| c.child.id())
-            .map(|p| p as i32)
-            .collect()
+        self.components.iter().filter_map(|c| c.child.id()).map(|p| p as i32).collect()
     }
 
     /// Kills every component (SIGKILL to each process group) and reaps it.
@@ -62,27 +54,16 @@ async fn wait_tcp(addr: (Ipv4Addr, u16), comp: &mut Component, timeout: Duration
             return Ok(());
         }
         if start.elapsed() > timeout {
-            return Err(WorldError::Timeout {
-                what: format!("{} to listen on {}:{}", comp.name, addr.0, addr.1),
-                secs: timeout.as_secs(),
-            });
+            return Err(WorldError::Timeout { what: format!("{} to listen on {}:{}", comp.name, addr.0, addr.1), secs: timeout.as_secs() });
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
 /// Starts the control plane and returns when the API server answers /readyz.
-pub(crate) async fn start(
-    tools: &Tools,
-    dir: &Path,
-    ip: Ipv4Addr,
-    pki: &Pki,
-    admin_kubeconfig: &Path,
-) -> Result<ControlPlane> {
+pub(crate) async fn start(tools: &Tools, dir: &Path, ip: Ipv4Addr, pki: &Pki, admin_kubeconfig: &Path) -> Result<ControlPlane> {
     let logs = dir.join("logs");
-    let mut cp = ControlPlane {
-        components: Vec::new(),
-    };
+    let mut cp = ControlPlane { components: Vec::new() };
 
     // etcd
     let etcd_log = logs.join("etcd.log");
@@ -99,11 +80,7 @@ pub(crate) async fn start(
         "--quota-backend-bytes=4294967296".into(),
     ];
     let child = spawn_daemon("etcd", &tools.etcd, &etcd_args, &etcd_log)?;
-    cp.components.push(Component {
-        name: "etcd",
-        child,
-        log: etcd_log,
-    });
+    cp.components.push(Component { name: "etcd", child, log: etcd_log });
     if let Some(c) = cp.components.last_mut() {
         wait_tcp((ip, 2379), c, Duration::from_secs(30)).await?;
     }
@@ -123,10 +100,7 @@ pub(crate) async fn start(
         "--authorization-mode=RBAC".into(),
         "--service-account-issuer=https://kubernetes.default.svc.cluster.local".into(),
         format!("--service-account-key-file={}", pki.sa_pub.display()),
-        format!(
-            "--service-account-signing-key-file={}",
-            pki.sa_key.display()
-        ),
+        format!("--service-account-signing-key-file={}", pki.sa_key.display()),
         "--service-cluster-ip-range=10.96.0.0/16".into(),
         // The node agent owns node health: nodes are registered Ready and untainted.
         "--disable-admission-plugins=TaintNodesByCondition".into(),
@@ -138,11 +112,7 @@ pub(crate) async fn start(
         "--v=1".into(),
     ];
     let child = spawn_daemon("kube-apiserver", &tools.kube_apiserver, &api_args, &api_log)?;
-    cp.components.push(Component {
-        name: "kube-apiserver",
-        child,
-        log: api_log,
-    });
+    cp.components.push(Component { name: "kube-apiserver", child, log: api_log });
     if let Some(c) = cp.components.last_mut() {
         wait_tcp((ip, APISERVER_PORT), c, Duration::from_secs(60)).await?;
     }
@@ -168,17 +138,8 @@ pub(crate) async fn start(
         "--profiling=false".into(),
         "--v=1".into(),
     ];
-    let child = spawn_daemon(
-        "kube-controller-manager",
-        &tools.kube_controller_manager,
-        &kcm_args,
-        &kcm_log,
-    )?;
-    cp.components.push(Component {
-        name: "kube-controller-manager",
-        child,
-        log: kcm_log,
-    });
+    let child = spawn_daemon("kube-controller-manager", &tools.kube_controller_manager, &kcm_args, &kcm_log)?;
+    cp.components.push(Component { name: "kube-controller-manager", child, log: kcm_log });
 
     let sched_log = logs.join("kube-scheduler.log");
     let sched_args: Vec<String> = vec![
@@ -191,26 +152,13 @@ pub(crate) async fn start(
         "--profiling=false".into(),
         "--v=1".into(),
     ];
-    let child = spawn_daemon(
-        "kube-scheduler",
-        &tools.kube_scheduler,
-        &sched_args,
-        &sched_log,
-    )?;
-    cp.components.push(Component {
-        name: "kube-scheduler",
-        child,
-        log: sched_log,
-    });
+    let child = spawn_daemon("kube-scheduler", &tools.kube_scheduler, &sched_args, &sched_log)?;
+    cp.components.push(Component { name: "kube-scheduler", child, log: sched_log });
     Ok(cp)
 }
 
 /// Waits until the API server reports ready, checking the components stay alive meanwhile.
-pub(crate) async fn wait_ready(
-    cp: &mut ControlPlane,
-    client: &kube::Client,
-    timeout: Duration,
-) -> Result<()> {
+pub(crate) async fn wait_ready(cp: &mut ControlPlane, client: &kube::Client, timeout: Duration) -> Result<()> {
     let start = Instant::now();
     loop {
         for c in cp.components.iter_mut() {
@@ -224,10 +172,7 @@ pub(crate) async fn wait_ready(
             return Ok(());
         }
         if start.elapsed() > timeout {
-            return Err(WorldError::Timeout {
-                what: "kube-apiserver /readyz".into(),
-                secs: timeout.as_secs(),
-            });
+            return Err(WorldError::Timeout { what: "kube-apiserver /readyz".into(), secs: timeout.as_secs() });
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }

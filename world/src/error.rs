@@ -6,9 +6,7 @@ use std::path::PathBuf;
 pub enum WorldError {
     #[error("tool {tool} not found at {path} (run `bash hack/build-tools.sh all` first)")]
     ToolMissing { tool: String, path: PathBuf },
-    #[error(
-        "kafka version {0} is not in the cache ($GREGOR_CACHE/kafka-<v>); run `bash hack/build-tools.sh kafka`"
-    )]
+    #[error("kafka version {0} is not in the cache ($GREGOR_CACHE/kafka-<v>); run `bash hack/build-tools.sh kafka`")]
     KafkaVersionMissing(String),
     #[error("i/o error on {path}: {source}")]
     Io {
@@ -29,11 +27,7 @@ pub enum WorldError {
     #[error("timed out after {secs}s waiting for {what}")]
     Timeout { what: String, secs: u64 },
     #[error("process {what} exited early: {status} (log: {log})")]
-    EarlyExit {
-        what: String,
-        status: String,
-        log: PathBuf,
-    },
+    EarlyExit { what: String, status: String, log: PathBuf },
     #[error("kubernetes API error: {0}")]
     Kube(#[from] kube::Error),
     #[error("kubeconfig error: {0}")]

@@ -32,7 +32,8 @@ fn pod_ready(p: &Pod) -> bool {
 
 /// The JVM flags the fixture gives brokers: small heap, quick start.
 pub const BROKER_HEAP_OPTS: &str = "-Xmx256m -Xms256m";
-pub const BROKER_JVM_OPTS: &str = "-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData -Xss512k -XX:MaxMetaspaceSize=128m -Djava.awt.headless=true";
+pub const BROKER_JVM_OPTS: &str =
+    "-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData -Xss512k -XX:MaxMetaspaceSize=128m -Djava.awt.headless=true";
 
 /// A listener that [`KraftExtras`] adds to the fixture's PLAINTEXT :9092 and CONTROLLER :9093.
 #[derive(Debug, Clone)]
@@ -58,13 +59,7 @@ pub struct KraftExtras {
 /// Applies a headless Service, a ConfigMap with server.properties and a StatefulSet of
 /// `replicas` combined (broker+controller) KRaft nodes running image `apache/kafka:<version>`
 /// with a PVC template; waits for `replicas` Ready pods.
-pub async fn kraft_statefulset(
-    world: &World,
-    namespace: &str,
-    name: &str,
-    version: &str,
-    replicas: i32,
-) -> Result<KraftCluster> {
+pub async fn kraft_statefulset(world: &World, namespace: &str, name: &str, version: &str, replicas: i32) -> Result<KraftCluster> {
     let extras = KraftExtras::default();
     kraft_statefulset_with(world, namespace, name, version, replicas, &extras).await
 }
@@ -81,25 +76,16 @@ pub async fn kraft_statefulset_with(
     world.kafka_home(version)?;
     let client = world.client();
     let pp = PatchParams::apply(MANAGER).force();
-    let ns_obj: Namespace = serde_json::from_value(
-        serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}),
-    )?;
-    Api::<Namespace>::all(client.clone())
-        .patch(namespace, &pp, &Patch::Apply(&ns_obj))
-        .await?;
+    let ns_obj: Namespace =
+        serde_json::from_value(serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}))?;
+    Api::<Namespace>::all(client.clone()).patch(namespace, &pp, &Patch::Apply(&ns_obj)).await?;
 
     let cluster_id = crate::proc::random_kafka_cluster_id();
     let fqdn = |i: i32| format!("{name}-{i}.{name}.{namespace}.svc.cluster.local");
-    let voters: Vec<String> = (0..replicas)
-        .map(|i| format!("{i}@{}:9093", fqdn(i)))
-        .collect();
+    let voters: Vec<String> = (0..replicas).map(|i| format!("{i}@{}:9093", fqdn(i))).collect();
     let rf = replicas.clamp(1, 3);
     let min_isr = (rf - 1).max(1);
-    let protocols: String = extras
-        .listeners
-        .iter()
-        .map(|l| format!(",{0}:{0}", l.name))
-        .collect();
+    let protocols: String = extras.listeners.iter().map(|l| format!(",{0}:{0}", l.name)).collect();
     let mut props = format!(
         "process.roles=broker,controller\n\
          controller.listener.names=CONTROLLER\n\
@@ -128,25 +114,12 @@ pub async fn kraft_statefulset_with(
         "metadata": {"name": format!("{name}-config"), "namespace": namespace},
         "data": data
     }))?;
-    Api::<ConfigMap>::namespaced(client.clone(), namespace)
-        .patch(&format!("{name}-config"), &pp, &Patch::Apply(&cm))
-        .await?;
+    Api::<ConfigMap>::namespaced(client.clone(), namespace).patch(&format!("{name}-config"), &pp, &Patch::Apply(&cm)).await?;
 
     let mut ports = vec![("kafka", 9092), ("controller", 9093)];
-    ports.extend(
-        extras
-            .listeners
-            .iter()
-            .map(|l| (l.port_name.as_str(), l.port)),
-    );
-    let svc_ports: Vec<_> = ports
-        .iter()
-        .map(|(n, p)| serde_json::json!({"name": n, "port": p}))
-        .collect();
-    let container_ports: Vec<_> = ports
-        .iter()
-        .map(|(n, p)| serde_json::json!({"name": n, "containerPort": p}))
-        .collect();
+    ports.extend(extras.listeners.iter().map(|l| (l.port_name.as_str(), l.port)));
+    let svc_ports: Vec<_> = ports.iter().map(|(n, p)| serde_json::json!({"name": n, "port": p})).collect();
+    let container_ports: Vec<_> = ports.iter().map(|(n, p)| serde_json::json!({"name": n, "containerPort": p})).collect();
     let svc: Service = serde_json::from_value(serde_json::json!({
         "apiVersion": "v1", "kind": "Service",
         "metadata": {"name": name, "namespace": namespace},
@@ -157,9 +130,7 @@ pub async fn kraft_statefulset_with(
             "ports": svc_ports
         }
     }))?;
-    Api::<Service>::namespaced(client.clone(), namespace)
-        .patch(name, &pp, &Patch::Apply(&svc))
-        .await?;
+    Api::<Service>::namespaced(client.clone(), namespace).patch(name, &pp, &Patch::Apply(&svc)).await?;
 
     let (mut listen, mut advertise) = (String::new(), String::new());
     for l in &extras.listeners {
@@ -226,9 +197,7 @@ exec /opt/kafka/bin/kafka-server-start.sh /etc/kafka/rendered/server.properties
             }]
         }
     }))?;
-    Api::<StatefulSet>::namespaced(client.clone(), namespace)
-        .patch(name, &pp, &Patch::Apply(&sts))
-        .await?;
+    Api::<StatefulSet>::namespaced(client.clone(), namespace).patch(name, &pp, &Patch::Apply(&sts)).await?;
 
     let cluster = KraftCluster {
         namespace: namespace.to_string(),
@@ -258,22 +227,13 @@ impl KraftCluster {
         let lp = ListParams::default().labels(&format!("app={}", self.name));
         let start = Instant::now();
         loop {
-            let ready = pods
-                .list(&lp)
-                .await?
-                .items
-                .iter()
-                .filter(|p| pod_ready(p))
-                .count();
+            let ready = pods.list(&lp).await?.items.iter().filter(|p| pod_ready(p)).count();
             if ready as i32 >= self.replicas {
                 return Ok(());
             }
             if start.elapsed() > timeout {
                 return Err(WorldError::Timeout {
-                    what: format!(
-                        "{} Ready pods of {}/{}",
-                        self.replicas, self.namespace, self.name
-                    ),
+                    what: format!("{} Ready pods of {}/{}", self.replicas, self.namespace, self.name),
                     secs: timeout.as_secs(),
                 });
             }
@@ -283,18 +243,11 @@ impl KraftCluster {
 
     /// Number of Bound PVCs of the cluster.
     pub async fn bound_pvcs(&self, world: &World) -> Result<usize> {
-        let pvcs = Api::<PersistentVolumeClaim>::namespaced(world.client(), &self.namespace)
-            .list(&ListParams::default())
-            .await?;
+        let pvcs = Api::<PersistentVolumeClaim>::namespaced(world.client(), &self.namespace).list(&ListParams::default()).await?;
         Ok(pvcs
             .items
             .iter()
-            .filter(|p| {
-                p.metadata
-                    .name
-                    .as_deref()
-                    .is_some_and(|n| n.starts_with(&format!("data-{}-", self.name)))
-            })
+            .filter(|p| p.metadata.name.as_deref().is_some_and(|n| n.starts_with(&format!("data-{}-", self.name))))
             .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Bound"))
             .count())
     }
@@ -309,13 +262,7 @@ impl KraftCluster {
     }
 
     /// Waits for the pod to be back (a new uid, not `old_uid`) and Ready.
-    pub async fn wait_pod_back(
-        &self,
-        world: &World,
-        ordinal: i32,
-        old_uid: &str,
-        timeout: Duration,
-    ) -> Result<()> {
+    pub async fn wait_pod_back(&self, world: &World, ordinal: i32, old_uid: &str, timeout: Duration) -> Result<()> {
         let pods = Api::<Pod>::namespaced(world.client(), &self.namespace);
         let name = self.pod_name(ordinal);
         let start = Instant::now();
@@ -327,10 +274,7 @@ impl KraftCluster {
                 return Ok(());
             }
             if start.elapsed() > timeout {
-                return Err(WorldError::Timeout {
-                    what: format!("pod {}/{name} back and Ready", self.namespace),
-                    secs: timeout.as_secs(),
-                });
+                return Err(WorldError::Timeout { what: format!("pod {}/{name} back and Ready", self.namespace), secs: timeout.as_secs() });
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }

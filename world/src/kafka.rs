@@ -24,11 +24,7 @@ pub struct ToolOutput {
 
 impl KafkaTool {
     pub fn new(world: &World, version: &str) -> Result<KafkaTool> {
-        Ok(KafkaTool {
-            kafka_home: world.kafka_home(version)?,
-            hosts_file: world.hosts_file().to_path_buf(),
-            heap: "-Xmx256m".into(),
-        })
+        Ok(KafkaTool { kafka_home: world.kafka_home(version)?, hosts_file: world.hosts_file().to_path_buf(), heap: "-Xmx256m".into() })
     }
 
     /// `java ... <main_class>` ready for arguments: classpath `<kafka_home>/libs/*`, the world's
@@ -39,24 +35,9 @@ impl KafkaTool {
         crate::proc::contain(&mut std_cmd);
         let mut cmd = tokio::process::Command::from(std_cmd);
         cmd.arg(&self.heap)
-            .args([
-                "-XX:+UseSerialGC",
-                "-XX:TieredStopAtLevel=1",
-                "-Xshare:auto",
-                "-XX:-UsePerfData",
-                "-Djava.awt.headless=true",
-            ])
-            .arg(format!(
-                "-Djdk.net.hosts.file={}",
-                self.hosts_file.display()
-            ))
-            .arg(format!(
-                "-Dlog4j2.configurationFile={}",
-                self.kafka_home
-                    .join("config")
-                    .join("tools-log4j2.yaml")
-                    .display()
-            ))
+            .args(["-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto", "-XX:-UsePerfData", "-Djava.awt.headless=true"])
+            .arg(format!("-Djdk.net.hosts.file={}", self.hosts_file.display()))
+            .arg(format!("-Dlog4j2.configurationFile={}", self.kafka_home.join("config").join("tools-log4j2.yaml").display()))
             .arg("-cp")
             .arg(format!("{}/libs/*", self.kafka_home.display()))
             .arg(main_class)
@@ -66,27 +47,16 @@ impl KafkaTool {
     }
 
     /// Runs a tool to completion (killed after `timeout`), feeding it `stdin` if given.
-    pub async fn run(
-        &self,
-        main_class: &str,
-        args: &[&str],
-        stdin: Option<&[u8]>,
-        timeout: Duration,
-    ) -> Result<ToolOutput> {
+    pub async fn run(&self, main_class: &str, args: &[&str], stdin: Option<&[u8]>, timeout: Duration) -> Result<ToolOutput> {
         use tokio::io::AsyncWriteExt;
         let mut cmd = self.command(main_class);
         cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
         if stdin.is_some() {
             cmd.stdin(Stdio::piped());
         }
-        let mut child = cmd.spawn().map_err(|source| WorldError::Spawn {
-            what: format!("java {main_class}"),
-            source,
-        })?;
+        let mut child = cmd.spawn().map_err(|source| WorldError::Spawn { what: format!("java {main_class}"), source })?;
         if let (Some(data), Some(mut pipe)) = (stdin, child.stdin.take()) {
-            pipe.write_all(data)
-                .await
-                .map_err(WorldError::io("<stdin of java>"))?;
+            pipe.write_all(data).await.map_err(WorldError::io("<stdin of java>"))?;
             drop(pipe);
         }
         match tokio::time::timeout(timeout, child.wait_with_output()).await {
@@ -96,21 +66,12 @@ impl KafkaTool {
                 stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
             }),
             Ok(Err(e)) => Err(WorldError::io("<java>")(e)),
-            Err(_) => Err(WorldError::Timeout {
-                what: format!("java {main_class} {}", args.join(" ")),
-                secs: timeout.as_secs(),
-            }),
+            Err(_) => Err(WorldError::Timeout { what: format!("java {main_class} {}", args.join(" ")), secs: timeout.as_secs() }),
         }
     }
 
     /// Like `run`, but a non-zero exit is an error.
-    pub async fn run_ok(
-        &self,
-        main_class: &str,
-        args: &[&str],
-        stdin: Option<&[u8]>,
-        timeout: Duration,
-    ) -> Result<ToolOutput> {
+    pub async fn run_ok(&self, main_class: &str, args: &[&str], stdin: Option<&[u8]>, timeout: Duration) -> Result<ToolOutput> {
         let out = self.run(main_class, args, stdin, timeout).await?;
         if out.status != 0 {
             return Err(WorldError::Command {

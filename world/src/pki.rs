@@ -21,10 +21,7 @@ async fn openssl(dir: &Path, args: &[&str]) -> Result<()> {
         .current_dir(dir)
         .output()
         .await
-        .map_err(|source| WorldError::Spawn {
-            what: "openssl".into(),
-            source,
-        })?;
+        .map_err(|source| WorldError::Spawn { what: "openssl".into(), source })?;
     if !out.status.success() {
         return Err(WorldError::Command {
             what: format!("openssl {}", args.join(" ")),
@@ -57,25 +54,13 @@ pub(crate) async fn generate(dir: &Path, api_ip: Ipv4Addr) -> Result<Pki> {
     .await?;
     openssl(
         dir,
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "apiserver.key",
-            "-out",
-            "apiserver.csr",
-            "-subj",
-            "/CN=kube-apiserver",
-        ],
+        &["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "apiserver.key", "-out", "apiserver.csr", "-subj", "/CN=kube-apiserver"],
     )
     .await?;
     let ext = format!(
         "subjectAltName=IP:{api_ip},IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local\nextendedKeyUsage=serverAuth\n"
     );
-    std::fs::write(dir.join("apiserver.ext"), ext)
-        .map_err(WorldError::io(dir.join("apiserver.ext")))?;
+    std::fs::write(dir.join("apiserver.ext"), ext).map_err(WorldError::io(dir.join("apiserver.ext")))?;
     openssl(
         dir,
         &[
@@ -101,11 +86,8 @@ pub(crate) async fn generate(dir: &Path, api_ip: Ipv4Addr) -> Result<Pki> {
     openssl(dir, &["rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub"]).await?;
     let admin_token = crate::proc::random_hex(24);
     let token_file = dir.join("tokens.csv");
-    std::fs::write(
-        &token_file,
-        format!("{admin_token},world-admin,world-admin,\"system:masters\"\n"),
-    )
-    .map_err(WorldError::io(&token_file))?;
+    std::fs::write(&token_file, format!("{admin_token},world-admin,world-admin,\"system:masters\"\n"))
+        .map_err(WorldError::io(&token_file))?;
     Ok(Pki {
         ca_crt: dir.join("ca.crt"),
         ca_key: dir.join("ca.key"),
@@ -119,17 +101,8 @@ pub(crate) async fn generate(dir: &Path, api_ip: Ipv4Addr) -> Result<Pki> {
 }
 
 /// Writes a kubeconfig for `server` authenticating with a bearer `token`.
-pub(crate) fn write_kubeconfig(
-    path: &Path,
-    server: &str,
-    ca_crt: &Path,
-    user: &str,
-    token: &str,
-    namespace: Option<&str>,
-) -> Result<()> {
-    let ns = namespace
-        .map(|n| format!("    namespace: {n}\n"))
-        .unwrap_or_default();
+pub(crate) fn write_kubeconfig(path: &Path, server: &str, ca_crt: &Path, user: &str, token: &str, namespace: Option<&str>) -> Result<()> {
+    let ns = namespace.map(|n| format!("    namespace: {n}\n")).unwrap_or_default();
     let text = format!(
         "apiVersion: v1\nkind: Config\nclusters:\n- name: gregor-world\n  cluster:\n    server: {server}\n    certificate-authority: {ca}\ncontexts:\n- name: gregor-world\n  context:\n    cluster: gregor-world\n    user: {user}\n{ns}current-context: gregor-world\nusers:\n- name: {user}\n  user:\n    token: {token}\n",
         ca = ca_crt.display()

@@ -16,14 +16,7 @@ pub(crate) fn contain(cmd: &mut std::process::Command) {
             if libc::setpgid(0, 0) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
-            if libc::prctl(
-                libc::PR_SET_PDEATHSIG,
-                libc::SIGKILL as libc::c_ulong,
-                0,
-                0,
-                0,
-            ) != 0
-            {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
             Ok(())
@@ -36,22 +29,13 @@ pub(crate) fn log_stdio(log: &Path) -> Result<(Stdio, Stdio)> {
     if let Some(parent) = log.parent() {
         std::fs::create_dir_all(parent).map_err(WorldError::io(parent))?;
     }
-    let f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .map_err(WorldError::io(log))?;
+    let f = std::fs::OpenOptions::new().create(true).append(true).open(log).map_err(WorldError::io(log))?;
     let f2 = f.try_clone().map_err(WorldError::io(log))?;
     Ok((Stdio::from(f), Stdio::from(f2)))
 }
 
 /// Spawns a long-running daemon of the control plane, logging to `log`.
-pub(crate) fn spawn_daemon(
-    name: &str,
-    program: &Path,
-    args: &[String],
-    log: &Path,
-) -> Result<tokio::process::Child> {
+pub(crate) fn spawn_daemon(name: &str, program: &Path, args: &[String], log: &Path) -> Result<tokio::process::Child> {
     let mut cmd = std::process::Command::new(program);
     cmd.args(args).stdin(Stdio::null());
     let (out, err) = log_stdio(log)?;
@@ -59,10 +43,7 @@ pub(crate) fn spawn_daemon(
     contain(&mut cmd);
     let mut cmd = tokio::process::Command::from(cmd);
     cmd.kill_on_drop(true);
-    cmd.spawn().map_err(|source| WorldError::Spawn {
-        what: name.to_string(),
-        source,
-    })
+    cmd.spawn().map_err(|source| WorldError::Spawn { what: name.to_string(), source })
 }
 
 /// Sends `sig` to a process group (negative pid), ignoring a group that is already gone.
@@ -98,10 +79,7 @@ pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
     let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), N, 0) };
     if n != N as isize {
         // Fall back to time-derived bytes; only used for identifiers, never for secrets of value.
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
+        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
         for (i, b) in buf.iter_mut().enumerate() {
             *b = (t >> ((i % 16) * 8)) as u8 ^ (std::process::id() as u8).wrapping_mul(i as u8 + 1);
         }
@@ -111,10 +89,7 @@ pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
 
 pub(crate) fn random_hex(n_bytes: usize) -> String {
     let bytes: [u8; 32] = random_bytes();
-    bytes[..n_bytes.min(32)]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    bytes[..n_bytes.min(32)].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A Kafka cluster id: 16 random bytes, base64url without padding (22 characters), like `kafka-storage random-uuid`.

@@ -25,18 +25,12 @@ pub fn etcd_version() -> String {
 
 /// The Kafka versions the cache holds (hack/versions.env KAFKA_VERSIONS), oldest first.
 pub fn kafka_versions() -> Vec<String> {
-    pinned("KAFKA_VERSIONS")
-        .split_whitespace()
-        .map(str::to_string)
-        .collect()
+    pinned("KAFKA_VERSIONS").split_whitespace().map(str::to_string).collect()
 }
 
 /// The newest pinned Kafka version.
 pub fn latest_kafka_version() -> String {
-    kafka_versions()
-        .last()
-        .cloned()
-        .unwrap_or_else(|| "4.4.0".to_string())
+    kafka_versions().last().cloned().unwrap_or_else(|| "4.4.0".to_string())
 }
 
 /// `$GREGOR_CACHE`, default `~/.cache/gregor`.
@@ -44,9 +38,7 @@ pub fn cache_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("GREGOR_CACHE").filter(|d| !d.is_empty()) {
         return PathBuf::from(d);
     }
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/root"));
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root"));
     home.join(".cache").join("gregor")
 }
 
@@ -77,10 +69,7 @@ impl Tools {
             ("kube-scheduler", &t.kube_scheduler),
         ] {
             if !p.is_file() {
-                return Err(WorldError::ToolMissing {
-                    tool: tool.to_string(),
-                    path: p.clone(),
-                });
+                return Err(WorldError::ToolMissing { tool: tool.to_string(), path: p.clone() });
             }
         }
         Ok(t)

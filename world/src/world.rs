@@ -34,8 +34,7 @@ impl Default for WorldOptions {
             nodes: 3,
             zones: 3,
             dir: None,
-            keep_dir: std::env::var_os("GREGOR_KEEP_WORLD")
-                .is_some_and(|v| v != "0" && !v.is_empty()),
+            keep_dir: std::env::var_os("GREGOR_KEEP_WORLD").is_some_and(|v| v != "0" && !v.is_empty()),
         }
     }
 }
@@ -70,21 +69,11 @@ fn lock_block() -> Result<(u8, std::fs::File)> {
     for i in 0..241u16 {
         let block = (10 + (u16::from(seed[0]) + i) % 241) as u8;
         let path = dir.join(format!("127.{block}.lock"));
-        let f = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(WorldError::io(&path))?;
+        let f = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(WorldError::io(&path))?;
         // SAFETY: flock on an fd we own.
         if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
             // Someone else's process may already listen there (a world whose lock file was removed).
-            if std::net::TcpListener::bind((
-                Ipv4Addr::new(127, block, 0, 1),
-                controlplane::APISERVER_PORT,
-            ))
-            .is_ok()
-            {
+            if std::net::TcpListener::bind((Ipv4Addr::new(127, block, 0, 1), controlplane::APISERVER_PORT)).is_ok() {
                 return Ok((block, f));
             }
         }
@@ -107,15 +96,10 @@ impl World {
         let dir = match &opts.dir {
             Some(d) => d.clone(),
             None => {
-                let root = std::env::var_os("GREGOR_WORLD_ROOT")
-                    .map(PathBuf::from)
-                    .unwrap_or_else(|| std::env::temp_dir().join("gregor-worlds"));
+                let root =
+                    std::env::var_os("GREGOR_WORLD_ROOT").map(PathBuf::from).unwrap_or_else(|| std::env::temp_dir().join("gregor-worlds"));
                 remove_stale_worlds(&root);
-                root.join(format!(
-                    "w127.{block}-{}-{}",
-                    std::process::id(),
-                    crate::proc::random_hex(3)
-                ))
+                root.join(format!("w127.{block}-{}-{}", std::process::id(), crate::proc::random_hex(3)))
             }
         };
         if dir.exists() {
@@ -136,34 +120,20 @@ impl World {
         let (ready_tx, ready_rx) = oneshot::channel::<Result<Started>>();
         let (stop_tx, stop_rx) = watch::channel(false);
         let thread = {
-            let (dir, kubeconfig, nodes, shared) = (
-                dir.clone(),
-                kubeconfig.clone(),
-                nodes.clone(),
-                shared.clone(),
-            );
+            let (dir, kubeconfig, nodes, shared) = (dir.clone(), kubeconfig.clone(), nodes.clone(), shared.clone());
             std::thread::Builder::new()
                 .name(format!("gregor-world-127.{block}"))
                 .spawn(move || {
-                    let rt = match tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                    {
+                    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
                         Ok(rt) => rt,
                         Err(e) => {
-                            let _ = ready_tx
-                                .send(Err(WorldError::Other(format!("tokio runtime: {e}"))));
+                            let _ = ready_tx.send(Err(WorldError::Other(format!("tokio runtime: {e}"))));
                             return;
                         }
                     };
-                    rt.block_on(supervise(
-                        tools, dir, api_ip, kubeconfig, nodes, shared, ready_tx, stop_rx,
-                    ));
+                    rt.block_on(supervise(tools, dir, api_ip, kubeconfig, nodes, shared, ready_tx, stop_rx));
                 })
-                .map_err(|source| WorldError::Spawn {
-                    what: "world thread".into(),
-                    source,
-                })?
+                .map_err(|source| WorldError::Spawn { what: "world thread".into(), source })?
         };
         let started = match ready_rx.await {
             Ok(Ok(s)) => s,
@@ -177,9 +147,7 @@ impl World {
             }
         };
         let kc = kube::config::Kubeconfig::read_from(&kubeconfig)?;
-        let config =
-            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
-                .await?;
+        let config = kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default()).await?;
         let client = kube::Client::try_from(config.clone())?;
         let world = World {
             hosts_file: shared.hosts_file.clone(),
@@ -228,21 +196,12 @@ impl World {
     pub async fn mint_kubeconfig(&self, namespace: &str, service_account: &str) -> Result<PathBuf> {
         let api = Api::<ServiceAccount>::namespaced(self.client.clone(), namespace);
         let req = TokenRequest {
-            spec: Some(TokenRequestSpec {
-                audiences: None,
-                expiration_seconds: Some(86400),
-                bound_object_ref: None,
-            }),
+            spec: Some(TokenRequestSpec { audiences: None, expiration_seconds: Some(86400), bound_object_ref: None }),
             ..Default::default()
         };
-        let tr = api
-            .create_token_request(service_account, &PostParams::default(), &req)
-            .await?;
+        let tr = api.create_token_request(service_account, &PostParams::default(), &req).await?;
         let token = tr.status.and_then(|s| s.token).unwrap_or_default();
-        let path = self
-            .dir
-            .join("kubeconfigs")
-            .join(format!("{namespace}-{service_account}.yaml"));
+        let path = self.dir.join("kubeconfigs").join(format!("{namespace}-{service_account}.yaml"));
         pki::write_kubeconfig(
             &path,
             &self.api_url(),
@@ -273,12 +232,7 @@ impl World {
 
     /// stdout+stderr of a container of a pod (all restarts and recreations, appended).
     pub fn pod_log_path(&self, namespace: &str, pod: &str, container: &str) -> PathBuf {
-        self.dir
-            .join("logs")
-            .join("pods")
-            .join(namespace)
-            .join(pod)
-            .join(format!("{container}.log"))
+        self.dir.join("logs").join("pods").join(namespace).join(pod).join(format!("{container}.log"))
     }
 
     /// Log of a control-plane component: etcd, kube-apiserver, kube-controller-manager, kube-scheduler.
@@ -303,12 +257,7 @@ impl World {
 
     /// Host pids of the world's processes still alive (control plane and container sandboxes).
     pub fn pids(&self) -> Vec<i32> {
-        let mut p: Vec<i32> = self
-            .control_plane_pids
-            .iter()
-            .copied()
-            .filter(|p| crate::proc::alive(*p))
-            .collect();
+        let mut p: Vec<i32> = self.control_plane_pids.iter().copied().filter(|p| crate::proc::alive(*p)).collect();
         p.extend(self.shared.live_pids());
         p
     }
@@ -360,32 +309,15 @@ async fn supervise(
     let result: Result<(kube::Client, tokio::task::JoinHandle<()>)> = async {
         let pki = pki::generate(&dir.join("pki"), api_ip).await?;
         let url = format!("https://{api_ip}:{}", controlplane::APISERVER_PORT);
-        pki::write_kubeconfig(
-            &kubeconfig,
-            &url,
-            &pki.ca_crt,
-            "world-admin",
-            &pki.admin_token,
-            None,
-        )?;
+        pki::write_kubeconfig(&kubeconfig, &url, &pki.ca_crt, "world-admin", &pki.admin_token, None)?;
         let plane = cp.insert(controlplane::start(&tools, &dir, api_ip, &pki, &kubeconfig).await?);
         let kc = kube::config::Kubeconfig::read_from(&kubeconfig)?;
-        let config =
-            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
-                .await?;
+        let config = kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default()).await?;
         let client = kube::Client::try_from(config)?;
         controlplane::wait_ready(plane, &client, Duration::from_secs(120)).await?;
         let k8s_version = tools::k8s_version();
-        agent::bootstrap(&client, &nodes, &k8s_version)
-            .await
-            .map_err(|e| WorldError::Other(format!("node agent bootstrap: {e}")))?;
-        let agent_task = tokio::spawn(agent::run(
-            client.clone(),
-            shared.clone(),
-            nodes.clone(),
-            k8s_version,
-            stop.clone(),
-        ));
+        agent::bootstrap(&client, &nodes, &k8s_version).await.map_err(|e| WorldError::Other(format!("node agent bootstrap: {e}")))?;
+        let agent_task = tokio::spawn(agent::run(client.clone(), shared.clone(), nodes.clone(), k8s_version, stop.clone()));
         wait_nodes_ready(&client, nodes.len(), Duration::from_secs(60)).await?;
         Ok((client, agent_task))
     }
@@ -394,9 +326,7 @@ async fn supervise(
         Ok((_client, t)) => {
             let pids = cp.as_ref().map(|c| c.pids()).unwrap_or_default();
             // If the caller is gone, its stop sender is gone too and the wait below ends at once.
-            let _ = ready.send(Ok(Started {
-                control_plane_pids: pids,
-            }));
+            let _ = ready.send(Ok(Started { control_plane_pids: pids }));
             Some(t)
         }
         Err(e) => {
@@ -425,11 +355,7 @@ fn remove_stale_worlds(root: &Path) {
     };
     for e in rd.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        let Some(pid) = name
-            .strip_prefix("w127.")
-            .and_then(|r| r.split('-').nth(1))
-            .and_then(|p| p.parse::<i32>().ok())
-        else {
+        let Some(pid) = name.strip_prefix("w127.").and_then(|r| r.split('-').nth(1)).and_then(|p| p.parse::<i32>().ok()) else {
             continue;
         };
         if !Path::new(&format!("/proc/{pid}")).exists() && !e.path().join("KEEP").exists() {
@@ -450,9 +376,7 @@ async fn wait_nodes_ready(client: &kube::Client, n: usize, timeout: Duration) ->
                     node.status
                         .as_ref()
                         .and_then(|s| s.conditions.as_ref())
-                        .is_some_and(|cs| {
-                            cs.iter().any(|c| c.type_ == "Ready" && c.status == "True")
-                        })
+                        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
                 })
                 .count();
             if ready >= n {
@@ -460,10 +384,7 @@ async fn wait_nodes_ready(client: &kube::Client, n: usize, timeout: Duration) ->
             }
         }
         if start.elapsed() > timeout {
-            return Err(WorldError::Timeout {
-                what: format!("{n} Ready nodes"),
-                secs: timeout.as_secs(),
-            });
+            return Err(WorldError::Timeout { what: format!("{n} Ready nodes"), secs: timeout.as_secs() });
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

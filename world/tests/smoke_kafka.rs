@@ -12,18 +12,7 @@ const VERSION: &str = "4.4.0";
 /// partition -> ISR broker ids, from `kafka-topics --describe`.
 async fn isr(tool: &KafkaTool, bootstrap: &str, topic: &str) -> Option<BTreeMap<u32, Vec<u32>>> {
     let out = tool
-        .run(
-            classes::TOPICS,
-            &[
-                "--bootstrap-server",
-                bootstrap,
-                "--describe",
-                "--topic",
-                topic,
-            ],
-            None,
-            Duration::from_secs(60),
-        )
+        .run(classes::TOPICS, &["--bootstrap-server", bootstrap, "--describe", "--topic", topic], None, Duration::from_secs(60))
         .await
         .ok()?;
     if out.status != 0 {
@@ -33,14 +22,10 @@ async fn isr(tool: &KafkaTool, bootstrap: &str, topic: &str) -> Option<BTreeMap<
     for line in out.stdout.lines().filter(|l| l.contains("Partition:")) {
         let field = |name: &str| -> Option<String> {
             let mut it = line.split('\t').map(str::trim);
-            it.find(|t| t.starts_with(name))
-                .map(|t| t[name.len()..].trim().to_string())
+            it.find(|t| t.starts_with(name)).map(|t| t[name.len()..].trim().to_string())
         };
         let p: u32 = field("Partition:")?.parse().ok()?;
-        let isr: Vec<u32> = field("Isr:")?
-            .split(',')
-            .filter_map(|s| s.trim().parse().ok())
-            .collect();
+        let isr: Vec<u32> = field("Isr:")?.split(',').filter_map(|s| s.trim().parse().ok()).collect();
         m.insert(p, isr);
     }
     (!m.is_empty()).then_some(m)
@@ -48,21 +33,12 @@ async fn isr(tool: &KafkaTool, bootstrap: &str, topic: &str) -> Option<BTreeMap<
 
 #[tokio::test]
 async fn kraft_statefulset_survives_pod_deletion() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter("info,kube=warn")
-        .with_test_writer()
-        .try_init();
+    let _ = tracing_subscriber::fmt().with_env_filter("info,kube=warn").with_test_writer().try_init();
     let world = World::start().await.expect("world starts");
-    eprintln!(
-        "world started in {:?} at {}",
-        world.started_in(),
-        world.dir().display()
-    );
+    eprintln!("world started in {:?} at {}", world.started_in(), world.dir().display());
 
     let t0 = Instant::now();
-    let kafka = kraft_statefulset(&world, "smoke", "kafka", VERSION, 3)
-        .await
-        .expect("3 Ready brokers");
+    let kafka = kraft_statefulset(&world, "smoke", "kafka", VERSION, 3).await.expect("3 Ready brokers");
     eprintln!("3 brokers Ready {:?} after apply", t0.elapsed());
     assert_eq!(kafka.bound_pvcs(&world).await.expect("pvcs"), 3);
 
@@ -93,16 +69,7 @@ async fn kraft_statefulset_survives_pod_deletion() {
     let records: String = (0..1000).map(|i| format!("record-{i}\n")).collect();
     tool.run_ok(
         classes::CONSOLE_PRODUCER,
-        &[
-            "--bootstrap-server",
-            &bs,
-            "--topic",
-            topic,
-            "--producer-property",
-            "acks=all",
-            "--producer-property",
-            "linger.ms=5",
-        ],
+        &["--bootstrap-server", &bs, "--topic", topic, "--producer-property", "acks=all", "--producer-property", "linger.ms=5"],
         Some(records.as_bytes()),
         Duration::from_secs(120),
     )
@@ -110,10 +77,7 @@ async fn kraft_statefulset_survives_pod_deletion() {
     .expect("produce 1000 records");
 
     let full = isr(&tool, &bs, topic).await.expect("describe");
-    assert!(
-        full.values().all(|i| i.len() == 3),
-        "ISR full before deletion: {full:?}"
-    );
+    assert!(full.values().all(|i| i.len() == 3), "ISR full before deletion: {full:?}");
 
     // Delete broker 2's pod: SIGTERM, controlled shutdown; the ISR shrinks to the other two.
     let others = format!("{},{}", kafka.bootstrap[0], kafka.bootstrap[1]);
@@ -125,22 +89,13 @@ async fn kraft_statefulset_survives_pod_deletion() {
         {
             break m;
         }
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "ISR never shrank to 2"
-        );
+        assert!(start.elapsed() < Duration::from_secs(120), "ISR never shrank to 2");
     };
     eprintln!("ISR shrank: {shrunk:?}");
 
     let t1 = Instant::now();
-    kafka
-        .wait_pod_back(&world, 2, &old_uid, Duration::from_secs(180))
-        .await
-        .expect("pod back");
-    eprintln!(
-        "recreated broker pod Ready {:?} after the ISR shrank",
-        t1.elapsed()
-    );
+    kafka.wait_pod_back(&world, 2, &old_uid, Duration::from_secs(180)).await.expect("pod back");
+    eprintln!("recreated broker pod Ready {:?} after the ISR shrank", t1.elapsed());
     let start = Instant::now();
     let back = loop {
         if let Some(m) = isr(&tool, &bs, topic).await
@@ -148,46 +103,24 @@ async fn kraft_statefulset_survives_pod_deletion() {
         {
             break m;
         }
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "ISR never returned to 3"
-        );
+        assert!(start.elapsed() < Duration::from_secs(120), "ISR never returned to 3");
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
     eprintln!("ISR back: {back:?}");
     // Same data: the recreated pod found its volume formatted and did not format again.
-    let log =
-        std::fs::read_to_string(world.pod_log_path("smoke", "kafka-2", "kafka")).expect("pod log");
-    assert_eq!(
-        log.matches("Formatting").count(),
-        1,
-        "kafka-2 formatted its volume once only"
-    );
+    let log = std::fs::read_to_string(world.pod_log_path("smoke", "kafka-2", "kafka")).expect("pod log");
+    assert_eq!(log.matches("Formatting").count(), 1, "kafka-2 formatted its volume once only");
 
     let out = tool
         .run_ok(
             classes::CONSOLE_CONSUMER,
-            &[
-                "--bootstrap-server",
-                &bs,
-                "--topic",
-                topic,
-                "--from-beginning",
-                "--max-messages",
-                "1000",
-                "--timeout-ms",
-                "60000",
-            ],
+            &["--bootstrap-server", &bs, "--topic", topic, "--from-beginning", "--max-messages", "1000", "--timeout-ms", "60000"],
             None,
             Duration::from_secs(120),
         )
         .await
         .expect("consume");
-    let mut got: Vec<&str> = out
-        .stdout
-        .lines()
-        .filter(|l| l.starts_with("record-"))
-        .collect();
+    let mut got: Vec<&str> = out.stdout.lines().filter(|l| l.starts_with("record-")).collect();
     got.sort_unstable();
     got.dedup();
     assert_eq!(got.len(), 1000, "consumed all 1000 distinct records");

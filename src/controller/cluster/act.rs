@@ -32,11 +32,7 @@ pub async fn apply_objects(ctx: &Context, objects: &ClusterObjects, held_back: &
 
 /// Deletes owned objects the render no longer produces (a removed pool's StatefulSet and
 /// ConfigMap, say). PVCs and Secrets are never touched here.
-pub async fn delete_orphans(
-    ctx: &Context,
-    kc: &KafkaCluster,
-    objects: &ClusterObjects,
-) -> Result<()> {
+pub async fn delete_orphans(ctx: &Context, kc: &KafkaCluster, objects: &ClusterObjects) -> Result<()> {
     let (Some(uid), Some(ns)) = (kc.meta().uid.as_deref(), kc.meta().namespace.as_deref()) else {
         return Ok(());
     };
@@ -55,12 +51,7 @@ pub async fn delete_orphans(
     for name in orphans(&s.services, ns, uid, &kept("Service")) {
         delete_orphan::<Service>(ctx, ns, &name).await?;
     }
-    for name in orphans(
-        &s.pod_disruption_budgets,
-        ns,
-        uid,
-        &kept("PodDisruptionBudget"),
-    ) {
+    for name in orphans(&s.pod_disruption_budgets, ns, uid, &kept("PodDisruptionBudget")) {
         delete_orphan::<PodDisruptionBudget>(ctx, ns, &name).await?;
     }
     for name in orphans(&s.service_accounts, ns, uid, &kept("ServiceAccount")) {
@@ -80,13 +71,7 @@ async fn publish(
     note: String,
     related: Option<ObjectReference>,
 ) {
-    let event = Event {
-        type_,
-        reason: reason.into(),
-        note: Some(note),
-        action: action.into(),
-        secondary: related,
-    };
+    let event = Event { type_, reason: reason.into(), note: Some(note), action: action.into(), secondary: related };
     if let Err(e) = ctx.recorder.publish(&event, &kc.object_ref(&())).await {
         warn!(error = %e, "could not record an event");
     }
@@ -107,30 +92,14 @@ pub async fn report_refusal(ctx: &Context, kc: &KafkaCluster, refusal: &Refusal)
 
 /// Carries out the planner's action. Only `Restart` writes: it deletes the one pod (only if it
 /// is still the pod that was observed), and the StatefulSet recreates it on the current revision.
-pub async fn perform(
-    ctx: &Context,
-    kc: &KafkaCluster,
-    pods: &BTreeMap<String, Pod>,
-    action: &Action,
-) -> Result<()> {
-    let Action::Restart {
-        node,
-        pod,
-        reasons,
-        out_of_turn,
-        ..
-    } = action
-    else {
+pub async fn perform(ctx: &Context, kc: &KafkaCluster, pods: &BTreeMap<String, Pod>, action: &Action) -> Result<()> {
+    let Action::Restart { node, pod, reasons, out_of_turn, .. } = action else {
         return Ok(());
     };
     let Some(uid) = pods.get(pod).and_then(|p| p.metadata.uid.clone()) else {
         return Ok(());
     };
-    let why = reasons
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(", ");
+    let why = reasons.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
     let note = if *out_of_turn {
         format!("restarting node {node} ({pod}) out of turn, as it is stuck: {why}")
     } else {
@@ -138,13 +107,7 @@ pub async fn perform(
     };
     info!(node, pod = %pod, reasons = %why, "restarting");
     let api: Api<Pod> = Api::namespaced(ctx.client.clone(), &kc.namespace().unwrap_or_default());
-    let params = DeleteParams {
-        preconditions: Some(Preconditions {
-            uid: Some(uid),
-            resource_version: None,
-        }),
-        ..DeleteParams::default()
-    };
+    let params = DeleteParams { preconditions: Some(Preconditions { uid: Some(uid), resource_version: None }), ..DeleteParams::default() };
     match api.delete(pod, &params).await {
         Ok(_) => {}
         // Gone or replaced already: the next reconcile observes the new pod.
@@ -152,9 +115,7 @@ pub async fn perform(
         Err(e) => return Err(e.into()),
     }
     ctx.metrics.count_write();
-    ctx.metrics
-        .pod_restarts
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    ctx.metrics.pod_restarts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let related = pods.get(pod).map(|p| p.object_ref(&()));
     publish(ctx, kc, EventType::Normal, ("RestartingNode", "Roll"), note, related).await;
     Ok(())
@@ -174,25 +135,14 @@ pub async fn hand_over_manual_roll(
     for pool in model.pools.iter().filter(|p| pools.contains(&p.name)) {
         for id in pool.node_ids() {
             let name = names::pod(&model.name, &pool.name, id);
-            if pods
-                .get(&name)
-                .is_some_and(|p| p.metadata.deletion_timestamp.is_none())
-            {
+            if pods.get(&name).is_some_and(|p| p.metadata.deletion_timestamp.is_none()) {
                 let patch = serde_json::json!({"metadata": {"annotations": {key: "true"}}});
-                pod_api
-                    .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
-                    .await?;
+                pod_api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
                 ctx.metrics.count_write();
             }
         }
         let patch = serde_json::json!({"metadata": {"annotations": {key: null}}});
-        sts_api
-            .patch(
-                &names::statefulset(&model.name, &pool.name),
-                &PatchParams::default(),
-                &Patch::Merge(&patch),
-            )
-            .await?;
+        sts_api.patch(&names::statefulset(&model.name, &pool.name), &PatchParams::default(), &Patch::Merge(&patch)).await?;
         ctx.metrics.count_write();
         info!(pool = %pool.name, "manual roll requested on the StatefulSet; handed over to its pods");
     }
@@ -201,11 +151,7 @@ pub async fn hand_over_manual_roll(
 
 /// Raises `metadata.version` once every node runs the new binaries and has caught up (the
 /// caller only calls this when the planner is idle). Returns the new level when raised.
-pub async fn upgrade_metadata_version(
-    admin: &kafka::Client,
-    model: &ClusterModel,
-    active: Option<i16>,
-) -> Result<Option<i16>> {
+pub async fn upgrade_metadata_version(admin: &kafka::Client, model: &ClusterModel, active: Option<i16>) -> Result<Option<i16>> {
     let Some(wanted) = metadata_version_level(&model.metadata_version) else {
         return Ok(None);
     };
@@ -220,8 +166,6 @@ pub async fn upgrade_metadata_version(
         return Ok(None);
     }
     info!(from = active, to = wanted, version = %model.metadata_version, "raising metadata.version");
-    admin
-        .set_metadata_version(wanted, UpgradeType::Upgrade, false)
-        .await?;
+    admin.set_metadata_version(wanted, UpgradeType::Upgrade, false).await?;
     Ok(Some(wanted))
 }

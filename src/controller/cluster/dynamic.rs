@@ -78,32 +78,22 @@ pub struct StaleNode {
 }
 
 /// Nodes whose config hash is stale while their revision is current. Pure.
-pub fn stale_nodes(
-    model: &ClusterModel,
-    objects: &ClusterObjects,
-    pods: &BTreeMap<String, Pod>,
-) -> Vec<StaleNode> {
+pub fn stale_nodes(model: &ClusterModel, objects: &ClusterObjects, pods: &BTreeMap<String, Pod>) -> Vec<StaleNode> {
     let mut out = Vec::new();
     for (pool, rendered) in model.pools.iter().zip(&objects.pools) {
         for id in pool.node_ids() {
             let name = names::pod(&model.name, &pool.name, id);
-            let Some(pod) = pods
-                .get(&name)
-                .filter(|p| p.metadata.deletion_timestamp.is_none())
-            else {
+            let Some(pod) = pods.get(&name).filter(|p| p.metadata.deletion_timestamp.is_none()) else {
                 continue;
             };
-            let revision_current =
-                annotation(pod, names::annotations::REVISION) == Some(rendered.revision.as_str());
-            let config_current = annotation(pod, names::annotations::CONFIG_HASH)
-                == Some(rendered.config_hash.as_str());
+            let revision_current = annotation(pod, names::annotations::REVISION) == Some(rendered.revision.as_str());
+            let config_current = annotation(pod, names::annotations::CONFIG_HASH) == Some(rendered.config_hash.as_str());
             if revision_current && !config_current {
                 out.push(StaleNode {
                     id,
                     pod: name,
                     broker: pool.roles.broker,
-                    ready: crate::controller::pod_phase::pod_phase(Some(pod))
-                        == crate::roll::PodPhase::Ready,
+                    ready: crate::controller::pod_phase::pod_phase(Some(pod)) == crate::roll::PodPhase::Ready,
                     desired_hash: rendered.config_hash.clone(),
                 });
             }
@@ -177,15 +167,10 @@ pub async fn reconcile(
     }
     // Each stale broker is asked on its own: one that does not answer (stopped, restarting) stays
     // stale for the next reconcile and holds up nobody else.
-    let asks = stale
-        .iter()
-        .filter(|n| n.broker && n.ready)
-        .map(|n| async move {
-            let answer = admin
-                .describe_configs(&[ConfigResource::broker(n.id)], None)
-                .await;
-            (n, answer)
-        });
+    let asks = stale.iter().filter(|n| n.broker && n.ready).map(|n| async move {
+        let answer = admin.describe_configs(&[ConfigResource::broker(n.id)], None).await;
+        (n, answer)
+    });
     let mut plans = BTreeMap::new();
     for (node, answer) in futures::future::join_all(asks).await {
         match answer {
@@ -211,13 +196,8 @@ pub async fn reconcile(
             .map(|(k, v)| (k.clone(), AlterOp::Set(v.clone())))
             .chain(decision.delete.iter().map(|k| (k.clone(), AlterOp::Delete)))
             .collect();
-        let alteration = ConfigAlteration {
-            resource: ConfigResource::cluster_broker_default(),
-            changes,
-        };
-        let outcomes = admin
-            .incremental_alter_configs(&[alteration], false)
-            .await?;
+        let alteration = ConfigAlteration { resource: ConfigResource::cluster_broker_default(), changes };
+        let outcomes = admin.incremental_alter_configs(&[alteration], false).await?;
         for o in outcomes {
             o.result?;
         }
@@ -226,8 +206,7 @@ pub async fn reconcile(
     let api: Api<Pod> = Api::namespaced(ctx.client.clone(), &model.namespace);
     for node in &decision.refresh {
         let patch = serde_json::json!({"metadata": {"annotations": {names::annotations::CONFIG_HASH: node.desired_hash}}});
-        api.patch(&node.pod, &PatchParams::default(), &Patch::Merge(&patch))
-            .await?;
+        api.patch(&node.pod, &PatchParams::default(), &Patch::Merge(&patch)).await?;
         ctx.metrics.count_write();
     }
     Ok(decision.restart)
@@ -263,36 +242,22 @@ mod tests {
     }
 
     fn desired(kv: &[(&str, &str)]) -> BTreeMap<String, String> {
-        kv.iter()
-            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
-            .collect()
+        kv.iter().map(|(k, v)| ((*k).to_string(), (*v).to_string())).collect()
     }
 
     #[test]
     fn plans() {
-        let r = running(&[
-            ("log.retention.ms", "100", false),
-            ("num.io.threads", "8", true),
-        ]);
-        assert_eq!(
-            plan(&desired(&[("log.retention.ms", "100")]), &r),
-            ConfigPlan::Current
-        );
+        let r = running(&[("log.retention.ms", "100", false), ("num.io.threads", "8", true)]);
+        assert_eq!(plan(&desired(&[("log.retention.ms", "100")]), &r), ConfigPlan::Current);
         assert_eq!(
             plan(&desired(&[("log.retention.ms", "200")]), &r),
             ConfigPlan::Dynamic { set: desired(&[("log.retention.ms", "200")]), delete: BTreeSet::new() }
         );
         assert_eq!(
-            plan(
-                &desired(&[("log.retention.ms", "200"), ("num.io.threads", "4")]),
-                &r
-            ),
+            plan(&desired(&[("log.retention.ms", "200"), ("num.io.threads", "4")]), &r),
             ConfigPlan::NeedsRestart(vec!["num.io.threads".into()])
         );
-        assert_eq!(
-            plan(&desired(&[("my.plugin.key", "x")]), &r),
-            ConfigPlan::NeedsRestart(vec!["my.plugin.key".into()])
-        );
+        assert_eq!(plan(&desired(&[("my.plugin.key", "x")]), &r), ConfigPlan::NeedsRestart(vec!["my.plugin.key".into()]));
     }
 
     #[test]
@@ -310,13 +275,7 @@ mod tests {
     }
 
     fn node(id: i32, broker: bool) -> StaleNode {
-        StaleNode {
-            id,
-            pod: format!("p-{id}"),
-            broker,
-            ready: true,
-            desired_hash: "h".into(),
-        }
+        StaleNode { id, pod: format!("p-{id}"), broker, ready: true, desired_hash: "h".into() }
     }
 
     #[test]
@@ -326,18 +285,11 @@ mod tests {
         let all_dynamic = BTreeMap::from([(100, dynamic.clone()), (101, dynamic.clone())]);
         let d = decide(&stale, &all_dynamic);
         assert!(d.restart.is_empty());
-        assert_eq!(
-            d.refresh.len(),
-            3,
-            "controllers follow the brokers' dynamic verdict"
-        );
+        assert_eq!(d.refresh.len(), 3, "controllers follow the brokers' dynamic verdict");
         assert_eq!(d.set, desired(&[("log.retention.ms", "200")]));
         assert_eq!(d.delete, keys(&["log.flush.ms"]));
 
-        let one_restart = BTreeMap::from([
-            (100, dynamic),
-            (101, ConfigPlan::NeedsRestart(vec!["num.io.threads".into()])),
-        ]);
+        let one_restart = BTreeMap::from([(100, dynamic), (101, ConfigPlan::NeedsRestart(vec!["num.io.threads".into()]))]);
         let d = decide(&stale, &one_restart);
         assert_eq!(d.restart, BTreeSet::from([0, 101]));
 

@@ -26,11 +26,7 @@ use names::annotations::CLUSTER_ID as CLUSTER_ID_ANNOTATION;
 
 /// A generated password: 32 alphanumeric characters.
 pub fn new_password() -> String {
-    rand::rng()
-        .sample_iter(&Alphanumeric)
-        .take(32)
-        .map(char::from)
-        .collect()
+    rand::rng().sample_iter(&Alphanumeric).take(32).map(char::from).collect()
 }
 
 /// The cluster id from the status, else from a retained PVC, else a new one, persisted in the
@@ -48,11 +44,7 @@ pub async fn cluster_id(kc: &KafkaCluster, ctx: &Context) -> Result<String> {
         .await?
         .items
         .into_iter()
-        .find_map(|p| {
-            p.metadata
-                .annotations
-                .and_then(|a| a.get(CLUSTER_ID_ANNOTATION).cloned())
-        });
+        .find_map(|p| p.metadata.annotations.and_then(|a| a.get(CLUSTER_ID_ANNOTATION).cloned()));
     let id = match retained {
         Some(id) => {
             info!(cluster = name, cluster_id = %id, "reusing the cluster id of retained volumes");
@@ -62,8 +54,7 @@ pub async fn cluster_id(kc: &KafkaCluster, ctx: &Context) -> Result<String> {
     };
     let api: Api<KafkaCluster> = Api::namespaced(ctx.client.clone(), ns);
     let patch = serde_json::json!({"status": {"clusterId": id}});
-    api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
-        .await?;
+    api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
     ctx.metrics.count_write();
     info!(cluster = name, cluster_id = %id, "cluster id recorded");
     Ok(id)
@@ -75,10 +66,7 @@ pub fn secret_value(secret: &Secret, name: &str, key: &str) -> Result<String> {
         .data
         .as_ref()
         .and_then(|d| d.get(key))
-        .ok_or_else(|| ControllerError::SecretKey {
-            secret: name.to_owned(),
-            key: key.to_owned(),
-        })?;
+        .ok_or_else(|| ControllerError::SecretKey { secret: name.to_owned(), key: key.to_owned() })?;
     Ok(String::from_utf8_lossy(&value.0).into_owned())
 }
 
@@ -88,17 +76,10 @@ pub async fn operator_password(model: &ClusterModel, ctx: &Context) -> Result<Op
     let Some(creds) = model.operator_credentials() else {
         return Ok(None);
     };
-    let cached = ctx
-        .stores
-        .secrets
-        .get(&StoreRef::new(&creds.secret_name).within(&model.namespace));
+    let cached = ctx.stores.secrets.get(&StoreRef::new(&creds.secret_name).within(&model.namespace));
     let existing = match cached {
         Some(s) => Some((*s).clone()),
-        None => {
-            Api::<Secret>::namespaced(ctx.client.clone(), &model.namespace)
-                .get_opt(&creds.secret_name)
-                .await?
-        }
+        None => Api::<Secret>::namespaced(ctx.client.clone(), &model.namespace).get_opt(&creds.secret_name).await?,
     };
     if let Some(secret) = existing {
         return secret_value(&secret, &creds.secret_name, &creds.secret_key).map(Some);
@@ -112,24 +93,12 @@ pub async fn operator_password(model: &ClusterModel, ctx: &Context) -> Result<Op
             owner_references: meta::owner_references(model),
             ..ObjectMeta::default()
         },
-        string_data: Some(BTreeMap::from([
-            (creds.secret_key.clone(), password.clone()),
-            ("username".to_owned(), creds.username.clone()),
-        ])),
+        string_data: Some(BTreeMap::from([(creds.secret_key.clone(), password.clone()), ("username".to_owned(), creds.username.clone())])),
         type_: Some("Opaque".to_owned()),
         ..Secret::default()
     };
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &model.namespace);
-    match api
-        .create(
-            &PostParams {
-                field_manager: Some(FIELD_MANAGER.into()),
-                ..PostParams::default()
-            },
-            &secret,
-        )
-        .await
-    {
+    match api.create(&PostParams { field_manager: Some(FIELD_MANAGER.into()), ..PostParams::default() }, &secret).await {
         Ok(_) => {
             ctx.metrics.count_write();
             info!(secret = %creds.secret_name, "operator credentials created");

@@ -21,69 +21,43 @@ const MAX_VOTER_LAG: i64 = 1000;
 const MAX_VOTER_FETCH_AGE_MS: i64 = 10_000;
 
 fn names(parts: &[TopicPartition]) -> Vec<String> {
-    parts
-        .iter()
-        .map(|p| format!("{}-{}", p.topic, p.partition))
-        .collect()
+    parts.iter().map(|p| format!("{}-{}", p.topic, p.partition)).collect()
 }
 
 /// The roll planner's verdict from the admin client's decision.
 pub fn verdict(decision: RestartDecision) -> RestartVerdict {
     match decision {
-        RestartDecision::Ok { unprotectable } => RestartVerdict::Safe {
-            unprotectable: names(&unprotectable),
-        },
+        RestartDecision::Ok { unprotectable } => RestartVerdict::Safe { unprotectable: names(&unprotectable) },
         RestartDecision::Blocked { at_risk, .. } => {
             let parts: Vec<TopicPartition> = at_risk.into_iter().map(|a| a.partition).collect();
-            RestartVerdict::Blocked {
-                partitions: names(&parts),
-            }
+            RestartVerdict::Blocked { partitions: names(&parts) }
         }
     }
 }
 
 /// The admin client for a cluster, reused while its connection settings stay the same.
-pub fn admin_client(
-    ctx: &Context,
-    model: &ClusterModel,
-    password: Option<&str>,
-) -> Result<Arc<kafka::Client>, kafka::Error> {
+pub fn admin_client(ctx: &Context, model: &ClusterModel, password: Option<&str>) -> Result<Arc<kafka::Client>, kafka::Error> {
     let access = model.admin_access();
-    let fingerprint = format!(
-        "{:?}|{:?}|{}",
-        access.bootstrap_servers,
-        access.credentials,
-        password.unwrap_or_default()
-    );
+    let fingerprint = format!("{:?}|{:?}|{}", access.bootstrap_servers, access.credentials, password.unwrap_or_default());
     let key = format!("{}/{}", model.namespace, model.name);
     if let Ok(cache) = ctx.kafka.lock()
         && let Some(c) = cache.get(&key).filter(|c| c.fingerprint == fingerprint)
     {
         return Ok(c.client.clone());
     }
-    let mut config =
-        ClientConfig::new(access.bootstrap_servers.clone()).with_resolver(ResolverConfig {
-            hosts_file: ctx.settings.kafka_hosts_file.clone(),
-            loopback_only: ctx.settings.kafka_loopback_only,
-        });
+    let mut config = ClientConfig::new(access.bootstrap_servers.clone()).with_resolver(ResolverConfig {
+        hosts_file: ctx.settings.kafka_hosts_file.clone(),
+        loopback_only: ctx.settings.kafka_loopback_only,
+    });
     config.request_timeout = std::time::Duration::from_secs(5);
     config.connect_timeout = std::time::Duration::from_secs(3);
     config.retry.max_attempts = 3;
     if let (Some(creds), Some(password)) = (&access.credentials, password) {
-        config = config.with_sasl(SaslConfig::ScramSha512 {
-            username: creds.username.clone(),
-            password: password.to_owned(),
-        });
+        config = config.with_sasl(SaslConfig::ScramSha512 { username: creds.username.clone(), password: password.to_owned() });
     }
     let client = Arc::new(kafka::Client::new(config)?);
     if let Ok(mut cache) = ctx.kafka.lock() {
-        cache.insert(
-            key,
-            CachedKafka {
-                fingerprint,
-                client: client.clone(),
-            },
-        );
+        cache.insert(key, CachedKafka { fingerprint, client: client.clone() });
     }
     Ok(client)
 }
@@ -96,10 +70,7 @@ pub fn forget_admin_client(ctx: &Context, namespace: &str, name: &str) {
 }
 
 /// Gathers the facts. Any failure means the facts are unknown and the planner waits.
-pub async fn gather(
-    admin: &kafka::Client,
-    model: &ClusterModel,
-) -> Result<KafkaFacts, kafka::Error> {
+pub async fn gather(admin: &kafka::Client, model: &ClusterModel) -> Result<KafkaFacts, kafka::Error> {
     let cluster = admin.describe_cluster().await?;
     let snap = admin.refresh_metadata().await?;
     let quorum = admin.describe_quorum().await?;
@@ -111,19 +82,11 @@ pub async fn gather(
     let min_isr: HashMap<String, i32> = if resources.is_empty() {
         HashMap::new()
     } else {
-        safety::min_isr_map(
-            &admin
-                .describe_configs(&resources, Some(&[MIN_ISR_KEY]))
-                .await?,
-        )?
+        safety::min_isr_map(&admin.describe_configs(&resources, Some(&[MIN_ISR_KEY])).await?)?
     };
 
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
-    let quorum_state =
-        safety::controllers_caught_up(&quorum, MAX_VOTER_LAG, MAX_VOTER_FETCH_AGE_MS, now_ms);
+    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+    let quorum_state = safety::controllers_caught_up(&quorum, MAX_VOTER_LAG, MAX_VOTER_FETCH_AGE_MS, now_ms);
     let lagging: Vec<i32> = quorum_state.lagging.iter().map(|v| v.id).collect();
 
     let mut facts = KafkaFacts {
@@ -142,10 +105,7 @@ pub async fn gather(
             if pool.roles.broker {
                 let c = safety::caught_up(&cluster, &snap, id);
                 caught_up &= c.is_caught_up();
-                facts.verdicts.insert(
-                    id,
-                    verdict(safety::can_restart(&snap, id, &min_isr, default_min_isr)),
-                );
+                facts.verdicts.insert(id, verdict(safety::can_restart(&snap, id, &min_isr, default_min_isr)));
                 hosted.entry(id).or_insert(0);
             }
             if pool.roles.controller {
@@ -185,10 +145,7 @@ pub enum ConnectError {
     #[error("KafkaCluster {0} has no cluster id yet (not reconciled)")]
     NotInitialised(String),
     #[error("KafkaCluster {name} is invalid: {errors}")]
-    InvalidCluster {
-        name: String,
-        errors: crate::model::ValidationErrors,
-    },
+    InvalidCluster { name: String, errors: crate::model::ValidationErrors },
     #[error("the operator's credentials for {0} are not there yet")]
     NoCredentials(String),
     #[error(transparent)]
@@ -205,37 +162,19 @@ pub async fn connect(
     name: &str,
 ) -> Result<(ClusterModel, Arc<kafka::Client>), ConnectError> {
     let kc = kc.ok_or_else(|| ConnectError::NoCluster(name.to_owned()))?;
-    let cluster_id = kc
-        .status
-        .as_ref()
-        .and_then(|s| s.cluster_id.clone())
-        .ok_or_else(|| ConnectError::NotInitialised(name.to_owned()))?;
-    let observed = crate::model::Observed {
-        cluster_id,
-        node_id_starts: crate::model::Observed::node_id_starts_from_status(kc),
-    };
-    let model = crate::model::validate(kc, &observed)
-        .map_err(|errors| ConnectError::InvalidCluster {
-            name: name.to_owned(),
-            errors,
-        })?
-        .model;
+    let cluster_id = kc.status.as_ref().and_then(|s| s.cluster_id.clone()).ok_or_else(|| ConnectError::NotInitialised(name.to_owned()))?;
+    let observed = crate::model::Observed { cluster_id, node_id_starts: crate::model::Observed::node_id_starts_from_status(kc) };
+    let model =
+        crate::model::validate(kc, &observed).map_err(|errors| ConnectError::InvalidCluster { name: name.to_owned(), errors })?.model;
     let password = match model.operator_credentials() {
         None => None,
         Some(creds) => {
             let secret = ctx
                 .stores
                 .secrets
-                .get(
-                    &kube::runtime::reflector::ObjectRef::new(&creds.secret_name)
-                        .within(&model.namespace),
-                )
+                .get(&kube::runtime::reflector::ObjectRef::new(&creds.secret_name).within(&model.namespace))
                 .ok_or_else(|| ConnectError::NoCredentials(name.to_owned()))?;
-            Some(super::identity::secret_value(
-                &secret,
-                &creds.secret_name,
-                &creds.secret_key,
-            )?)
+            Some(super::identity::secret_value(&secret, &creds.secret_name, &creds.secret_key)?)
         }
     };
     let client = admin_client(ctx, &model, password.as_deref())?;

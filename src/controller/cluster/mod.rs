@@ -30,29 +30,17 @@ use crate::roll::{self, Action};
 use observe::{Inputs, KafkaFacts};
 use status::{Refusal, StatusInputs};
 
-fn annotation_true(
-    meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
-    key: &str,
-) -> bool {
-    meta.annotations
-        .as_ref()
-        .and_then(|a| a.get(key))
-        .is_some_and(|v| v == "true")
+fn annotation_true(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta, key: &str) -> bool {
+    meta.annotations.as_ref().and_then(|a| a.get(key)).is_some_and(|v| v == "true")
 }
 
 async fn write_status(kc: &KafkaCluster, ctx: &Context, status: KafkaClusterStatus) -> Result<()> {
     if kc.status.as_ref() == Some(&status) {
         return Ok(());
     }
-    let api: Api<KafkaCluster> =
-        Api::namespaced(ctx.client.clone(), &kc.namespace().unwrap_or_default());
+    let api: Api<KafkaCluster> = Api::namespaced(ctx.client.clone(), &kc.namespace().unwrap_or_default());
     let patch = crate::controller::status_patch::status_patch(kc.status.as_ref(), &status);
-    api.patch_status(
-        &kc.name_any(),
-        &PatchParams::default(),
-        &Patch::Merge(&patch),
-    )
-    .await?;
+    api.patch_status(&kc.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
     ctx.metrics.count_write();
     Ok(())
 }
@@ -74,12 +62,7 @@ fn cordoned_nodes(ctx: &Context) -> BTreeSet<String> {
         .nodes
         .state()
         .iter()
-        .filter(|n| {
-            n.spec
-                .as_ref()
-                .and_then(|s| s.unschedulable)
-                .unwrap_or(false)
-        })
+        .filter(|n| n.spec.as_ref().and_then(|s| s.unschedulable).unwrap_or(false))
         .map(|n| n.name_any())
         .collect()
 }
@@ -99,9 +82,7 @@ fn manual_roll_pools(ctx: &Context, model: &model::ClusterModel) -> BTreeSet<Str
 /// Reconciles one KafkaCluster.
 #[instrument(skip_all, fields(cluster = %kc.name_any(), namespace = kc.namespace().unwrap_or_default()))]
 pub async fn reconcile(kc: Arc<KafkaCluster>, ctx: Arc<Context>) -> Result<Requeue> {
-    ctx.metrics
-        .reconciles
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    ctx.metrics.reconciles.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let requests_before = crate::controller::context::api_requests();
     let ns = kc.namespace().unwrap_or_else(|| "default".into());
     let name = kc.name_any();
@@ -113,30 +94,17 @@ pub async fn reconcile(kc: Arc<KafkaCluster>, ctx: Arc<Context>) -> Result<Reque
         return Ok(Requeue::await_change());
     }
     if annotation_true(kc.meta(), names::annotations::PAUSE_RECONCILIATION) {
-        write_status(
-            &kc,
-            &ctx,
-            status::paused(kc.status.as_ref(), generation, now),
-        )
-        .await?;
+        write_status(&kc, &ctx, status::paused(kc.status.as_ref(), generation, now)).await?;
         return Ok(Requeue::requeue(ctx.settings.resync));
     }
 
     let cluster_id = identity::cluster_id(&kc, &ctx).await?;
-    let observed = Observed {
-        cluster_id,
-        node_id_starts: Observed::node_id_starts_from_status(&kc),
-    };
+    let observed = Observed { cluster_id, node_id_starts: Observed::node_id_starts_from_status(&kc) };
     let validated = match model::validate(&kc, &observed) {
         Ok(v) => v,
         Err(errors) => {
             warn!(%errors, "invalid spec; nothing applied");
-            write_status(
-                &kc,
-                &ctx,
-                status::invalid(kc.status.as_ref(), generation, &errors, now),
-            )
-            .await?;
+            write_status(&kc, &ctx, status::invalid(kc.status.as_ref(), generation, &errors, now)).await?;
             return Ok(Requeue::await_change());
         }
     };
@@ -144,8 +112,7 @@ pub async fn reconcile(kc: Arc<KafkaCluster>, ctx: Arc<Context>) -> Result<Reque
     let objects = render::render(model)?;
     let password = identity::operator_password(model, &ctx).await?;
     let pods = cluster_pods(&ctx, &ns, &name);
-    let admin = kafka_facts::admin_client(&ctx, model, password.as_deref())
-        .map_err(ControllerError::from)?;
+    let admin = kafka_facts::admin_client(&ctx, model, password.as_deref()).map_err(ControllerError::from)?;
 
     // Refusals that keep the running cluster untouched.
     let mut refusal: Option<Refusal> = scale::downgrade_refusal(kc.status.as_ref(), model);
@@ -175,11 +142,7 @@ pub async fn reconcile(kc: Arc<KafkaCluster>, ctx: Arc<Context>) -> Result<Reque
     if refusal.is_none() && !manual.is_empty() {
         act::hand_over_manual_roll(&ctx, model, &manual, &pods).await?;
     }
-    let config_restarts = if refusal.is_none() {
-        dynamic::reconcile(&ctx, &admin, model, &objects, &pods).await?
-    } else {
-        BTreeSet::new()
-    };
+    let config_restarts = if refusal.is_none() { dynamic::reconcile(&ctx, &admin, model, &objects, &pods).await? } else { BTreeSet::new() };
     let mut inputs = Inputs {
         model,
         objects: &objects,
@@ -192,8 +155,7 @@ pub async fn reconcile(kc: Arc<KafkaCluster>, ctx: Arc<Context>) -> Result<Reque
         now,
     };
     let base = observe::observation(&inputs);
-    let needs_kafka =
-        observe::needs_kafka(&base) || scale::metadata_upgrade_pending(kc.status.as_ref(), model);
+    let needs_kafka = observe::needs_kafka(&base) || scale::metadata_upgrade_pending(kc.status.as_ref(), model);
     if needs_kafka && facts.is_none() {
         match kafka_facts::gather(&admin, model).await {
             Ok(f) => facts = Some(f),
@@ -258,9 +220,5 @@ pub async fn reconcile(kc: Arc<KafkaCluster>, ctx: Arc<Context>) -> Result<Reque
 /// Retries failed reconciles with a short backoff.
 pub fn error_policy(kc: Arc<KafkaCluster>, error: &ControllerError, ctx: Arc<Context>) -> Requeue {
     warn!(cluster = %kc.name_any(), %error, "reconcile failed; retrying");
-    Requeue::requeue(
-        ctx.settings
-            .requeue_busy
-            .max(std::time::Duration::from_secs(5)),
-    )
+    Requeue::requeue(ctx.settings.requeue_busy.max(std::time::Duration::from_secs(5)))
 }

@@ -53,20 +53,12 @@ fn role(component: Component) -> Role {
 
 /// A pod annotation's value.
 pub fn annotation<'p>(pod: &'p Pod, key: &str) -> Option<&'p str> {
-    pod.metadata
-        .annotations
-        .as_ref()?
-        .get(key)
-        .map(String::as_str)
+    pod.metadata.annotations.as_ref()?.get(key).map(String::as_str)
 }
 
 fn kafka_image(pod: &Pod) -> Option<&str> {
     let spec = pod.spec.as_ref()?;
-    spec.containers
-        .iter()
-        .find(|c| c.name == KAFKA_CONTAINER)?
-        .image
-        .as_deref()
+    spec.containers.iter().find(|c| c.name == KAFKA_CONTAINER)?.image.as_deref()
 }
 
 /// Why a pod needs a restart, given its pool's current revision.
@@ -89,16 +81,10 @@ pub fn restart_reasons(
     if inputs.config_restarts.contains(&node) {
         reasons.push(RestartReason::ConfigChanged);
     }
-    if annotation(pod, names::annotations::MANUAL_ROLL) == Some("true")
-        || inputs.manual_roll_pools.contains(pool)
-    {
+    if annotation(pod, names::annotations::MANUAL_ROLL) == Some("true") || inputs.manual_roll_pools.contains(pool) {
         reasons.push(RestartReason::ManualRoll);
     }
-    let on_cordoned = pod
-        .spec
-        .as_ref()
-        .and_then(|s| s.node_name.as_ref())
-        .is_some_and(|n| inputs.cordoned.contains(n));
+    let on_cordoned = pod.spec.as_ref().and_then(|s| s.node_name.as_ref()).is_some_and(|n| inputs.cordoned.contains(n));
     if on_cordoned {
         reasons.push(RestartReason::NodeCordoned);
     }
@@ -128,9 +114,7 @@ pub fn observation(inputs: &Inputs<'_>) -> Observation {
                 unready_for: unready_for(pod, inputs.now),
                 restart_reasons,
                 caught_up: facts.and_then(|f| f.caught_up.get(&id).copied()),
-                restart_verdict: facts
-                    .and_then(|f| f.verdicts.get(&id).cloned())
-                    .unwrap_or_default(),
+                restart_verdict: facts.and_then(|f| f.verdicts.get(&id).cloned()).unwrap_or_default(),
             });
         }
     }
@@ -145,7 +129,5 @@ pub fn observation(inputs: &Inputs<'_>) -> Observation {
 /// Whether Kafka must be asked this reconcile: something is outdated, or some pod is not Ready.
 /// A converged cluster is observed from the caches alone.
 pub fn needs_kafka(obs: &Observation) -> bool {
-    obs.nodes
-        .iter()
-        .any(|n| n.is_outdated() || n.phase != crate::roll::PodPhase::Ready)
+    obs.nodes.iter().any(|n| n.is_outdated() || n.phase != crate::roll::PodPhase::Ready)
 }

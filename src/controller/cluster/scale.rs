@@ -28,39 +28,22 @@ pub fn shrinking_pools(ctx: &Context, model: &ClusterModel) -> Vec<Shrink> {
     let Some(uid) = model.uid.as_deref() else {
         return Vec::new();
     };
-    let desired: BTreeMap<String, i32> = model
-        .pools
-        .iter()
-        .map(|p| (names::statefulset(&model.name, &p.name), p.replicas))
-        .collect();
+    let desired: BTreeMap<String, i32> = model.pools.iter().map(|p| (names::statefulset(&model.name, &p.name), p.replicas)).collect();
     let mut out = Vec::new();
     for sts in ctx.stores.stateful_sets.state() {
-        if sts.metadata.namespace.as_deref() != Some(model.namespace.as_str())
-            || !owned_by(&sts.metadata, uid)
-        {
+        if sts.metadata.namespace.as_deref() != Some(model.namespace.as_str()) || !owned_by(&sts.metadata, uid) {
             continue;
         }
         let spec = sts.spec.as_ref();
         let current = spec.and_then(|s| s.replicas).unwrap_or(1);
-        let start = spec
-            .and_then(|s| s.ordinals.as_ref())
-            .and_then(|o| o.start)
-            .unwrap_or(0);
+        let start = spec.and_then(|s| s.ordinals.as_ref()).and_then(|o| o.start).unwrap_or(0);
         let wanted = desired.get(&sts.name_any()).copied().unwrap_or(0);
         if wanted >= current {
             continue;
         }
-        let component = sts
-            .labels()
-            .get(names::labels::COMPONENT)
-            .cloned()
-            .unwrap_or_default();
+        let component = sts.labels().get(names::labels::COMPONENT).cloned().unwrap_or_default();
         out.push(Shrink {
-            pool: sts
-                .labels()
-                .get(names::labels::POOL)
-                .cloned()
-                .unwrap_or_else(|| sts.name_any()),
+            pool: sts.labels().get(names::labels::POOL).cloned().unwrap_or_else(|| sts.name_any()),
             removed: (start + wanted..start + current).collect(),
             controller: component == "controller" || component == "combined",
         });
@@ -83,21 +66,13 @@ pub fn scale_down_refusal(shrinks: &[Shrink], facts: Option<&KafkaFacts>) -> Opt
     let Some(facts) = facts else {
         return Some(Refusal {
             reason: "ScaleDownRefused",
-            message:
-                "cannot check that the brokers to remove host no partition: Kafka did not answer"
-                    .into(),
+            message: "cannot check that the brokers to remove host no partition: Kafka did not answer".into(),
         });
     };
     let busy: Vec<String> = shrinks
         .iter()
         .flat_map(|s| s.removed.iter())
-        .filter_map(|id| {
-            facts
-                .hosted_partitions
-                .get(id)
-                .filter(|n| **n > 0)
-                .map(|n| format!("{id} ({n} replicas)"))
-        })
+        .filter_map(|id| facts.hosted_partitions.get(id).filter(|n| **n > 0).map(|n| format!("{id} ({n} replicas)")))
         .collect();
     (!busy.is_empty()).then(|| Refusal {
         reason: "ScaleDownBlocked",
@@ -110,10 +85,7 @@ pub fn scale_down_refusal(shrinks: &[Shrink], facts: Option<&KafkaFacts>) -> Opt
 
 /// A version change Kafka cannot take: the active metadata.version is newer than the requested
 /// release supports, or the requested metadata.version is lower than the active one.
-pub fn downgrade_refusal(
-    status: Option<&KafkaClusterStatus>,
-    model: &ClusterModel,
-) -> Option<Refusal> {
+pub fn downgrade_refusal(status: Option<&KafkaClusterStatus>, model: &ClusterModel) -> Option<Refusal> {
     let active = status.and_then(|s| s.metadata_version.as_deref())?;
     let active_rank = metadata_version_rank(active)?;
     let supported = metadata_version_rank(model.version.default_metadata_version)?;
@@ -138,9 +110,7 @@ pub fn downgrade_refusal(
 
 /// Whether the active metadata.version is below the one asked for (or not known yet).
 pub fn metadata_upgrade_pending(status: Option<&KafkaClusterStatus>, model: &ClusterModel) -> bool {
-    let active = status
-        .and_then(|s| s.metadata_version.as_deref())
-        .and_then(metadata_version_level);
+    let active = status.and_then(|s| s.metadata_version.as_deref()).and_then(metadata_version_level);
     match (active, metadata_version_level(&model.metadata_version)) {
         (Some(a), Some(w)) => a < w,
         _ => true,
@@ -179,9 +149,7 @@ pub fn cached_stateful_set(
     model: &ClusterModel,
     pool: &str,
 ) -> Option<std::sync::Arc<k8s_openapi::api::apps::v1::StatefulSet>> {
-    ctx.stores
-        .stateful_sets
-        .get(&StoreRef::new(&names::statefulset(&model.name, pool)).within(&model.namespace))
+    ctx.stores.stateful_sets.get(&StoreRef::new(&names::statefulset(&model.name, pool)).within(&model.namespace))
 }
 
 #[cfg(test)]
@@ -189,11 +157,7 @@ mod tests {
     use super::*;
 
     fn shrink(pool: &str, removed: Vec<i32>, controller: bool) -> Shrink {
-        Shrink {
-            pool: pool.into(),
-            removed,
-            controller,
-        }
+        Shrink { pool: pool.into(), removed, controller }
     }
 
     #[test]
@@ -219,29 +183,12 @@ mod tests {
 
     #[test]
     fn scale_down_rules() {
-        let facts = KafkaFacts {
-            hosted_partitions: BTreeMap::from([(102, 0), (103, 7)]),
-            ..KafkaFacts::default()
-        };
-        assert_eq!(
-            scale_down_refusal(&[shrink("b", vec![102], false)], Some(&facts)),
-            None
-        );
-        let blocked = scale_down_refusal(&[shrink("b", vec![102, 103], false)], Some(&facts))
-            .expect("blocked");
+        let facts = KafkaFacts { hosted_partitions: BTreeMap::from([(102, 0), (103, 7)]), ..KafkaFacts::default() };
+        assert_eq!(scale_down_refusal(&[shrink("b", vec![102], false)], Some(&facts)), None);
+        let blocked = scale_down_refusal(&[shrink("b", vec![102, 103], false)], Some(&facts)).expect("blocked");
         assert_eq!(blocked.reason, "ScaleDownBlocked");
-        assert!(
-            blocked.message.contains("103 (7 replicas)"),
-            "{}",
-            blocked.message
-        );
-        assert_eq!(
-            scale_down_refusal(&[shrink("c", vec![2], true)], Some(&facts)).map(|r| r.reason),
-            Some("ScaleDownRefused")
-        );
-        assert_eq!(
-            scale_down_refusal(&[shrink("b", vec![102], false)], None).map(|r| r.reason),
-            Some("ScaleDownRefused")
-        );
+        assert!(blocked.message.contains("103 (7 replicas)"), "{}", blocked.message);
+        assert_eq!(scale_down_refusal(&[shrink("c", vec![2], true)], Some(&facts)).map(|r| r.reason), Some("ScaleDownRefused"));
+        assert_eq!(scale_down_refusal(&[shrink("b", vec![102], false)], None).map(|r| r.reason), Some("ScaleDownRefused"));
     }
 }

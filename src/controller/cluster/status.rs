@@ -33,11 +33,7 @@ pub struct StatusInputs<'a> {
 }
 
 fn reasons_text(reasons: &[RestartReason]) -> String {
-    reasons
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
+    reasons.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
 }
 
 /// The Ready condition for a roll action.
@@ -45,44 +41,23 @@ fn ready_verdict(action: &Action, model: &ClusterModel) -> Verdict {
     match action {
         Action::Idle => Verdict::ready(
             "Ready",
-            format!(
-                "{} nodes run Kafka {} and are caught up",
-                model.pools.iter().map(|p| p.replicas).sum::<i32>(),
-                model.version.version
-            ),
+            format!("{} nodes run Kafka {} and are caught up", model.pools.iter().map(|p| p.replicas).sum::<i32>(), model.version.version),
         ),
-        Action::Paused => Verdict::not_ready(
-            "ReconciliationPaused",
-            "reconciliation is paused by annotation",
-        ),
-        Action::Restart { pod, reasons, .. } => Verdict::not_ready(
-            "RollingRestart",
-            format!("restarting {pod}: {}", reasons_text(reasons)),
-        ),
-        Action::Wait {
-            pod,
-            reason,
-            overdue,
-            ..
-        } => {
+        Action::Paused => Verdict::not_ready("ReconciliationPaused", "reconciliation is paused by annotation"),
+        Action::Restart { pod, reasons, .. } => {
+            Verdict::not_ready("RollingRestart", format!("restarting {pod}: {}", reasons_text(reasons)))
+        }
+        Action::Wait { pod, reason, overdue, .. } => {
             let what = match reason {
                 WaitReason::NodeNotCaughtUp => "to be Ready and back in every ISR",
                 WaitReason::PodNotRunning => "to be scheduled and running",
-                WaitReason::QuorumNotCaughtUp => {
-                    "the controller quorum to catch up before restarting"
-                }
+                WaitReason::QuorumNotCaughtUp => "the controller quorum to catch up before restarting",
                 WaitReason::KafkaUnreachable => "Kafka's Admin API to answer before restarting",
             };
-            let reason = if *overdue {
-                "RollStalled"
-            } else {
-                "Progressing"
-            };
+            let reason = if *overdue { "RollStalled" } else { "Progressing" };
             Verdict::not_ready(reason, format!("waiting for {pod} {what}"))
         }
-        Action::Blocked {
-            pod, partitions, ..
-        } => Verdict::not_ready(
+        Action::Blocked { pod, partitions, .. } => Verdict::not_ready(
             "RollBlocked",
             format!(
                 "restarting {pod} would take partitions below min.insync.replicas: {}; waiting for their ISR to recover",
@@ -91,9 +66,7 @@ fn ready_verdict(action: &Action, model: &ClusterModel) -> Verdict {
         ),
         Action::Halted { pod, .. } => Verdict::not_ready(
             "RollHalted",
-            format!(
-                "{pod} is stuck (crash loop, image pull or unschedulable) on the current revision; fix it to resume"
-            ),
+            format!("{pod} is stuck (crash loop, image pull or unschedulable) on the current revision; fix it to resume"),
         ),
     }
 }
@@ -115,94 +88,46 @@ pub fn status(i: &StatusInputs<'_>) -> KafkaClusterStatus {
         ));
     }
     if !warnings.is_empty() {
-        verdicts.push(Verdict::new(
-            WARNING,
-            true,
-            "UnsafeSettings",
-            warnings.join("; "),
-        ));
+        verdicts.push(Verdict::new(WARNING, true, "UnsafeSettings", warnings.join("; ")));
     }
-    let outdated: Vec<&str> = i
-        .observation
-        .nodes
-        .iter()
-        .filter(|n| n.is_outdated())
-        .map(|n| n.pod.as_str())
-        .collect();
+    let outdated: Vec<&str> = i.observation.nodes.iter().filter(|n| n.is_outdated()).map(|n| n.pod.as_str()).collect();
     let rolling = !outdated.is_empty();
     if rolling {
         verdicts.push(Verdict::new(
             ROLLING,
             true,
             "NodesOutdated",
-            format!(
-                "{} node(s) to restart: {}",
-                outdated.len(),
-                outdated.join(", ")
-            ),
+            format!("{} node(s) to restart: {}", outdated.len(), outdated.join(", ")),
         ));
     }
     let conditions = merge(&previous.conditions, &verdicts, OWNED, i.generation, i.now);
 
-    let image_current = i.observation.nodes.iter().all(|n| {
-        !n.restart_reasons.contains(&RestartReason::ImageChanged)
-            && n.phase != crate::roll::PodPhase::Missing
-    });
+    let image_current = i
+        .observation
+        .nodes
+        .iter()
+        .all(|n| !n.restart_reasons.contains(&RestartReason::ImageChanged) && n.phase != crate::roll::PodPhase::Missing);
     let roll = match i.action {
-        Action::Restart { node, reasons, .. } => RollStatus {
-            in_progress: true,
-            node: Some(*node),
-            reason: Some(reasons_text(reasons)),
-        },
-        Action::Wait { node, .. } | Action::Blocked { node, .. } | Action::Halted { node, .. }
-            if rolling =>
-        {
-            RollStatus {
-                in_progress: true,
-                node: Some(*node),
-                reason: previous.roll.as_ref().and_then(|r| r.reason.clone()),
-            }
+        Action::Restart { node, reasons, .. } => RollStatus { in_progress: true, node: Some(*node), reason: Some(reasons_text(reasons)) },
+        Action::Wait { node, .. } | Action::Blocked { node, .. } | Action::Halted { node, .. } if rolling => {
+            RollStatus { in_progress: true, node: Some(*node), reason: previous.roll.as_ref().and_then(|r| r.reason.clone()) }
         }
-        _ if rolling => RollStatus {
-            in_progress: true,
-            node: None,
-            reason: None,
-        },
-        _ => RollStatus {
-            in_progress: false,
-            node: None,
-            reason: None,
-        },
+        _ if rolling => RollStatus { in_progress: true, node: None, reason: None },
+        _ => RollStatus { in_progress: false, node: None, reason: None },
     };
     KafkaClusterStatus {
         observed_generation: i.generation,
         conditions,
         cluster_id: Some(i.model.cluster_id.clone()),
-        kafka_version: if image_current {
-            Some(i.model.version.version.to_owned())
-        } else {
-            previous.kafka_version
-        },
-        metadata_version: i
-            .metadata_level
-            .and_then(metadata_version_name)
-            .map(str::to_owned)
-            .or(previous.metadata_version),
+        kafka_version: if image_current { Some(i.model.version.version.to_owned()) } else { previous.kafka_version },
+        metadata_version: i.metadata_level.and_then(metadata_version_name).map(str::to_owned).or(previous.metadata_version),
         listeners: i
             .model
             .listeners
             .iter()
-            .map(|l| ListenerStatus {
-                name: l.name.clone(),
-                bootstrap_servers: i.model.bootstrap_servers(l),
-            })
+            .map(|l| ListenerStatus { name: l.name.clone(), bootstrap_servers: i.model.bootstrap_servers(l) })
             .collect(),
-        node_pools: i
-            .model
-            .node_ids_by_pool()
-            .into_iter()
-            .map(|(name, node_ids)| NodePoolStatus { name, node_ids })
-            .collect(),
+        node_pools: i.model.node_ids_by_pool().into_iter().map(|(name, node_ids)| NodePoolStatus { name, node_ids }).collect(),
         roll: Some(roll),
     }
 }
@@ -225,11 +150,7 @@ pub fn invalid(
 }
 
 /// The status while reconciliation is paused.
-pub fn paused(
-    previous: Option<&KafkaClusterStatus>,
-    generation: Option<i64>,
-    now: Timestamp,
-) -> KafkaClusterStatus {
+pub fn paused(previous: Option<&KafkaClusterStatus>, generation: Option<i64>, now: Timestamp) -> KafkaClusterStatus {
     let mut status = previous.cloned().unwrap_or_default();
     status.conditions = crate::controller::conditions::paused(&status.conditions, generation, now);
     status

@@ -10,8 +10,8 @@ use std::collections::BTreeSet;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
-use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::ResourceExt;
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use tracing::info;
 
 use super::status::Refusal;
@@ -45,13 +45,18 @@ pub fn claim_change(live: &StatefulSet, desired: &StatefulSet) -> ClaimChange {
         t.iter()
             .map(|c| {
                 let spec = c.spec.as_ref();
-                let size = spec.and_then(|s| s.resources.as_ref()).and_then(|r| r.requests.as_ref()).and_then(|r| r.get("storage")).map(|q| q.0.clone());
+                let size = spec
+                    .and_then(|s| s.resources.as_ref())
+                    .and_then(|r| r.requests.as_ref())
+                    .and_then(|r| r.get("storage"))
+                    .map(|q| q.0.clone());
                 (c.metadata.name.clone(), spec.and_then(|s| s.storage_class_name.clone()), size)
             })
             .collect()
     };
     // The API server fills in defaults (volumeMode, status): compare what the operator sets.
-    let same_labels = live_templates.iter().map(|c| c.metadata.labels.clone()).eq(desired_templates.iter().map(|c| c.metadata.labels.clone()));
+    let same_labels =
+        live_templates.iter().map(|c| c.metadata.labels.clone()).eq(desired_templates.iter().map(|c| c.metadata.labels.clone()));
     if comparable(&live_templates) == comparable(&desired_templates) && same_labels {
         return ClaimChange::None;
     }
@@ -98,7 +103,13 @@ pub async fn reconcile(ctx: &Context, namespace: &str, objects: &ClusterObjects)
         if let ClaimChange::Grow(size) = &change {
             for claim in claim_names(&live) {
                 let Some(pvc) = claims.get_opt(&claim).await? else { continue };
-                let current = pvc.spec.as_ref().and_then(|s| s.resources.as_ref()).and_then(|r| r.requests.as_ref()).and_then(|r| r.get("storage")).and_then(|q| parse_bytes(&q.0));
+                let current = pvc
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.resources.as_ref())
+                    .and_then(|r| r.requests.as_ref())
+                    .and_then(|r| r.get("storage"))
+                    .and_then(|q| parse_bytes(&q.0));
                 if current.is_some_and(|c| parse_bytes(size).is_some_and(|n| n <= c)) {
                     continue;
                 }
@@ -108,7 +119,10 @@ pub async fn reconcile(ctx: &Context, namespace: &str, objects: &ClusterObjects)
                     Err(kube::Error::Api(e)) if e.code == 403 || e.code == 422 => {
                         step.refusal = Some(Refusal {
                             reason: "StorageResizeRefused",
-                            message: format!("claim {claim} cannot grow to {size}: {}; check that its StorageClass allows volume expansion", e.message),
+                            message: format!(
+                                "claim {claim} cannot grow to {size}: {}; check that its StorageClass allows volume expansion",
+                                e.message
+                            ),
                         });
                         return Ok(step);
                     }

@@ -149,11 +149,7 @@ fn by_name<T: Clone>(api: &'static str, names: &[String], results: kafka::Result
             let map: HashMap<String, KafkaResult<T>> = results.into_iter().map(|(n, r)| (n, r.map_err(Arc::new))).collect();
             names
                 .iter()
-                .map(|n| {
-                    map.get(n)
-                        .cloned()
-                        .unwrap_or_else(|| Err(Arc::new(kafka::Error::Protocol(format!("{api}: no result for {n}")))))
-                })
+                .map(|n| map.get(n).cloned().unwrap_or_else(|| Err(Arc::new(kafka::Error::Protocol(format!("{api}: no result for {n}"))))))
                 .collect()
         }
     }
@@ -181,9 +177,10 @@ async fn describe_batch(client: Arc<kafka::Client>, items: Vec<DescribeTopic>) -
         match client.describe_configs(&resources, Some(&keys)).await {
             Ok(described) => {
                 for rc in described {
-                    let entries = rc.entries.map_err(Arc::new).map(|es| {
-                        es.into_iter().filter_map(|e| e.value.map(|v| (e.name, v))).collect::<BTreeMap<_, _>>()
-                    });
+                    let entries = rc
+                        .entries
+                        .map_err(Arc::new)
+                        .map(|es| es.into_iter().filter_map(|e| e.value.map(|v| (e.name, v))).collect::<BTreeMap<_, _>>());
                     configs.insert(rc.resource.name, entries);
                 }
             }
@@ -272,10 +269,8 @@ impl TopicOps {
             let c = c.clone();
             async move {
                 let names: Vec<String> = alts.iter().map(|a| a.resource.name.clone()).collect();
-                let results = c
-                    .incremental_alter_configs(&alts, false)
-                    .await
-                    .map(|rs| rs.into_iter().map(|o| (o.resource.name, o.result)).collect());
+                let results =
+                    c.incremental_alter_configs(&alts, false).await.map(|rs| rs.into_iter().map(|o| (o.resource.name, o.result)).collect());
                 by_name("IncrementalAlterConfigs", &names, results)
             }
         });

@@ -9,8 +9,8 @@ use std::fmt::Debug;
 use std::hash::{Hash, Hasher};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::api::{Api, Patch, PatchParams};
 use kube::Resource;
+use kube::api::{Api, Patch, PatchParams};
 use serde::de::DeserializeOwned;
 
 use crate::model::names::annotations::PAUSE_RECONCILIATION;

@@ -84,12 +84,7 @@ pub fn cluster_watch(
 fn topics_of(topics: &Store<KafkaTopic>, kc: &KafkaCluster) -> Vec<ObjectRef<KafkaTopic>> {
     let ns = kc.namespace();
     let name = kc.name_any();
-    topics
-        .state()
-        .iter()
-        .filter(|t| t.namespace() == ns && t.spec.cluster == name)
-        .map(|t| ObjectRef::from_obj(t.as_ref()))
-        .collect()
+    topics.state().iter().filter(|t| t.namespace() == ns && t.spec.cluster == name).map(|t| ObjectRef::from_obj(t.as_ref())).collect()
 }
 
 /// Runs the KafkaTopic controller until a shutdown signal.

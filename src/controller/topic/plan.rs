@@ -102,12 +102,8 @@ pub fn plan(desired: &DesiredTopic, described: &Described) -> TopicPlan {
         };
         return TopicPlan { create: Some(new), ..TopicPlan::only(Outcome::Creating) };
     };
-    let set_config: Vec<(String, String)> = desired
-        .config
-        .iter()
-        .filter(|(k, v)| topic.config.get(*k) != Some(*v))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let set_config: Vec<(String, String)> =
+        desired.config.iter().filter(|(k, v)| topic.config.get(*k) != Some(*v)).map(|(k, v)| (k.clone(), v.clone())).collect();
     let in_kafka = topic.partitions.len() as i32;
     let grow_to = desired.partitions.filter(|p| *p > in_kafka);
     let mut plan = TopicPlan { set_config, grow_to, ..TopicPlan::only(Outcome::Ready) };

@@ -175,7 +175,8 @@ pub async fn reconcile(kt: Arc<KafkaTopic>, ctx: Arc<TopicContext>) -> Result<Ac
     }
     let me = claim(&kt);
     if let Some(holder) = held_by(&me, &claims_on(&ctx, &me)) {
-        let message = format!("topic {topic} of cluster {} is already managed by the older KafkaTopic {}", kt.spec.cluster, holder.resource);
+        let message =
+            format!("topic {topic} of cluster {} is already managed by the older KafkaTopic {}", kt.spec.cluster, holder.resource);
         report(&kt, &ctx, Verdict::not_ready("ResourceConflict", message)).await?;
         return Ok(Action::requeue(RECHECK));
     }

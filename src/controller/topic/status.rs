@@ -49,15 +49,20 @@ pub fn verdict(outcome: &Outcome, facts: &TopicFacts) -> Verdict {
                 facts.topic_name, p.target_replicas, p.partitions_done, p.partitions_total
             ),
         ),
-        Outcome::WaitingForBrokers { needed, registered } => Verdict::not_ready(
-            "WaitingForBrokers",
-            format!("{needed} replicas need {needed} brokers; {registered} are registered"),
-        ),
+        Outcome::WaitingForBrokers { needed, registered } => {
+            Verdict::not_ready("WaitingForBrokers", format!("{needed} replicas need {needed} brokers; {registered} are registered"))
+        }
     }
 }
 
 /// The status after a reconcile. `facts: None` keeps the previous facts (nothing was learnt).
-pub fn status(previous: Option<&KafkaTopicStatus>, generation: Option<i64>, verdict: Verdict, facts: Option<TopicFacts>, now: Timestamp) -> KafkaTopicStatus {
+pub fn status(
+    previous: Option<&KafkaTopicStatus>,
+    generation: Option<i64>,
+    verdict: Verdict,
+    facts: Option<TopicFacts>,
+    now: Timestamp,
+) -> KafkaTopicStatus {
     let previous = previous.cloned().unwrap_or_default();
     let conditions = merge(&previous.conditions, &[verdict], OWNED, generation, now);
     match facts {
@@ -81,7 +86,8 @@ mod tests {
     #[test]
     fn facts_replace_and_absence_keeps() {
         let now: Timestamp = "2026-01-01T00:00:00Z".parse().expect("time");
-        let facts = TopicFacts { topic_name: "t".into(), topic_id: Some("id".into()), partitions: Some(3), replicas: Some(3), reassignment: None };
+        let facts =
+            TopicFacts { topic_name: "t".into(), topic_id: Some("id".into()), partitions: Some(3), replicas: Some(3), reassignment: None };
         let s = status(None, Some(2), verdict(&Outcome::Ready, &facts), Some(facts.clone()), now);
         assert_eq!(s.observed_generation, Some(2));
         assert_eq!(s.topic_id.as_deref(), Some("id"));

@@ -15,12 +15,12 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
+use kube::ResourceExt;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Config as ControllerConfig;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::watcher::{self, Config as WatchConfig};
 use kube::runtime::{Controller, WatchStreamExt};
-use kube::ResourceExt;
 use tracing::{debug, warn};
 
 use crate::api::{KafkaCluster, KafkaUser};

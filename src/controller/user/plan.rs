@@ -60,7 +60,8 @@ pub fn credential_plan(
     let applied = secret.is_some_and(|s| s.applied_hash.as_deref() == Some(hash.as_str()));
     let set_in_kafka = !observed.scram_sha512 || !applied;
     let jaas = jaas_config(&desired.username, &password);
-    let secret_current = secret.is_some_and(|s| s.password.as_deref() == Some(password.as_str()) && s.jaas.as_deref() == Some(jaas.as_str()));
+    let secret_current =
+        secret.is_some_and(|s| s.password.as_deref() == Some(password.as_str()) && s.jaas.as_deref() == Some(jaas.as_str()));
     let write_secret = set_in_kafka || !secret_current || !applied;
     CredentialPlan::Scram { password, set_in_kafka, write_secret }
 }
@@ -72,16 +73,10 @@ pub fn acl_plan(desired: &[AclBinding], observed: &ObservedUser) -> AclPlan {
 
 /// Quota changes: set the desired values that differ, remove managed keys no longer wanted.
 pub fn quota_plan(desired: &BTreeMap<String, f64>, observed: &BTreeMap<String, f64>) -> Vec<(String, Option<f64>)> {
-    let mut ops: Vec<(String, Option<f64>)> = desired
-        .iter()
-        .filter(|(k, v)| observed.get(*k) != Some(*v))
-        .map(|(k, v)| (k.clone(), Some(*v)))
-        .collect();
+    let mut ops: Vec<(String, Option<f64>)> =
+        desired.iter().filter(|(k, v)| observed.get(*k) != Some(*v)).map(|(k, v)| (k.clone(), Some(*v))).collect();
     ops.extend(
-        observed
-            .keys()
-            .filter(|k| MANAGED_QUOTA_KEYS.contains(&k.as_str()) && !desired.contains_key(*k))
-            .map(|k| (k.clone(), None)),
+        observed.keys().filter(|k| MANAGED_QUOTA_KEYS.contains(&k.as_str()) && !desired.contains_key(*k)).map(|k| (k.clone(), None)),
     );
     ops
 }
@@ -110,16 +105,52 @@ mod tests {
     #[test]
     fn credential_table() {
         let from = Credentials::ScramFromSecret(SecretKeyRef { name: "pw".into(), key: "p".into() });
-        let scram = |password: &str, set_in_kafka, write_secret| CredentialPlan::Scram { password: password.into(), set_in_kafka, write_secret };
+        let scram =
+            |password: &str, set_in_kafka, write_secret| CredentialPlan::Scram { password: password.into(), set_in_kafka, write_secret };
         let cases = vec![
             ("new generated user", user(Credentials::ScramGenerated), None, observed(false), None, scram("fresh", true, true)),
-            ("generated, in sync", user(Credentials::ScramGenerated), Some(secret("p1", true)), observed(true), None, scram("p1", false, false)),
-            ("generated, lost in Kafka", user(Credentials::ScramGenerated), Some(secret("p1", true)), observed(false), None, scram("p1", true, true)),
-            ("generated, Secret edited by hand", user(Credentials::ScramGenerated), Some(secret("p2", false)), observed(true), None, scram("p2", true, true)),
+            (
+                "generated, in sync",
+                user(Credentials::ScramGenerated),
+                Some(secret("p1", true)),
+                observed(true),
+                None,
+                scram("p1", false, false),
+            ),
+            (
+                "generated, lost in Kafka",
+                user(Credentials::ScramGenerated),
+                Some(secret("p1", true)),
+                observed(false),
+                None,
+                scram("p1", true, true),
+            ),
+            (
+                "generated, Secret edited by hand",
+                user(Credentials::ScramGenerated),
+                Some(secret("p2", false)),
+                observed(true),
+                None,
+                scram("p2", true, true),
+            ),
             ("from Secret, in sync", user(from.clone()), Some(secret("p1", true)), observed(true), Some("p1"), scram("p1", false, false)),
             ("from Secret, rotated", user(from.clone()), Some(secret("p1", true)), observed(true), Some("p2"), scram("p2", true, true)),
-            ("no credentials", user(Credentials::None), Some(secret("p1", true)), observed(true), None, CredentialPlan::Remove { credential: true, secret: true }),
-            ("no credentials, none left", user(Credentials::None), None, observed(false), None, CredentialPlan::Remove { credential: false, secret: false }),
+            (
+                "no credentials",
+                user(Credentials::None),
+                Some(secret("p1", true)),
+                observed(true),
+                None,
+                CredentialPlan::Remove { credential: true, secret: true },
+            ),
+            (
+                "no credentials, none left",
+                user(Credentials::None),
+                None,
+                observed(false),
+                None,
+                CredentialPlan::Remove { credential: false, secret: false },
+            ),
         ];
         for (what, desired, secret, observed, source, expected) in cases {
             assert_eq!(credential_plan(&desired, secret.as_ref(), &observed, source, "fresh"), expected, "{what}");
@@ -129,7 +160,11 @@ mod tests {
     #[test]
     fn quota_table() {
         let desired = BTreeMap::from([("producer_byte_rate".to_owned(), 1024.0), ("request_percentage".to_owned(), 50.0)]);
-        let observed = BTreeMap::from([("producer_byte_rate".to_owned(), 1024.0), ("consumer_byte_rate".to_owned(), 10.0), ("request_percentage".to_owned(), 10.0)]);
+        let observed = BTreeMap::from([
+            ("producer_byte_rate".to_owned(), 1024.0),
+            ("consumer_byte_rate".to_owned(), 10.0),
+            ("request_percentage".to_owned(), 10.0),
+        ]);
         assert_eq!(
             quota_plan(&desired, &observed),
             vec![("request_percentage".to_owned(), Some(50.0)), ("consumer_byte_rate".to_owned(), None)]

@@ -140,7 +140,11 @@ async fn act(
     } else if !desired.acls.is_empty() {
         warning = Some(Verdict::not_ready(
             "AuthorizationDisabled",
-            format!("cluster {} has no authorizer (spec.authorization): the {} ACLs of {user} cannot be set", ku.spec.cluster, desired.acls.len()),
+            format!(
+                "cluster {} has no authorizer (spec.authorization): the {} ACLs of {user} cannot be set",
+                ku.spec.cluster,
+                desired.acls.len()
+            ),
         ));
     }
     let quota_ops = quota_plan(&desired.quotas, &observed.quotas);
@@ -285,7 +289,8 @@ pub async fn reconcile(ku: Arc<KafkaUser>, ctx: Arc<UserContext>) -> Result<Acti
         Ok(w) => w,
         Err(ActError::Kube(e)) => return Err(e.into()),
         Err(ActError::Kafka(e)) => {
-            let (reason, after) = if e.is_retriable() { ("KafkaUnavailable", RECHECK) } else { ("KafkaRejected", ctx.base.settings.resync) };
+            let (reason, after) =
+                if e.is_retriable() { ("KafkaUnavailable", RECHECK) } else { ("KafkaRejected", ctx.base.settings.resync) };
             report(&ku, &ctx, Verdict::not_ready(reason, format!("user {name}: {e}"))).await?;
             return Ok(Action::requeue(after));
         }

@@ -3,8 +3,7 @@
 use kafka_protocol::messages::create_acls_request::AclCreation;
 use kafka_protocol::messages::delete_acls_request::DeleteAclsFilter;
 use kafka_protocol::messages::{
-    CreateAclsRequest, CreateAclsResponse, DeleteAclsRequest, DeleteAclsResponse, DescribeAclsRequest,
-    DescribeAclsResponse,
+    CreateAclsRequest, CreateAclsResponse, DeleteAclsRequest, DeleteAclsResponse, DescribeAclsRequest, DescribeAclsResponse,
 };
 use kafka_protocol::protocol::StrBytes;
 
@@ -254,10 +253,7 @@ pub fn plan_acl_reconcile(current: &[AclBinding], desired: &[AclBinding]) -> Acl
     use std::collections::BTreeSet;
     let cur: BTreeSet<&AclBinding> = current.iter().collect();
     let want: BTreeSet<&AclBinding> = desired.iter().collect();
-    AclPlan {
-        create: want.difference(&cur).map(|a| (*a).clone()).collect(),
-        delete: cur.difference(&want).map(|a| (*a).clone()).collect(),
-    }
+    AclPlan { create: want.difference(&cur).map(|a| (*a).clone()).collect(), delete: cur.difference(&want).map(|a| (*a).clone()).collect() }
 }
 
 #[cfg(test)]

@@ -87,12 +87,7 @@ impl Client {
     pub async fn unregister_broker(&self, broker_id: i32) -> Result<()> {
         let req = UnregisterBrokerRequest::default().with_broker_id(broker_id.into());
         self.call(Target::Controller, &req, |resp| {
-            Error::check(
-                "UnregisterBroker",
-                resp.error_code,
-                Some(&format!("broker {broker_id}")),
-                resp.error_message.as_deref(),
-            )
+            Error::check("UnregisterBroker", resp.error_code, Some(&format!("broker {broker_id}")), resp.error_message.as_deref())
         })
         .await
     }

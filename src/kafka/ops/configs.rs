@@ -5,8 +5,7 @@ use futures::stream::{self, StreamExt};
 use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
 use kafka_protocol::messages::incremental_alter_configs_request::{AlterConfigsResource, AlterableConfig};
 use kafka_protocol::messages::{
-    DescribeConfigsRequest, DescribeConfigsResponse, IncrementalAlterConfigsRequest,
-    IncrementalAlterConfigsResponse,
+    DescribeConfigsRequest, DescribeConfigsResponse, IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
 };
 use kafka_protocol::protocol::StrBytes;
 
@@ -148,22 +147,17 @@ pub struct AlterOutcome {
 }
 
 pub fn describe_configs_request(resources: &[ConfigResource], keys: Option<&[&str]>) -> DescribeConfigsRequest {
-    DescribeConfigsRequest::default()
-        .with_include_synonyms(false)
-        .with_include_documentation(false)
-        .with_resources(
-            resources
-                .iter()
-                .map(|r| {
-                    DescribeConfigsResource::default()
-                        .with_resource_type(r.kind.code())
-                        .with_resource_name(StrBytes::from_string(r.name.clone()))
-                        .with_configuration_keys(
-                            keys.map(|ks| ks.iter().map(|k| StrBytes::from_string(k.to_string())).collect()),
-                        )
-                })
-                .collect(),
-        )
+    DescribeConfigsRequest::default().with_include_synonyms(false).with_include_documentation(false).with_resources(
+        resources
+            .iter()
+            .map(|r| {
+                DescribeConfigsResource::default()
+                    .with_resource_type(r.kind.code())
+                    .with_resource_name(StrBytes::from_string(r.name.clone()))
+                    .with_configuration_keys(keys.map(|ks| ks.iter().map(|k| StrBytes::from_string(k.to_string())).collect()))
+            })
+            .collect(),
+    )
 }
 
 pub fn parse_describe_configs(resp: DescribeConfigsResponse) -> Vec<ResourceConfigs> {
@@ -175,53 +169,50 @@ pub fn parse_describe_configs(resp: DescribeConfigsResponse) -> Vec<ResourceConf
                 name: r.resource_name.to_string(),
             };
             let label = resource.to_string();
-            let entries = Error::check("DescribeConfigs", r.error_code, Some(&label), r.error_message.as_deref())
-                .map(|()| {
-                    r.configs
-                        .into_iter()
-                        .map(|c| ConfigEntry {
-                            name: c.name.to_string(),
-                            value: c.value.map(|v| v.to_string()),
-                            read_only: c.read_only,
-                            source: ConfigSource::from_code(c.config_source),
-                            sensitive: c.is_sensitive,
-                        })
-                        .collect()
-                });
+            let entries = Error::check("DescribeConfigs", r.error_code, Some(&label), r.error_message.as_deref()).map(|()| {
+                r.configs
+                    .into_iter()
+                    .map(|c| ConfigEntry {
+                        name: c.name.to_string(),
+                        value: c.value.map(|v| v.to_string()),
+                        read_only: c.read_only,
+                        source: ConfigSource::from_code(c.config_source),
+                        sensitive: c.is_sensitive,
+                    })
+                    .collect()
+            });
             ResourceConfigs { resource, entries }
         })
         .collect()
 }
 
 pub fn incremental_alter_configs_request(alts: &[ConfigAlteration], validate_only: bool) -> IncrementalAlterConfigsRequest {
-    IncrementalAlterConfigsRequest::default()
-        .with_validate_only(validate_only)
-        .with_resources(
-            alts.iter()
-                .map(|a| {
-                    AlterConfigsResource::default()
-                        .with_resource_type(a.resource.kind.code())
-                        .with_resource_name(StrBytes::from_string(a.resource.name.clone()))
-                        .with_configs(
-                            a.changes
-                                .iter()
-                                .map(|(k, op)| {
-                                    let (code, value) = match op {
-                                        AlterOp::Set(v) => (0, Some(v.clone())),
-                                        AlterOp::Delete => (1, None),
-                                        AlterOp::Append(v) => (2, Some(v.clone())),
-                                        AlterOp::Subtract(v) => (3, Some(v.clone())),
-                                    };
-                                    AlterableConfig::default()
-                                        .with_name(StrBytes::from_string(k.clone()))
-                                        .with_config_operation(code)
-                                        .with_value(value.map(StrBytes::from_string))
-                                })
-                                .collect(),
-                        )
-                })
-                .collect(),
-        )
+    IncrementalAlterConfigsRequest::default().with_validate_only(validate_only).with_resources(
+        alts.iter()
+            .map(|a| {
+                AlterConfigsResource::default()
+                    .with_resource_type(a.resource.kind.code())
+                    .with_resource_name(StrBytes::from_string(a.resource.name.clone()))
+                    .with_configs(
+                        a.changes
+                            .iter()
+                            .map(|(k, op)| {
+                                let (code, value) = match op {
+                                    AlterOp::Set(v) => (0, Some(v.clone())),
+                                    AlterOp::Delete => (1, None),
+                                    AlterOp::Append(v) => (2, Some(v.clone())),
+                                    AlterOp::Subtract(v) => (3, Some(v.clone())),
+                                };
+                                AlterableConfig::default()
+                                    .with_name(StrBytes::from_string(k.clone()))
+                                    .with_config_operation(code)
+                                    .with_value(value.map(StrBytes::from_string))
+                            })
+                            .collect(),
+                    )
+            })
+            .collect(),
+    )
 }
 
 pub fn parse_incremental_alter_configs(resp: IncrementalAlterConfigsResponse) -> Vec<AlterOutcome> {
@@ -293,10 +284,15 @@ impl Client {
 
     /// Apply incremental config changes; per-resource outcomes.
     pub async fn incremental_alter_configs(&self, alterations: &[ConfigAlteration], validate_only: bool) -> Result<Vec<AlterOutcome>> {
-        self.run_pinned(alterations, |a| a.resource.pinned_broker(), Target::Controller, |target, chunk| async move {
-            let resp = self.send(target, &incremental_alter_configs_request(&chunk, validate_only)).await?;
-            Ok(parse_incremental_alter_configs(resp))
-        })
+        self.run_pinned(
+            alterations,
+            |a| a.resource.pinned_broker(),
+            Target::Controller,
+            |target, chunk| async move {
+                let resp = self.send(target, &incremental_alter_configs_request(&chunk, validate_only)).await?;
+                Ok(parse_incremental_alter_configs(resp))
+            },
+        )
         .await
     }
 }
@@ -316,10 +312,8 @@ mod tests {
             ConfigResource::broker(1),
         ];
         let plan = plan_batches(&rs, ConfigResource::pinned_broker, 2);
-        let summary: Vec<(Option<i32>, Vec<String>)> = plan
-            .into_iter()
-            .map(|(n, v)| (n, v.into_iter().map(|r| r.to_string()).collect()))
-            .collect();
+        let summary: Vec<(Option<i32>, Vec<String>)> =
+            plan.into_iter().map(|(n, v)| (n, v.into_iter().map(|r| r.to_string()).collect())).collect();
         assert_eq!(
             summary,
             vec![
@@ -345,11 +339,8 @@ mod tests {
             }],
             true,
         );
-        let ops: Vec<(i8, Option<String>)> = req.resources[0]
-            .configs
-            .iter()
-            .map(|c| (c.config_operation, c.value.as_ref().map(|v| v.to_string())))
-            .collect();
+        let ops: Vec<(i8, Option<String>)> =
+            req.resources[0].configs.iter().map(|c| (c.config_operation, c.value.as_ref().map(|v| v.to_string()))).collect();
         assert_eq!(ops, vec![(0, Some("1".into())), (1, None), (2, Some("x".into())), (3, Some("y".into()))]);
         assert!(req.validate_only);
         assert_eq!(req.resources[0].resource_type, 2);

@@ -53,20 +53,17 @@ impl UpgradeType {
 }
 
 pub fn update_features_request(updates: &[(String, i16, UpgradeType)], validate_only: bool) -> UpdateFeaturesRequest {
-    UpdateFeaturesRequest::default()
-        .with_timeout_ms(60_000)
-        .with_validate_only(validate_only)
-        .with_feature_updates(
-            updates
-                .iter()
-                .map(|(f, level, t)| {
-                    FeatureUpdateKey::default()
-                        .with_feature(StrBytes::from_string(f.clone()))
-                        .with_max_version_level(*level)
-                        .with_upgrade_type(t.code())
-                })
-                .collect(),
-        )
+    UpdateFeaturesRequest::default().with_timeout_ms(60_000).with_validate_only(validate_only).with_feature_updates(
+        updates
+            .iter()
+            .map(|(f, level, t)| {
+                FeatureUpdateKey::default()
+                    .with_feature(StrBytes::from_string(f.clone()))
+                    .with_max_version_level(*level)
+                    .with_upgrade_type(t.code())
+            })
+            .collect(),
+    )
 }
 
 pub fn parse_update_features(resp: UpdateFeaturesResponse) -> Result<Vec<(String, Result<()>)>> {

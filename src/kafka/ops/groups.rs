@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use futures::future::join_all;
 use kafka_protocol::messages::offset_commit_request::{OffsetCommitRequestPartition, OffsetCommitRequestTopic};
 use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestGroup;
-use kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse, TopicName};
 use kafka_protocol::messages::{GroupId, ListGroupsRequest, ListGroupsResponse, OffsetFetchRequest, OffsetFetchResponse};
+use kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 
 use crate::kafka::error::{Error, Result};
@@ -39,19 +39,13 @@ pub fn parse_list_groups(coordinator: i32, resp: ListGroupsResponse) -> Result<V
 
 pub fn offset_fetch_request(group: &str) -> OffsetFetchRequest {
     OffsetFetchRequest::default().with_require_stable(true).with_groups(vec![
-        OffsetFetchRequestGroup::default()
-            .with_group_id(GroupId(StrBytes::from_string(group.to_string())))
-            .with_topics(None),
+        OffsetFetchRequestGroup::default().with_group_id(GroupId(StrBytes::from_string(group.to_string()))).with_topics(None),
     ])
 }
 
 /// Committed offset per partition (-1 when none).
 pub fn parse_offset_fetch(group: &str, resp: OffsetFetchResponse) -> Result<BTreeMap<TopicPartition, i64>> {
-    let g = resp
-        .groups
-        .into_iter()
-        .next()
-        .ok_or_else(|| Error::Protocol("OffsetFetch returned no group".into()))?;
+    let g = resp.groups.into_iter().next().ok_or_else(|| Error::Protocol("OffsetFetch returned no group".into()))?;
     Error::check("OffsetFetch", g.error_code, Some(group), None)?;
     let mut out = BTreeMap::new();
     for t in g.topics {
@@ -83,7 +77,9 @@ pub fn offset_commit_request(group: &str, offsets: &BTreeMap<TopicPartition, i64
         .with_topics(
             by_topic
                 .into_iter()
-                .map(|(t, ps)| OffsetCommitRequestTopic::default().with_name(TopicName(StrBytes::from_string(t.to_string()))).with_partitions(ps))
+                .map(|(t, ps)| {
+                    OffsetCommitRequestTopic::default().with_name(TopicName(StrBytes::from_string(t.to_string()))).with_partitions(ps)
+                })
                 .collect(),
         )
 }

@@ -53,11 +53,8 @@ impl Client {
         while !pending.is_empty() {
             attempt += 1;
             let chunks = chunk_weighted(pending, self.config().batch_size, &weight, max_weight);
-            let results: Vec<Outcomes<I, O>> = stream::iter(chunks)
-                .map(&send)
-                .buffer_unordered(self.config().batch_concurrency.max(1))
-                .collect()
-                .await;
+            let results: Vec<Outcomes<I, O>> =
+                stream::iter(chunks).map(&send).buffer_unordered(self.config().batch_concurrency.max(1)).collect().await;
             let mut retry = Vec::new();
             let mut refresh = false;
             for r in results {
@@ -148,9 +145,7 @@ pub(crate) fn pair_by_name<I, O>(
     items
         .into_iter()
         .map(|it| {
-            let r = results
-                .remove(name(&it))
-                .unwrap_or_else(|| Err(Error::Protocol(format!("{api}: no result for {}", name(&it)))));
+            let r = results.remove(name(&it)).unwrap_or_else(|| Err(Error::Protocol(format!("{api}: no result for {}", name(&it)))));
             (it, r)
         })
         .collect()

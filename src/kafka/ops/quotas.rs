@@ -65,11 +65,7 @@ pub fn parse_describe_quotas(resp: DescribeClientQuotasResponse) -> Result<Vec<(
         .unwrap_or_default()
         .into_iter()
         .map(|e| {
-            let entity = e
-                .entity
-                .into_iter()
-                .map(|d| (d.entity_type.to_string(), d.entity_name.map(|n| n.to_string())))
-                .collect();
+            let entity = e.entity.into_iter().map(|d| (d.entity_type.to_string(), d.entity_name.map(|n| n.to_string()))).collect();
             let values = e.values.into_iter().map(|v| (v.key.to_string(), v.value)).collect();
             (entity, values)
         })
@@ -102,11 +98,8 @@ pub fn parse_alter_quotas(resp: AlterClientQuotasResponse) -> Vec<(QuotaEntity, 
     resp.entries
         .into_iter()
         .map(|e| {
-            let entity: QuotaEntity = e
-                .entity
-                .into_iter()
-                .map(|d| (d.entity_type.to_string(), d.entity_name.map(|n| n.to_string())))
-                .collect();
+            let entity: QuotaEntity =
+                e.entity.into_iter().map(|d| (d.entity_type.to_string(), d.entity_name.map(|n| n.to_string()))).collect();
             let label = format!("{entity:?}");
             (entity, Error::check("AlterClientQuotas", e.error_code, Some(&label), e.error_message.as_deref()))
         })

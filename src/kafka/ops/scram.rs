@@ -136,9 +136,8 @@ pub struct ScramCredentialInfo {
 }
 
 pub fn describe_scram_request(users: Option<&[String]>) -> DescribeUserScramCredentialsRequest {
-    DescribeUserScramCredentialsRequest::default().with_users(
-        users.map(|us| us.iter().map(|u| UserName::default().with_name(StrBytes::from_string(u.clone()))).collect()),
-    )
+    DescribeUserScramCredentialsRequest::default()
+        .with_users(users.map(|us| us.iter().map(|u| UserName::default().with_name(StrBytes::from_string(u.clone()))).collect()))
 }
 
 /// Per user: its credentials, or an error (RESOURCE_NOT_FOUND for a user without any).
@@ -201,7 +200,11 @@ impl Client {
     }
 
     /// Upsert and delete SCRAM credentials in one request; per-user outcomes.
-    pub async fn alter_scram_credentials(&self, upserts: &[ScramUpsert], deletions: &[(String, ScramMechanism)]) -> Result<Vec<(String, Result<()>)>> {
+    pub async fn alter_scram_credentials(
+        &self,
+        upserts: &[ScramUpsert],
+        deletions: &[(String, ScramMechanism)],
+    ) -> Result<Vec<(String, Result<()>)>> {
         let resp = self.send(Target::Controller, &alter_scram_request(upserts, deletions)).await?;
         Ok(parse_alter_scram(resp))
     }
@@ -254,7 +257,8 @@ mod tests {
         assert_eq!(hex(&got), SHA512_REFERENCE);
     }
 
-    const SHA512_REFERENCE: &str = "5125e6946e2ca6b8edc043c492b86969f1652a2efa35c7b63fc47f83247e06ee2219572e0a67bfddda60a149b3158c02ea0785a57f486dda4d0d6720935aef4f";
+    const SHA512_REFERENCE: &str =
+        "5125e6946e2ca6b8edc043c492b86969f1652a2efa35c7b63fc47f83247e06ee2219572e0a67bfddda60a149b3158c02ea0785a57f486dda4d0d6720935aef4f";
 
     fn hex(b: &[u8]) -> String {
         b.iter().map(|x| format!("{x:02x}")).collect()

@@ -8,9 +8,9 @@ use kafka_protocol::messages::create_topics_request::{CreatableReplicaAssignment
 use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
 use kafka_protocol::messages::list_partition_reassignments_request::ListPartitionReassignmentsTopics;
 use kafka_protocol::messages::{
-    AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse, BrokerId, CreatePartitionsRequest,
-    CreatePartitionsResponse, CreateTopicsRequest, CreateTopicsResponse, DeleteTopicsRequest, DeleteTopicsResponse,
-    ListPartitionReassignmentsRequest, ListPartitionReassignmentsResponse, TopicName,
+    AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse, BrokerId, CreatePartitionsRequest, CreatePartitionsResponse,
+    CreateTopicsRequest, CreateTopicsResponse, DeleteTopicsRequest, DeleteTopicsResponse, ListPartitionReassignmentsRequest,
+    ListPartitionReassignmentsResponse, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 use uuid::Uuid;
@@ -78,40 +78,37 @@ pub struct CreatedTopic {
 }
 
 pub fn create_topics_request(topics: &[NewTopic], validate_only: bool) -> CreateTopicsRequest {
-    CreateTopicsRequest::default()
-        .with_timeout_ms(TOPIC_TIMEOUT_MS)
-        .with_validate_only(validate_only)
-        .with_topics(
-            topics
-                .iter()
-                .map(|t| {
-                    CreatableTopic::default()
-                        .with_name(tn(&t.name))
-                        .with_num_partitions(t.partitions.unwrap_or(-1))
-                        .with_replication_factor(t.replication_factor.unwrap_or(-1))
-                        .with_assignments(
-                            t.assignments
-                                .iter()
-                                .map(|(p, b)| {
-                                    CreatableReplicaAssignment::default()
-                                        .with_partition_index(*p)
-                                        .with_broker_ids(b.iter().map(|&i| BrokerId(i)).collect())
-                                })
-                                .collect(),
-                        )
-                        .with_configs(
-                            t.configs
-                                .iter()
-                                .map(|(k, v)| {
-                                    CreatableTopicConfig::default()
-                                        .with_name(StrBytes::from_string(k.clone()))
-                                        .with_value(Some(StrBytes::from_string(v.clone())))
-                                })
-                                .collect(),
-                        )
-                })
-                .collect(),
-        )
+    CreateTopicsRequest::default().with_timeout_ms(TOPIC_TIMEOUT_MS).with_validate_only(validate_only).with_topics(
+        topics
+            .iter()
+            .map(|t| {
+                CreatableTopic::default()
+                    .with_name(tn(&t.name))
+                    .with_num_partitions(t.partitions.unwrap_or(-1))
+                    .with_replication_factor(t.replication_factor.unwrap_or(-1))
+                    .with_assignments(
+                        t.assignments
+                            .iter()
+                            .map(|(p, b)| {
+                                CreatableReplicaAssignment::default()
+                                    .with_partition_index(*p)
+                                    .with_broker_ids(b.iter().map(|&i| BrokerId(i)).collect())
+                            })
+                            .collect(),
+                    )
+                    .with_configs(
+                        t.configs
+                            .iter()
+                            .map(|(k, v)| {
+                                CreatableTopicConfig::default()
+                                    .with_name(StrBytes::from_string(k.clone()))
+                                    .with_value(Some(StrBytes::from_string(v.clone())))
+                            })
+                            .collect(),
+                    )
+            })
+            .collect(),
+    )
 }
 
 pub fn parse_create_topics(resp: CreateTopicsResponse) -> HashMap<String, Result<CreatedTopic>> {
@@ -123,12 +120,7 @@ pub fn parse_create_topics(resp: CreateTopicsResponse) -> HashMap<String, Result
                 topic_id: t.topic_id,
                 partitions: t.num_partitions,
                 replication_factor: t.replication_factor,
-                configs: t
-                    .configs
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|c| (c.name.to_string(), c.value.map(|v| v.to_string())))
-                    .collect(),
+                configs: t.configs.unwrap_or_default().into_iter().map(|c| (c.name.to_string(), c.value.map(|v| v.to_string()))).collect(),
             });
             (name, r)
         })
@@ -153,15 +145,9 @@ pub fn parse_delete_topics(resp: DeleteTopicsResponse) -> HashMap<String, Result
 }
 
 pub fn create_partitions_request(increases: &[(String, i32)], validate_only: bool) -> CreatePartitionsRequest {
-    CreatePartitionsRequest::default()
-        .with_timeout_ms(TOPIC_TIMEOUT_MS)
-        .with_validate_only(validate_only)
-        .with_topics(
-            increases
-                .iter()
-                .map(|(n, c)| CreatePartitionsTopic::default().with_name(tn(n)).with_count(*c).with_assignments(None))
-                .collect(),
-        )
+    CreatePartitionsRequest::default().with_timeout_ms(TOPIC_TIMEOUT_MS).with_validate_only(validate_only).with_topics(
+        increases.iter().map(|(n, c)| CreatePartitionsTopic::default().with_name(tn(n)).with_count(*c).with_assignments(None)).collect(),
+    )
 }
 
 pub fn parse_create_partitions(resp: CreatePartitionsResponse) -> HashMap<String, Result<()>> {
@@ -189,12 +175,7 @@ pub fn alter_reassignments_request(items: &[Reassignment]) -> AlterPartitionReas
     }
     AlterPartitionReassignmentsRequest::default()
         .with_timeout_ms(TOPIC_TIMEOUT_MS)
-        .with_topics(
-            by_topic
-                .into_iter()
-                .map(|(t, ps)| ReassignableTopic::default().with_name(tn(t)).with_partitions(ps))
-                .collect(),
-        )
+        .with_topics(by_topic.into_iter().map(|(t, ps)| ReassignableTopic::default().with_name(tn(t)).with_partitions(ps)).collect())
 }
 
 pub fn parse_alter_reassignments(resp: AlterPartitionReassignmentsResponse) -> Result<HashMap<TopicPartition, Result<()>>> {
@@ -273,11 +254,16 @@ impl Client {
 
     /// Grow topics to the given total partition counts. A decrease fails with INVALID_PARTITIONS.
     pub async fn create_partitions(&self, increases: &[(String, i32)], validate_only: bool) -> Result<Vec<((String, i32), Result<()>)>> {
-        self.run_items_weighted(increases.to_vec(), |(_, n)| (*n).max(1) as usize, MAX_RECORDS_PER_REQUEST, |chunk| async move {
-            let req = create_partitions_request(&chunk, validate_only);
-            let resp = self.send(Target::Controller, &req).await?;
-            Ok(pair_by_name("CreatePartitions", chunk, |(n, _)| n.as_str(), parse_create_partitions(resp)))
-        })
+        self.run_items_weighted(
+            increases.to_vec(),
+            |(_, n)| (*n).max(1) as usize,
+            MAX_RECORDS_PER_REQUEST,
+            |chunk| async move {
+                let req = create_partitions_request(&chunk, validate_only);
+                let resp = self.send(Target::Controller, &req).await?;
+                Ok(pair_by_name("CreatePartitions", chunk, |(n, _)| n.as_str(), parse_create_partitions(resp)))
+            },
+        )
         .await
     }
 

@@ -8,8 +8,8 @@ mod spec;
 use futures::StreamExt;
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::api::core::v1::{
-    HostPathVolumeSource, Node, NodeAddress, NodeCondition, NodeSpec, NodeStatus, NodeSystemInfo,
-    ObjectReference, PersistentVolume, PersistentVolumeClaim, PersistentVolumeSpec, Pod,
+    HostPathVolumeSource, Node, NodeAddress, NodeCondition, NodeSpec, NodeStatus, NodeSystemInfo, ObjectReference, PersistentVolume,
+    PersistentVolumeClaim, PersistentVolumeSpec, Pod,
 };
 use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -72,10 +72,7 @@ impl Shared {
         let resolv_conf = world_dir.join("resolv.conf");
         // Name lookups that miss the hosts file go to a DNS server on the world's own loopback
         // address, where nothing listens: they fail fast and never leave 127.0.0.0/8.
-        std::fs::write(
-            &resolv_conf,
-            format!("nameserver 127.{block}.0.1\noptions timeout:1 attempts:1\n"),
-        )?;
+        std::fs::write(&resolv_conf, format!("nameserver 127.{block}.0.1\noptions timeout:1 attempts:1\n"))?;
         let s = Shared {
             world_dir: world_dir.to_path_buf(),
             hosts_file,
@@ -131,11 +128,7 @@ impl Shared {
                 text.push('\n');
             }
         }
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .write(true)
-            .truncate(true)
-            .open(&self.hosts_file)?;
+        let mut f = std::fs::OpenOptions::new().create(true).write(true).truncate(true).open(&self.hosts_file)?;
         f.write_all(text.as_bytes())?;
         f.flush()
     }
@@ -159,15 +152,7 @@ impl Shared {
     }
 
     pub fn live_pids(&self) -> Vec<i32> {
-        self.pids
-            .lock()
-            .map(|p| {
-                p.iter()
-                    .copied()
-                    .filter(|p| crate::proc::alive(*p))
-                    .collect()
-            })
-            .unwrap_or_default()
+        self.pids.lock().map(|p| p.iter().copied().filter(|p| crate::proc::alive(*p)).collect()).unwrap_or_default()
     }
 }
 
@@ -176,19 +161,12 @@ fn ts() -> Time {
 }
 
 /// Registers the nodes and the default StorageClass.
-pub(crate) async fn bootstrap(
-    client: &kube::Client,
-    nodes: &[SimNode],
-    k8s_version: &str,
-) -> Result<(), AgentError> {
+pub(crate) async fn bootstrap(client: &kube::Client, nodes: &[SimNode], k8s_version: &str) -> Result<(), AgentError> {
     let sc_api = Api::<StorageClass>::all(client.clone());
     let sc = StorageClass {
         metadata: ObjectMeta {
             name: Some(STORAGE_CLASS.into()),
-            annotations: Some(BTreeMap::from([(
-                "storageclass.kubernetes.io/is-default-class".to_string(),
-                "true".to_string(),
-            )])),
+            annotations: Some(BTreeMap::from([("storageclass.kubernetes.io/is-default-class".to_string(), "true".to_string())])),
             ..Default::default()
         },
         provisioner: PROVISIONER.into(),
@@ -212,14 +190,8 @@ pub(crate) async fn bootstrap(
                     ("kubernetes.io/os".to_string(), "linux".to_string()),
                     ("kubernetes.io/arch".to_string(), "amd64".to_string()),
                     ("topology.kubernetes.io/zone".to_string(), n.zone.clone()),
-                    (
-                        "topology.kubernetes.io/region".to_string(),
-                        "world".to_string(),
-                    ),
-                    (
-                        "node.kubernetes.io/instance-type".to_string(),
-                        "gregor-world".to_string(),
-                    ),
+                    ("topology.kubernetes.io/region".to_string(), "world".to_string()),
+                    ("node.kubernetes.io/instance-type".to_string(), "gregor-world".to_string()),
                 ])),
                 ..Default::default()
             },
@@ -236,11 +208,7 @@ pub(crate) async fn bootstrap(
     Ok(())
 }
 
-async fn heartbeat(
-    client: &kube::Client,
-    n: &SimNode,
-    k8s_version: &str,
-) -> Result<(), AgentError> {
+async fn heartbeat(client: &kube::Client, n: &SimNode, k8s_version: &str) -> Result<(), AgentError> {
     let api = Api::<Node>::all(client.clone());
     let q = |s: &str| Quantity(s.to_string());
     let res = BTreeMap::from([
@@ -267,14 +235,8 @@ async fn heartbeat(
             cond("PIDPressure", "False", "KubeletHasSufficientPID"),
         ]),
         addresses: Some(vec![
-            NodeAddress {
-                type_: "InternalIP".into(),
-                address: n.ip.to_string(),
-            },
-            NodeAddress {
-                type_: "Hostname".into(),
-                address: n.name.clone(),
-            },
+            NodeAddress { type_: "InternalIP".into(), address: n.ip.to_string() },
+            NodeAddress { type_: "Hostname".into(), address: n.name.clone() },
         ]),
         node_info: Some(NodeSystemInfo {
             architecture: "amd64".into(),
@@ -293,10 +255,7 @@ async fn heartbeat(
     };
     // Set lastTransitionTime only when missing, so it reflects the first Ready.
     let mut value = serde_json::json!({ "status": status });
-    if let Some(conds) = value
-        .pointer_mut("/status/conditions")
-        .and_then(|c| c.as_array_mut())
-    {
+    if let Some(conds) = value.pointer_mut("/status/conditions").and_then(|c| c.as_array_mut()) {
         let existing = api.get_opt(&n.name).await?;
         let prev: HashMap<String, Option<Time>> = existing
             .as_ref()
@@ -307,46 +266,29 @@ async fn heartbeat(
             .map(|c| (c.type_, c.last_transition_time))
             .collect();
         for c in conds.iter_mut() {
-            let t = c
-                .get("type")
-                .and_then(|t| t.as_str())
-                .unwrap_or_default()
-                .to_string();
+            let t = c.get("type").and_then(|t| t.as_str()).unwrap_or_default().to_string();
             let ltt = prev.get(&t).cloned().flatten().unwrap_or_else(ts);
             c["lastTransitionTime"] = serde_json::to_value(ltt).unwrap_or_default();
         }
         // Remove any not-ready/unreachable taint someone else put on (the agent owns node health).
         if let Some(node) = existing
             && let Some(taints) = node.spec.and_then(|s| s.taints)
-            && taints.iter().any(|t| {
-                t.key.starts_with("node.kubernetes.io/not-ready")
-                    || t.key.starts_with("node.kubernetes.io/unreachable")
-            })
+            && taints
+                .iter()
+                .any(|t| t.key.starts_with("node.kubernetes.io/not-ready") || t.key.starts_with("node.kubernetes.io/unreachable"))
         {
             let keep: Vec<_> = taints
                 .into_iter()
-                .filter(|t| {
-                    !t.key.starts_with("node.kubernetes.io/not-ready")
-                        && !t.key.starts_with("node.kubernetes.io/unreachable")
-                })
+                .filter(|t| !t.key.starts_with("node.kubernetes.io/not-ready") && !t.key.starts_with("node.kubernetes.io/unreachable"))
                 .collect();
-            api.patch(
-                &n.name,
-                &PatchParams::default(),
-                &Patch::Merge(serde_json::json!({"spec": {"taints": keep}})),
-            )
-            .await?;
+            api.patch(&n.name, &PatchParams::default(), &Patch::Merge(serde_json::json!({"spec": {"taints": keep}}))).await?;
         }
     }
-    api.patch_status(&n.name, &PatchParams::default(), &Patch::Merge(&value))
-        .await?;
+    api.patch_status(&n.name, &PatchParams::default(), &Patch::Merge(&value)).await?;
 
     let leases = Api::<Lease>::namespaced(client.clone(), "kube-node-lease");
     let lease = Lease {
-        metadata: ObjectMeta {
-            name: Some(n.name.clone()),
-            ..Default::default()
-        },
+        metadata: ObjectMeta { name: Some(n.name.clone()), ..Default::default() },
         spec: Some(LeaseSpec {
             holder_identity: Some(n.name.clone()),
             lease_duration_seconds: Some(40),
@@ -357,9 +299,7 @@ async fn heartbeat(
     match leases.get_opt(&n.name).await {
         Ok(Some(_)) => {
             let patch = serde_json::json!({"spec": {"renewTime": MicroTime(Timestamp::now())}});
-            leases
-                .patch(&n.name, &PatchParams::default(), &Patch::Merge(&patch))
-                .await?;
+            leases.patch(&n.name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
         }
         Ok(None) => {
             if let Err(e) = leases.create(&PostParams::default(), &lease).await {
@@ -419,8 +359,7 @@ struct PodSlot {
 }
 
 async fn watch_pods(client: kube::Client, shared: Arc<Shared>, nodes: Vec<SimNode>) {
-    let node_ips: HashMap<String, Ipv4Addr> =
-        nodes.iter().map(|n| (n.name.clone(), n.ip)).collect();
+    let node_ips: HashMap<String, Ipv4Addr> = nodes.iter().map(|n| (n.name.clone(), n.ip)).collect();
     let api = Api::<Pod>::all(client.clone());
     let mut slots: HashMap<String, PodSlot> = HashMap::new();
     let mut relist: Option<HashSet<String>> = None;
@@ -438,11 +377,7 @@ async fn watch_pods(client: kube::Client, shared: Arc<Shared>, nodes: Vec<SimNod
             watcher::Event::Init => relist = Some(HashSet::new()),
             watcher::Event::InitDone => {
                 if let Some(seen) = relist.take() {
-                    let gone: Vec<String> = slots
-                        .keys()
-                        .filter(|u| !seen.contains(*u))
-                        .cloned()
-                        .collect();
+                    let gone: Vec<String> = slots.keys().filter(|u| !seen.contains(*u)).cloned().collect();
                     for uid in gone {
                         if let Some(slot) = slots.remove(&uid) {
                             // The task sees `None`, kills its processes and ends.
@@ -498,9 +433,7 @@ async fn watch_pods(client: kube::Client, shared: Arc<Shared>, nodes: Vec<SimNod
 }
 
 async fn provision_once(client: &kube::Client, shared: &Shared) -> Result<(), AgentError> {
-    let classes = Api::<StorageClass>::all(client.clone())
-        .list(&ListParams::default())
-        .await?;
+    let classes = Api::<StorageClass>::all(client.clone()).list(&ListParams::default()).await?;
     let ours: HashMap<String, StorageClass> = classes
         .items
         .into_iter()
@@ -508,32 +441,19 @@ async fn provision_once(client: &kube::Client, shared: &Shared) -> Result<(), Ag
         .filter_map(|c| c.metadata.name.clone().map(|n| (n, c)))
         .collect();
     let pv_api = Api::<PersistentVolume>::all(client.clone());
-    let pvcs = Api::<PersistentVolumeClaim>::all(client.clone())
-        .list(&ListParams::default())
-        .await?;
+    let pvcs = Api::<PersistentVolumeClaim>::all(client.clone()).list(&ListParams::default()).await?;
     resize::resize_once(client, &pvcs.items, &ours).await?;
     for pvc in pvcs.items {
         let spec = pvc.spec.clone().unwrap_or_default();
-        let phase = pvc
-            .status
-            .as_ref()
-            .and_then(|s| s.phase.clone())
-            .unwrap_or_default();
-        if phase != "Pending"
-            || spec.volume_name.as_ref().is_some_and(|v| !v.is_empty())
-            || pvc.metadata.deletion_timestamp.is_some()
-        {
+        let phase = pvc.status.as_ref().and_then(|s| s.phase.clone()).unwrap_or_default();
+        if phase != "Pending" || spec.volume_name.as_ref().is_some_and(|v| !v.is_empty()) || pvc.metadata.deletion_timestamp.is_some() {
             continue;
         }
         let Some(class) = spec.storage_class_name.as_ref().and_then(|n| ours.get(n)) else {
             continue;
         };
         let wffc = class.volume_binding_mode.as_deref() == Some("WaitForFirstConsumer");
-        let selected = pvc
-            .metadata
-            .annotations
-            .as_ref()
-            .is_some_and(|a| a.contains_key("volume.kubernetes.io/selected-node"));
+        let selected = pvc.metadata.annotations.as_ref().is_some_and(|a| a.contains_key("volume.kubernetes.io/selected-node"));
         if wffc && !selected {
             continue;
         }
@@ -552,23 +472,14 @@ async fn provision_once(client: &kube::Client, shared: &Shared) -> Result<(), Ag
         let pv = PersistentVolume {
             metadata: ObjectMeta {
                 name: Some(pv_name.clone()),
-                annotations: Some(BTreeMap::from([(
-                    "pv.kubernetes.io/provisioned-by".to_string(),
-                    PROVISIONER.to_string(),
-                )])),
-                labels: Some(BTreeMap::from([(
-                    "gregor.dev/world-claim".to_string(),
-                    format!("{ns}.{name}"),
-                )])),
+                annotations: Some(BTreeMap::from([("pv.kubernetes.io/provisioned-by".to_string(), PROVISIONER.to_string())])),
+                labels: Some(BTreeMap::from([("gregor.dev/world-claim".to_string(), format!("{ns}.{name}"))])),
                 ..Default::default()
             },
             spec: Some(PersistentVolumeSpec {
                 capacity: Some(BTreeMap::from([("storage".to_string(), size)])),
                 access_modes: spec.access_modes.clone(),
-                host_path: Some(HostPathVolumeSource {
-                    path: dir.display().to_string(),
-                    type_: Some("DirectoryOrCreate".into()),
-                }),
+                host_path: Some(HostPathVolumeSource { path: dir.display().to_string(), type_: Some("DirectoryOrCreate".into()) }),
                 claim_ref: Some(ObjectReference {
                     api_version: Some("v1".into()),
                     kind: Some("PersistentVolumeClaim".into()),
@@ -577,10 +488,7 @@ async fn provision_once(client: &kube::Client, shared: &Shared) -> Result<(), Ag
                     uid: Some(uid.clone()),
                     ..Default::default()
                 }),
-                persistent_volume_reclaim_policy: class
-                    .reclaim_policy
-                    .clone()
-                    .or(Some("Delete".into())),
+                persistent_volume_reclaim_policy: class.reclaim_policy.clone().or(Some("Delete".into())),
                 storage_class_name: Some(class.metadata.name.clone().unwrap_or_default()),
                 volume_mode: spec.volume_mode.clone(),
                 ..Default::default()
@@ -595,12 +503,8 @@ async fn provision_once(client: &kube::Client, shared: &Shared) -> Result<(), Ag
     }
     // Reclaim: released volumes of ours with policy Delete go away with their data.
     for pv in pv_api.list(&ListParams::default()).await?.items {
-        let ours = pv
-            .metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get("pv.kubernetes.io/provisioned-by"))
-            .is_some_and(|p| p == PROVISIONER);
+        let ours =
+            pv.metadata.annotations.as_ref().and_then(|a| a.get("pv.kubernetes.io/provisioned-by")).is_some_and(|p| p == PROVISIONER);
         let released = pv.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Released");
         let spec = pv.spec.clone().unwrap_or_default();
         if ours && released && spec.persistent_volume_reclaim_policy.as_deref() == Some("Delete") {

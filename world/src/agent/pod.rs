@@ -5,8 +5,8 @@ use super::sandbox::{self, Mount, Sandbox};
 use super::spec::{self, Facts};
 use super::{AgentError, Shared};
 use k8s_openapi::api::core::v1::{
-    Container, ContainerState, ContainerStateRunning, ContainerStateTerminated,
-    ContainerStateWaiting, ContainerStatus, HostIP, Pod, PodCondition, PodIP, PodStatus,
+    Container, ContainerState, ContainerStateRunning, ContainerStateTerminated, ContainerStateWaiting, ContainerStatus, HostIP, Pod,
+    PodCondition, PodIP, PodStatus,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
@@ -47,21 +47,14 @@ fn runtime_for(image: &str) -> Runtime {
         None => Runtime::Fake,
         Some(v) => match crate::tools::kafka_home(&v) {
             Ok(home) => Runtime::Kafka { home },
-            Err(e) => Runtime::Missing {
-                message: e.to_string(),
-            },
+            Err(e) => Runtime::Missing { message: e.to_string() },
         },
     }
 }
 
 enum CState {
-    Waiting {
-        reason: String,
-        message: Option<String>,
-    },
-    Running {
-        started_at: Time,
-    },
+    Waiting { reason: String, message: Option<String> },
+    Running { started_at: Time },
     Terminated(ContainerStateTerminated),
 }
 
@@ -97,14 +90,7 @@ impl Ctr {
             child: None,
             pid: 0,
             env: Vec::new(),
-            state: CState::Waiting {
-                reason: if init {
-                    "PodInitializing".into()
-                } else {
-                    "ContainerCreating".into()
-                },
-                message: None,
-            },
+            state: CState::Waiting { reason: if init { "PodInitializing".into() } else { "ContainerCreating".into() }, message: None },
             last: None,
             restart_count: 0,
             ready: false,
@@ -122,22 +108,13 @@ impl Ctr {
     fn status(&self) -> ContainerStatus {
         let state = match &self.state {
             CState::Waiting { reason, message } => ContainerState {
-                waiting: Some(ContainerStateWaiting {
-                    reason: Some(reason.clone()),
-                    message: message.clone(),
-                }),
+                waiting: Some(ContainerStateWaiting { reason: Some(reason.clone()), message: message.clone() }),
                 ..Default::default()
             },
-            CState::Running { started_at } => ContainerState {
-                running: Some(ContainerStateRunning {
-                    started_at: Some(started_at.clone()),
-                }),
-                ..Default::default()
-            },
-            CState::Terminated(t) => ContainerState {
-                terminated: Some(t.clone()),
-                ..Default::default()
-            },
+            CState::Running { started_at } => {
+                ContainerState { running: Some(ContainerStateRunning { started_at: Some(started_at.clone()) }), ..Default::default() }
+            }
+            CState::Terminated(t) => ContainerState { terminated: Some(t.clone()), ..Default::default() },
         };
         let image = self.spec.image.clone().unwrap_or_default();
         ContainerStatus {
@@ -149,10 +126,7 @@ impl Ctr {
             started: Some(self.started),
             restart_count: self.restart_count,
             state: Some(state),
-            last_state: self.last.clone().map(|t| ContainerState {
-                terminated: Some(t),
-                ..Default::default()
-            }),
+            last_state: self.last.clone().map(|t| ContainerState { terminated: Some(t), ..Default::default() }),
             ..Default::default()
         }
     }
@@ -168,10 +142,7 @@ pub(crate) struct PodRun {
 
 impl PodRun {
     fn key(pod: &Pod) -> (String, String) {
-        (
-            pod.metadata.namespace.clone().unwrap_or_default(),
-            pod.metadata.name.clone().unwrap_or_default(),
-        )
+        (pod.metadata.namespace.clone().unwrap_or_default(), pod.metadata.name.clone().unwrap_or_default())
     }
 
     /// Drives the pod until it is deleted (or the agent stops).
@@ -183,36 +154,11 @@ impl PodRun {
         let uid = pod.metadata.uid.clone().unwrap_or_default();
         let spec = pod.spec.clone().unwrap_or_default();
         let hostname = spec.hostname.clone().unwrap_or_else(|| name.clone());
-        let pod_dir = self
-            .shared
-            .world_dir
-            .join("pods")
-            .join(&ns)
-            .join(format!("{name}-{}", &uid[..uid.len().min(8)]));
-        let log_dir = self
-            .shared
-            .world_dir
-            .join("logs")
-            .join("pods")
-            .join(&ns)
-            .join(&name);
-        let mut inits: Vec<Ctr> = spec
-            .init_containers
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|c| Ctr::new(c, true))
-            .collect();
-        let mut mains: Vec<Ctr> = spec
-            .containers
-            .clone()
-            .into_iter()
-            .map(|c| Ctr::new(c, false))
-            .collect();
-        let restart_policy = spec
-            .restart_policy
-            .clone()
-            .unwrap_or_else(|| "Always".into());
+        let pod_dir = self.shared.world_dir.join("pods").join(&ns).join(format!("{name}-{}", &uid[..uid.len().min(8)]));
+        let log_dir = self.shared.world_dir.join("logs").join("pods").join(&ns).join(&name);
+        let mut inits: Vec<Ctr> = spec.init_containers.clone().unwrap_or_default().into_iter().map(|c| Ctr::new(c, true)).collect();
+        let mut mains: Vec<Ctr> = spec.containers.clone().into_iter().map(|c| Ctr::new(c, false)).collect();
+        let restart_policy = spec.restart_policy.clone().unwrap_or_else(|| "Always".into());
         let start_time = now();
         let mut volumes: Option<HashMap<String, PathBuf>> = None;
         let mut volume_error: Option<String> = None;
@@ -226,11 +172,7 @@ impl PodRun {
         loop {
             // 1. Follow the pod object.
             {
-                let current = if closed {
-                    None
-                } else {
-                    rx.borrow_and_update().clone()
-                };
+                let current = if closed { None } else { rx.borrow_and_update().clone() };
                 match current {
                     Some(p) => pod = p,
                     None => {
@@ -243,21 +185,13 @@ impl PodRun {
                 }
             }
             if pod.metadata.deletion_timestamp.is_some() {
-                let grace = pod
-                    .metadata
-                    .deletion_grace_period_seconds
-                    .or(spec.termination_grace_period_seconds)
-                    .unwrap_or(30)
-                    .max(0) as u64;
-                self.terminate(&mut inits, &mut mains, Duration::from_secs(grace))
-                    .await;
+                let grace =
+                    pod.metadata.deletion_grace_period_seconds.or(spec.termination_grace_period_seconds).unwrap_or(30).max(0) as u64;
+                self.terminate(&mut inits, &mut mains, Duration::from_secs(grace)).await;
                 let api = Api::<Pod>::namespaced(self.client.clone(), &ns);
                 let dp = DeleteParams {
                     grace_period_seconds: Some(0),
-                    preconditions: Some(Preconditions {
-                        uid: Some(uid.clone()),
-                        resource_version: None,
-                    }),
+                    preconditions: Some(Preconditions { uid: Some(uid.clone()), resource_version: None }),
                     ..Default::default()
                 };
                 if let Err(e) = api.delete(&name, &dp).await {
@@ -269,11 +203,7 @@ impl PodRun {
 
             // 2. Volumes (retried until every ConfigMap, Secret and claim is there).
             if volumes.is_none() && Instant::now() >= next_volume_try {
-                let facts = Facts {
-                    pod: &pod,
-                    pod_ip: self.pod_ip.clone(),
-                    host_ip: self.host_ip.clone(),
-                };
+                let facts = Facts { pod: &pod, pod_ip: self.pod_ip.clone(), host_ip: self.host_ip.clone() };
                 match spec::prepare_volumes(&self.client, &facts, &pod_dir.join("volumes")).await {
                     Ok(v) => {
                         volumes = Some(v);
@@ -290,14 +220,7 @@ impl PodRun {
             if let Some(vols) = &volumes
                 && !failed
             {
-                let ctx = Ctx {
-                    run: &self,
-                    pod: &pod,
-                    vols,
-                    pod_dir: &pod_dir,
-                    log_dir: &log_dir,
-                    hostname: &hostname,
-                };
+                let ctx = Ctx { run: &self, pod: &pod, vols, pod_dir: &pod_dir, log_dir: &log_dir, hostname: &hostname };
                 let init_done = inits.iter().all(|c| c.finished);
                 if !init_done {
                     if let Some(c) = inits.iter_mut().find(|c| !c.finished)
@@ -311,17 +234,9 @@ impl PodRun {
                     }
                 }
             } else if let Some(msg) = &volume_error {
-                for c in inits
-                    .iter_mut()
-                    .chain(mains.iter_mut())
-                    .filter(|c| c.child.is_none() && !c.finished)
-                {
+                for c in inits.iter_mut().chain(mains.iter_mut()).filter(|c| c.child.is_none() && !c.finished) {
                     c.state = CState::Waiting {
-                        reason: if c.init {
-                            "PodInitializing".into()
-                        } else {
-                            "ContainerCreating".into()
-                        },
+                        reason: if c.init { "PodInitializing".into() } else { "ContainerCreating".into() },
                         message: Some(msg.clone()),
                     };
                 }
@@ -334,10 +249,7 @@ impl PodRun {
             {
                 let api = Api::<Pod>::namespaced(self.client.clone(), &ns);
                 let patch = serde_json::json!({ "status": status });
-                match api
-                    .patch_status(&name, &PatchParams::default(), &Patch::Strategic(&patch))
-                    .await
-                {
+                match api.patch_status(&name, &PatchParams::default(), &Patch::Strategic(&patch)).await {
                     Ok(_) => last_posted = text,
                     Err(e) => {
                         tracing::debug!(pod = %format!("{ns}/{name}"), error = %e, "status patch failed")
@@ -363,36 +275,18 @@ impl PodRun {
     ) -> PodStatus {
         let initialized = inits.iter().all(|c| c.finished);
         let all_ready = !mains.is_empty() && mains.iter().all(|c| c.ready);
-        let gates_ok = pod
-            .spec
-            .as_ref()
-            .and_then(|s| s.readiness_gates.clone())
-            .unwrap_or_default()
-            .iter()
-            .all(|g| {
-                pod.status
-                    .as_ref()
-                    .and_then(|s| s.conditions.as_ref())
-                    .is_some_and(|cs| {
-                        cs.iter()
-                            .any(|c| c.type_ == g.condition_type && c.status == "True")
-                    })
-            });
-        let any_running = mains
-            .iter()
-            .any(|c| matches!(c.state, CState::Running { .. }));
+        let gates_ok = pod.spec.as_ref().and_then(|s| s.readiness_gates.clone()).unwrap_or_default().iter().all(|g| {
+            pod.status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .is_some_and(|cs| cs.iter().any(|c| c.type_ == g.condition_type && c.status == "True"))
+        });
+        let any_running = mains.iter().any(|c| matches!(c.state, CState::Running { .. }));
         let all_terminated = mains.iter().all(|c| c.finished);
         let phase = if failed {
             "Failed"
         } else if all_terminated && !mains.is_empty() {
-            if mains
-                .iter()
-                .all(|c| matches!(&c.state, CState::Terminated(t) if t.exit_code == 0))
-            {
-                "Succeeded"
-            } else {
-                "Failed"
-            }
+            if mains.iter().all(|c| matches!(&c.state, CState::Terminated(t) if t.exit_code == 0)) { "Succeeded" } else { "Failed" }
         } else if initialized && (any_running || mains.iter().any(|c| c.restart_count > 0)) {
             "Running"
         } else {
@@ -400,9 +294,7 @@ impl PodRun {
         };
         let mut cond = |t: &str, ok: bool, reason: Option<&str>| -> PodCondition {
             let s = if ok { "True" } else { "False" }.to_string();
-            let entry = tr
-                .entry(t.to_string())
-                .or_insert_with(|| (s.clone(), now()));
+            let entry = tr.entry(t.to_string()).or_insert_with(|| (s.clone(), now()));
             if entry.0 != s {
                 *entry = (s.clone(), now());
             }
@@ -418,32 +310,19 @@ impl PodRun {
             cond("PodReadyToStartContainers", true, None),
             cond("Initialized", initialized, Some("ContainersNotInitialized")),
             cond("ContainersReady", all_ready, Some("ContainersNotReady")),
-            cond(
-                "Ready",
-                all_ready && gates_ok,
-                Some(if all_ready {
-                    "ReadinessGatesNotReady"
-                } else {
-                    "ContainersNotReady"
-                }),
-            ),
+            cond("Ready", all_ready && gates_ok, Some(if all_ready { "ReadinessGatesNotReady" } else { "ContainersNotReady" })),
             cond("PodScheduled", true, None),
         ];
         PodStatus {
             phase: Some(phase.into()),
             conditions: Some(conditions),
             host_ip: Some(self.host_ip.clone()),
-            host_ips: Some(vec![HostIP {
-                ip: self.host_ip.clone(),
-            }]),
+            host_ips: Some(vec![HostIP { ip: self.host_ip.clone() }]),
             pod_ip: Some(self.pod_ip.clone()),
-            pod_ips: Some(vec![PodIP {
-                ip: self.pod_ip.clone(),
-            }]),
+            pod_ips: Some(vec![PodIP { ip: self.pod_ip.clone() }]),
             start_time: Some(start.clone()),
             qos_class: pod.status.as_ref().and_then(|s| s.qos_class.clone()),
-            init_container_statuses: (!inits.is_empty())
-                .then(|| inits.iter().map(Ctr::status).collect()),
+            init_container_statuses: (!inits.is_empty()).then(|| inits.iter().map(Ctr::status).collect()),
             container_statuses: Some(mains.iter().map(Ctr::status).collect()),
             ..Default::default()
         }
@@ -533,10 +412,7 @@ impl Ctx<'_> {
                 false
             }
             Runtime::Missing { message } => {
-                c.state = CState::Waiting {
-                    reason: "ImagePullBackOff".into(),
-                    message: Some(message),
-                };
+                c.state = CState::Waiting { reason: "ImagePullBackOff".into(), message: Some(message) };
                 false
             }
             Runtime::Kafka { home } => self.drive_real(c, &home, restart_policy).await,
@@ -549,9 +425,7 @@ impl Ctx<'_> {
             && let Ok(Some(status)) = ch.try_wait()
         {
             use std::os::unix::process::ExitStatusExt;
-            let code = status
-                .code()
-                .unwrap_or_else(|| 128 + status.signal().unwrap_or(9));
+            let code = status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(9));
             let started_at = match &c.state {
                 CState::Running { started_at } => Some(started_at.clone()),
                 _ => None,
@@ -584,19 +458,13 @@ impl Ctx<'_> {
                 return c.init;
             }
             // A container that ran long enough resets its backoff, as the kubelet does.
-            if c.started_instant
-                .is_some_and(|s| s.elapsed() > Duration::from_secs(120))
-            {
+            if c.started_instant.is_some_and(|s| s.elapsed() > Duration::from_secs(120)) {
                 c.backoff = Duration::from_secs(1);
             }
             c.next_start = Instant::now() + c.backoff;
             c.state = CState::Waiting {
                 reason: "CrashLoopBackOff".into(),
-                message: Some(format!(
-                    "back-off {}s restarting failed container={}",
-                    c.backoff.as_secs(),
-                    c.spec.name
-                )),
+                message: Some(format!("back-off {}s restarting failed container={}", c.backoff.as_secs(), c.spec.name)),
             };
             c.last = Some(t);
             c.backoff = (c.backoff * 2).min(Duration::from_secs(30));
@@ -608,18 +476,12 @@ impl Ctx<'_> {
             match self.start(c, home).await {
                 Ok(()) => {}
                 Err(AgentError::NotYet(msg)) => {
-                    c.state = CState::Waiting {
-                        reason: "CreateContainerConfigError".into(),
-                        message: Some(msg),
-                    };
+                    c.state = CState::Waiting { reason: "CreateContainerConfigError".into(), message: Some(msg) };
                     c.next_start = Instant::now() + Duration::from_secs(1);
                 }
                 Err(e) => {
                     tracing::warn!(container = %c.spec.name, error = %e, "cannot start container");
-                    c.state = CState::Waiting {
-                        reason: "CreateContainerError".into(),
-                        message: Some(e.to_string()),
-                    };
+                    c.state = CState::Waiting { reason: "CreateContainerError".into(), message: Some(e.to_string()) };
                     c.next_start = Instant::now() + Duration::from_secs(2);
                 }
             }
@@ -632,8 +494,7 @@ impl Ctx<'_> {
                 match c.startup.as_mut() {
                     None => c.started = true,
                     Some(p) if p.due() => {
-                        let ok =
-                            probe::run(&p.probe, &c.spec, &self.run.pod_ip, ns_pid, &c.env).await;
+                        let ok = probe::run(&p.probe, &c.spec, &self.run.pod_ip, ns_pid, &c.env).await;
                         match p.record(ok) {
                             Some(true) => c.started = true,
                             Some(false) => {
@@ -651,8 +512,7 @@ impl Ctx<'_> {
                 match c.readiness.as_mut() {
                     None => c.ready = true,
                     Some(p) if p.due() => {
-                        let ok =
-                            probe::run(&p.probe, &c.spec, &self.run.pod_ip, ns_pid, &c.env).await;
+                        let ok = probe::run(&p.probe, &c.spec, &self.run.pod_ip, ns_pid, &c.env).await;
                         p.record(ok);
                         c.ready = p.verdict == Some(true);
                     }
@@ -674,13 +534,7 @@ impl Ctx<'_> {
 
     async fn kill_for_restart(&self, c: &mut Ctr) {
         term(c);
-        let grace = self
-            .pod
-            .spec
-            .as_ref()
-            .and_then(|s| s.termination_grace_period_seconds)
-            .unwrap_or(30)
-            .max(0) as u64;
+        let grace = self.pod.spec.as_ref().and_then(|s| s.termination_grace_period_seconds).unwrap_or(30).max(0) as u64;
         let deadline = Instant::now() + Duration::from_secs(grace);
         while let Some(ch) = c.child.as_mut() {
             if matches!(ch.try_wait(), Ok(Some(_))) || Instant::now() >= deadline {
@@ -698,20 +552,10 @@ impl Ctx<'_> {
 
     async fn start(&self, c: &mut Ctr, home: &std::path::Path) -> Result<(), AgentError> {
         let pod = self.pod;
-        let facts = Facts {
-            pod,
-            pod_ip: self.run.pod_ip.clone(),
-            host_ip: self.run.host_ip.clone(),
-        };
+        let facts = Facts { pod, pod_ip: self.run.pod_ip.clone(), host_ip: self.run.host_ip.clone() };
         let mut env = spec::resolve_env(&self.run.client, &facts, &c.spec).await?;
         if !env.iter().any(|(k, _)| k == "PATH") {
-            env.insert(
-                0,
-                (
-                    "PATH".into(),
-                    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
-                ),
-            );
+            env.insert(0, ("PATH".into(), "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into()));
         }
         if !env.iter().any(|(k, _)| k == "HOSTNAME") {
             env.insert(0, ("HOSTNAME".into(), self.hostname.to_string()));
@@ -720,22 +564,8 @@ impl Ctx<'_> {
             env.insert(0, ("HOME".into(), "/root".into()));
         }
         let vars: HashMap<String, String> = env.iter().cloned().collect();
-        let mut argv: Vec<String> = c
-            .spec
-            .command
-            .clone()
-            .unwrap_or_default()
-            .iter()
-            .map(|s| spec::expand(s, &vars))
-            .collect();
-        let args: Vec<String> = c
-            .spec
-            .args
-            .clone()
-            .unwrap_or_default()
-            .iter()
-            .map(|s| spec::expand(s, &vars))
-            .collect();
+        let mut argv: Vec<String> = c.spec.command.clone().unwrap_or_default().iter().map(|s| spec::expand(s, &vars)).collect();
+        let args: Vec<String> = c.spec.args.clone().unwrap_or_default().iter().map(|s| spec::expand(s, &vars)).collect();
         if argv.is_empty() {
             if args.is_empty() {
                 return Err(AgentError::Config(
@@ -752,66 +582,31 @@ impl Ctx<'_> {
         for sub in ["bin", "config"] {
             copy_dir(&home.join(sub), &opt.join(sub))?;
         }
-        std::fs::create_dir_all(opt.join("libs"))
-            .map_err(|e| AgentError::Io(opt.join("libs"), e))?;
+        std::fs::create_dir_all(opt.join("libs")).map_err(|e| AgentError::Io(opt.join("libs"), e))?;
         // A fresh /tmp per container start, as a container's own filesystem would give.
         let tmp = self.pod_dir.join("tmp").join(&c.spec.name);
         let _ = std::fs::remove_dir_all(&tmp);
         std::fs::create_dir_all(&tmp).map_err(|e| AgentError::Io(tmp.clone(), e))?;
         let mut mounts = vec![
-            Mount {
-                source: opt.clone(),
-                target: "/opt/kafka".into(),
-                readonly: false,
-            },
-            Mount {
-                source: home.join("libs"),
-                target: "/opt/kafka/libs".into(),
-                readonly: true,
-            },
-            Mount {
-                source: self.run.shared.hosts_file.clone(),
-                target: "/etc/hosts".into(),
-                readonly: true,
-            },
-            Mount {
-                source: self.run.shared.resolv_conf.clone(),
-                target: "/etc/resolv.conf".into(),
-                readonly: true,
-            },
-            Mount {
-                source: tmp,
-                target: "/tmp".into(),
-                readonly: false,
-            },
+            Mount { source: opt.clone(), target: "/opt/kafka".into(), readonly: false },
+            Mount { source: home.join("libs"), target: "/opt/kafka/libs".into(), readonly: true },
+            Mount { source: self.run.shared.hosts_file.clone(), target: "/etc/hosts".into(), readonly: true },
+            Mount { source: self.run.shared.resolv_conf.clone(), target: "/etc/resolv.conf".into(), readonly: true },
+            Mount { source: tmp, target: "/tmp".into(), readonly: false },
         ];
         for vm in c.spec.volume_mounts.clone().unwrap_or_default() {
-            let base = self.vols.get(&vm.name).ok_or_else(|| {
-                AgentError::Config(format!("volumeMount {} names no volume", vm.name))
-            })?;
+            let base = self.vols.get(&vm.name).ok_or_else(|| AgentError::Config(format!("volumeMount {} names no volume", vm.name)))?;
             let mut source = base.clone();
             if let Some(sp) = vm.sub_path.as_ref().filter(|s| !s.is_empty()) {
                 source = source.join(sp);
                 if !source.exists() {
-                    std::fs::create_dir_all(&source)
-                        .map_err(|e| AgentError::Io(source.clone(), e))?;
+                    std::fs::create_dir_all(&source).map_err(|e| AgentError::Io(source.clone(), e))?;
                 }
             }
-            mounts.push(Mount {
-                source,
-                target: PathBuf::from(&vm.mount_path),
-                readonly: vm.read_only.unwrap_or(false),
-            });
+            mounts.push(Mount { source, target: PathBuf::from(&vm.mount_path), readonly: vm.read_only.unwrap_or(false) });
         }
         let log = self.log_dir.join(format!("{}.log", c.spec.name));
-        let sb = Sandbox {
-            mounts,
-            hostname: self.hostname.to_string(),
-            workdir: c.spec.working_dir.clone(),
-            argv,
-            env: env.clone(),
-            log,
-        };
+        let sb = Sandbox { mounts, hostname: self.hostname.to_string(), workdir: c.spec.working_dir.clone(), argv, env: env.clone(), log };
         let child = sandbox::spawn(&sb)?;
         c.pid = child.id().map(|p| p as i32).unwrap_or(0);
         self.run.shared.track(c.pid);
@@ -820,21 +615,9 @@ impl Ctx<'_> {
         let started = Instant::now();
         c.started_instant = Some(started);
         c.state = CState::Running { started_at: now() };
-        c.readiness = c
-            .spec
-            .readiness_probe
-            .clone()
-            .map(|p| ProbeState::new(p, started));
-        c.liveness = c
-            .spec
-            .liveness_probe
-            .clone()
-            .map(|p| ProbeState::new(p, started));
-        c.startup = c
-            .spec
-            .startup_probe
-            .clone()
-            .map(|p| ProbeState::new(p, started));
+        c.readiness = c.spec.readiness_probe.clone().map(|p| ProbeState::new(p, started));
+        c.liveness = c.spec.liveness_probe.clone().map(|p| ProbeState::new(p, started));
+        c.startup = c.spec.startup_probe.clone().map(|p| ProbeState::new(p, started));
         c.started = c.startup.is_none();
         tracing::info!(container = %c.spec.name, pod = ?pod.metadata.name, pid = c.pid, "container started");
         Ok(())

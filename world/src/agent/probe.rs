@@ -16,13 +16,7 @@ pub(crate) struct ProbeState {
 impl ProbeState {
     pub fn new(probe: Probe, started: Instant) -> ProbeState {
         let delay = Duration::from_secs(probe.initial_delay_seconds.unwrap_or(0).max(0) as u64);
-        ProbeState {
-            probe,
-            next: started + delay,
-            successes: 0,
-            failures: 0,
-            verdict: None,
-        }
+        ProbeState { probe, next: started + delay, successes: 0, failures: 0, verdict: None }
     }
 
     pub fn due(&self) -> bool {
@@ -64,50 +58,28 @@ fn port_of(p: &IntOrString, c: &Container) -> Option<u16> {
 }
 
 /// Runs one probe. `ns_pid` is a process inside the container's namespaces (for exec probes).
-pub(crate) async fn run(
-    probe: &Probe,
-    c: &Container,
-    pod_ip: &str,
-    ns_pid: Option<i32>,
-    env: &[(String, String)],
-) -> bool {
+pub(crate) async fn run(probe: &Probe, c: &Container, pod_ip: &str, ns_pid: Option<i32>, env: &[(String, String)]) -> bool {
     let timeout = Duration::from_secs(probe.timeout_seconds.unwrap_or(1).max(1) as u64);
     if let Some(tcp) = &probe.tcp_socket {
         let host = tcp.host.clone().unwrap_or_else(|| pod_ip.to_string());
         let Some(port) = port_of(&tcp.port, c) else {
             return false;
         };
-        return matches!(
-            tokio::time::timeout(
-                timeout,
-                tokio::net::TcpStream::connect((host.as_str(), port))
-            )
-            .await,
-            Ok(Ok(_))
-        );
+        return matches!(tokio::time::timeout(timeout, tokio::net::TcpStream::connect((host.as_str(), port))).await, Ok(Ok(_)));
     }
     if let Some(h) = &probe.http_get {
         let host = h.host.clone().unwrap_or_else(|| pod_ip.to_string());
         let Some(port) = port_of(&h.port, c) else {
             return false;
         };
-        if h.scheme
-            .as_deref()
-            .is_some_and(|s| s.eq_ignore_ascii_case("https"))
-        {
-            tracing::warn!(
-                "httpGet probe with HTTPS is not supported by the test world; counting as failure"
-            );
+        if h.scheme.as_deref().is_some_and(|s| s.eq_ignore_ascii_case("https")) {
+            tracing::warn!("httpGet probe with HTTPS is not supported by the test world; counting as failure");
             return false;
         }
         let path = h.path.clone().unwrap_or_else(|| "/".into());
         let fut = async {
-            let mut s = tokio::net::TcpStream::connect((host.as_str(), port))
-                .await
-                .ok()?;
-            let mut req = format!(
-                "GET {path} HTTP/1.0\r\nHost: {host}:{port}\r\nUser-Agent: kube-probe/1.36\r\n"
-            );
+            let mut s = tokio::net::TcpStream::connect((host.as_str(), port)).await.ok()?;
+            let mut req = format!("GET {path} HTTP/1.0\r\nHost: {host}:{port}\r\nUser-Agent: kube-probe/1.36\r\n");
             for hh in h.http_headers.clone().unwrap_or_default() {
                 req.push_str(&format!("{}: {}\r\n", hh.name, hh.value));
             }
@@ -124,9 +96,7 @@ pub(crate) async fn run(
     if let Some(e) = &probe.exec {
         let Some(pid) = ns_pid else { return false };
         let argv = e.command.clone().unwrap_or_default();
-        return super::sandbox::exec_in(pid, &argv, env, c.working_dir.as_deref(), timeout)
-            .await
-            .unwrap_or(false);
+        return super::sandbox::exec_in(pid, &argv, env, c.working_dir.as_deref(), timeout).await.unwrap_or(false);
     }
     if probe.grpc.is_some() {
         tracing::warn!("grpc probes are not supported by the test world; counting as success");

@@ -47,11 +47,7 @@ pub(crate) async fn resize_once(
     for pvc in claims {
         let spec = pvc.spec.clone().unwrap_or_default();
         let status = pvc.status.clone().unwrap_or_default();
-        let expandable = spec
-            .storage_class_name
-            .as_ref()
-            .and_then(|n| ours.get(n))
-            .is_some_and(|c| c.allow_volume_expansion == Some(true));
+        let expandable = spec.storage_class_name.as_ref().and_then(|n| ours.get(n)).is_some_and(|c| c.allow_volume_expansion == Some(true));
         if !expandable || status.phase.as_deref() != Some("Bound") {
             continue;
         }

@@ -41,8 +41,7 @@ struct PreparedMount {
 }
 
 fn cstr(p: &Path) -> Result<CString, AgentError> {
-    CString::new(p.as_os_str().as_bytes())
-        .map_err(|_| AgentError::Config(format!("path with NUL: {}", p.display())))
+    CString::new(p.as_os_str().as_bytes()).map_err(|_| AgentError::Config(format!("path with NUL: {}", p.display())))
 }
 
 fn prepare(mounts: &[Mount]) -> Result<Vec<PreparedMount>, AgentError> {
@@ -50,9 +49,7 @@ fn prepare(mounts: &[Mount]) -> Result<Vec<PreparedMount>, AgentError> {
     ms.sort_by_key(|m| m.target.components().count());
     let mut out = Vec::new();
     for m in ms {
-        let is_file = std::fs::metadata(&m.source)
-            .map(|md| md.is_file())
-            .unwrap_or(false);
+        let is_file = std::fs::metadata(&m.source).map(|md| md.is_file()).unwrap_or(false);
         let mut dirs = Vec::new();
         let mut acc = PathBuf::from("/");
         let comps: Vec<_> = m.target.components().skip(1).collect();
@@ -61,14 +58,7 @@ fn prepare(mounts: &[Mount]) -> Result<Vec<PreparedMount>, AgentError> {
             dirs.push(cstr(&acc)?);
         }
         let stage = cstr(&Path::new(STAGE).join(out.len().to_string()))?;
-        out.push(PreparedMount {
-            dirs,
-            stage,
-            source: cstr(&m.source)?,
-            target: cstr(&m.target)?,
-            is_file,
-            readonly: m.readonly,
-        });
+        out.push(PreparedMount { dirs, stage, source: cstr(&m.source)?, target: cstr(&m.target)?, is_file, readonly: m.readonly });
     }
     Ok(out)
 }
@@ -97,25 +87,14 @@ fn bind_onto(source: &CStr, target: &CStr, is_file: bool) -> std::io::Result<()>
     // SAFETY: NUL-terminated paths that outlive the calls; the syscalls are async-signal-safe.
     unsafe {
         if is_file {
-            let fd = libc::open(
-                target.as_ptr(),
-                libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC,
-                0o644,
-            );
+            let fd = libc::open(target.as_ptr(), libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC, 0o644);
             if fd >= 0 {
                 libc::close(fd);
             }
         } else {
             libc::mkdir(target.as_ptr(), 0o755);
         }
-        if libc::mount(
-            source.as_ptr(),
-            target.as_ptr(),
-            std::ptr::null(),
-            libc::MS_BIND | libc::MS_REC,
-            std::ptr::null(),
-        ) != 0
-        {
+        if libc::mount(source.as_ptr(), target.as_ptr(), std::ptr::null(), libc::MS_BIND | libc::MS_REC, std::ptr::null()) != 0 {
             return Err(err());
         }
     }
@@ -125,21 +104,17 @@ fn bind_onto(source: &CStr, target: &CStr, is_file: bool) -> std::io::Result<()>
 /// Spawns the sandboxed process. Its stdout and stderr append to `sb.log`.
 pub(crate) fn spawn(sb: &Sandbox) -> Result<tokio::process::Child, AgentError> {
     let mounts = prepare(&sb.mounts)?;
-    let hostname = CString::new(sb.hostname.clone())
-        .map_err(|_| AgentError::Config("hostname with NUL".into()))?;
-    let workdir = CString::new(sb.workdir.clone().unwrap_or_else(|| "/".into()))
-        .map_err(|_| AgentError::Config("workingDir with NUL".into()))?;
+    let hostname = CString::new(sb.hostname.clone()).map_err(|_| AgentError::Config("hostname with NUL".into()))?;
+    let workdir =
+        CString::new(sb.workdir.clone().unwrap_or_else(|| "/".into())).map_err(|_| AgentError::Config("workingDir with NUL".into()))?;
     let root = CString::new("/").map_err(|_| AgentError::Config("nul".into()))?;
     let stage = CString::new(STAGE).map_err(|_| AgentError::Config("nul".into()))?;
     let tmpfs = CString::new("tmpfs").map_err(|_| AgentError::Config("nul".into()))?;
     std::fs::create_dir_all(STAGE).map_err(|e| AgentError::Io(PathBuf::from(STAGE), e))?;
-    let (out, errf) =
-        crate::proc::log_stdio(&sb.log).map_err(|e| AgentError::Config(e.to_string()))?;
+    let (out, errf) = crate::proc::log_stdio(&sb.log).map_err(|e| AgentError::Config(e.to_string()))?;
     let mut cmd = std::process::Command::new("unshare");
-    cmd.args(["--pid", "--fork", "--kill-child", "--"])
-        .args(&sb.argv);
-    cmd.env_clear()
-        .envs(sb.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    cmd.args(["--pid", "--fork", "--kill-child", "--"]).args(&sb.argv);
+    cmd.env_clear().envs(sb.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     cmd.stdin(Stdio::null()).stdout(out).stderr(errf);
     // SAFETY: only async-signal-safe syscalls on memory prepared before fork.
     unsafe {
@@ -151,27 +126,13 @@ pub(crate) fn spawn(sb: &Sandbox) -> Result<tokio::process::Child, AgentError> {
             if libc::unshare(libc::CLONE_NEWNS | libc::CLONE_NEWUTS) != 0 {
                 return Err(err());
             }
-            if libc::mount(
-                std::ptr::null(),
-                root.as_ptr(),
-                std::ptr::null(),
-                libc::MS_REC | libc::MS_PRIVATE,
-                std::ptr::null(),
-            ) != 0
-            {
+            if libc::mount(std::ptr::null(), root.as_ptr(), std::ptr::null(), libc::MS_REC | libc::MS_PRIVATE, std::ptr::null()) != 0 {
                 return Err(err());
             }
             if libc::sethostname(hostname.as_ptr(), hostname.as_bytes().len()) != 0 {
                 return Err(err());
             }
-            if libc::mount(
-                tmpfs.as_ptr(),
-                stage.as_ptr(),
-                tmpfs.as_ptr(),
-                0,
-                std::ptr::null(),
-            ) != 0
-            {
+            if libc::mount(tmpfs.as_ptr(), stage.as_ptr(), tmpfs.as_ptr(), 0, std::ptr::null()) != 0 {
                 return Err(err());
             }
             for m in &mounts {
@@ -204,14 +165,12 @@ pub(crate) fn spawn(sb: &Sandbox) -> Result<tokio::process::Child, AgentError> {
     }
     let mut cmd = tokio::process::Command::from(cmd);
     cmd.kill_on_drop(true);
-    cmd.spawn()
-        .map_err(|e| AgentError::Spawn(sb.argv.join(" "), e))
+    cmd.spawn().map_err(|e| AgentError::Spawn(sb.argv.join(" "), e))
 }
 
 /// The container's PID 1 (host PID), the child of the `unshare` process.
 pub(crate) fn init_pid(unshare_pid: i32) -> Option<i32> {
-    let text =
-        std::fs::read_to_string(format!("/proc/{unshare_pid}/task/{unshare_pid}/children")).ok()?;
+    let text = std::fs::read_to_string(format!("/proc/{unshare_pid}/task/{unshare_pid}/children")).ok()?;
     text.split_whitespace().next()?.parse().ok()
 }
 
@@ -228,20 +187,13 @@ pub(crate) async fn exec_in(
     let Some(prog) = argv.first() else {
         return Ok(false);
     };
-    let mnt = std::fs::File::open(format!("/proc/{ns_pid}/ns/mnt"))
-        .map_err(|e| AgentError::Io(PathBuf::from("/proc/<pid>/ns/mnt"), e))?;
-    let uts = std::fs::File::open(format!("/proc/{ns_pid}/ns/uts"))
-        .map_err(|e| AgentError::Io(PathBuf::from("/proc/<pid>/ns/uts"), e))?;
+    let mnt = std::fs::File::open(format!("/proc/{ns_pid}/ns/mnt")).map_err(|e| AgentError::Io(PathBuf::from("/proc/<pid>/ns/mnt"), e))?;
+    let uts = std::fs::File::open(format!("/proc/{ns_pid}/ns/uts")).map_err(|e| AgentError::Io(PathBuf::from("/proc/<pid>/ns/uts"), e))?;
     let (mfd, ufd) = (mnt.as_raw_fd(), uts.as_raw_fd());
-    let workdir = CString::new(workdir.unwrap_or("/"))
-        .map_err(|_| AgentError::Config("workingDir with NUL".into()))?;
+    let workdir = CString::new(workdir.unwrap_or("/")).map_err(|_| AgentError::Config("workingDir with NUL".into()))?;
     let mut cmd = std::process::Command::new(prog);
-    cmd.args(&argv[1..])
-        .env_clear()
-        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+    cmd.args(&argv[1..]).env_clear().envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
     // SAFETY: only async-signal-safe syscalls; the fds stay open in the parent until spawn returns.
     unsafe {
         cmd.pre_exec(move || {
@@ -249,8 +201,7 @@ pub(crate) async fn exec_in(
                 return Err(err());
             }
             die_with_parent()?;
-            if libc::setns(mfd, libc::CLONE_NEWNS) != 0 || libc::setns(ufd, libc::CLONE_NEWUTS) != 0
-            {
+            if libc::setns(mfd, libc::CLONE_NEWNS) != 0 || libc::setns(ufd, libc::CLONE_NEWUTS) != 0 {
                 return Err(err());
             }
             if libc::chdir(workdir.as_ptr()) != 0 {

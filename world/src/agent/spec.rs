@@ -3,8 +3,8 @@ use super::AgentError;
 use k8s_openapi::api::authentication::v1::{BoundObjectReference, TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::api::core::v1::{
-    ConfigMap, Container, DownwardAPIVolumeFile, KeyToPath, ObjectFieldSelector, PersistentVolume,
-    PersistentVolumeClaim, Pod, Secret, Volume,
+    ConfigMap, Container, DownwardAPIVolumeFile, KeyToPath, ObjectFieldSelector, PersistentVolume, PersistentVolumeClaim, Pod, Secret,
+    Volume,
 };
 use kube::api::{Api, PostParams};
 use std::collections::{BTreeMap, HashMap};
@@ -29,31 +29,13 @@ impl Facts<'_> {
                 .map(|k| k.trim_matches('\'').trim_matches('"').to_string())
         };
         if let Some(k) = bracket("metadata.labels") {
-            return Some(
-                md.labels
-                    .as_ref()
-                    .and_then(|l| l.get(&k))
-                    .cloned()
-                    .unwrap_or_default(),
-            );
+            return Some(md.labels.as_ref().and_then(|l| l.get(&k)).cloned().unwrap_or_default());
         }
         if let Some(k) = bracket("metadata.annotations") {
-            return Some(
-                md.annotations
-                    .as_ref()
-                    .and_then(|l| l.get(&k))
-                    .cloned()
-                    .unwrap_or_default(),
-            );
+            return Some(md.annotations.as_ref().and_then(|l| l.get(&k)).cloned().unwrap_or_default());
         }
         let kv = |m: Option<&BTreeMap<String, String>>| -> String {
-            m.map(|m| {
-                m.iter()
-                    .map(|(k, v)| format!("{k}=\"{v}\""))
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            })
-            .unwrap_or_default()
+            m.map(|m| m.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect::<Vec<_>>().join("\n")).unwrap_or_default()
         };
         Some(match path {
             "metadata.name" => md.name.clone().unwrap_or_default(),
@@ -62,9 +44,7 @@ impl Facts<'_> {
             "metadata.labels" => kv(md.labels.as_ref()),
             "metadata.annotations" => kv(md.annotations.as_ref()),
             "spec.nodeName" => spec.and_then(|s| s.node_name.clone()).unwrap_or_default(),
-            "spec.serviceAccountName" => spec
-                .and_then(|s| s.service_account_name.clone())
-                .unwrap_or_default(),
+            "spec.serviceAccountName" => spec.and_then(|s| s.service_account_name.clone()).unwrap_or_default(),
             "status.podIP" | "status.podIPs" => self.pod_ip.clone(),
             "status.hostIP" | "status.hostIPs" => self.host_ip.clone(),
             _ => return None,
@@ -73,9 +53,7 @@ impl Facts<'_> {
 }
 
 fn field_ref(facts: &Facts<'_>, f: &ObjectFieldSelector) -> Result<String, AgentError> {
-    facts
-        .field(&f.field_path)
-        .ok_or_else(|| AgentError::Config(format!("unsupported fieldRef {}", f.field_path)))
+    facts.field(&f.field_path).ok_or_else(|| AgentError::Config(format!("unsupported fieldRef {}", f.field_path)))
 }
 
 /// Kubelet's `$(VAR)` expansion: `$$` escapes, unknown references stay as they are.
@@ -108,34 +86,16 @@ pub(crate) fn expand(s: &str, vars: &HashMap<String, String>) -> String {
     out
 }
 
-async fn get_cm(
-    client: &kube::Client,
-    ns: &str,
-    name: &str,
-) -> Result<Option<ConfigMap>, AgentError> {
-    Ok(Api::<ConfigMap>::namespaced(client.clone(), ns)
-        .get_opt(name)
-        .await?)
+async fn get_cm(client: &kube::Client, ns: &str, name: &str) -> Result<Option<ConfigMap>, AgentError> {
+    Ok(Api::<ConfigMap>::namespaced(client.clone(), ns).get_opt(name).await?)
 }
 
-async fn get_secret(
-    client: &kube::Client,
-    ns: &str,
-    name: &str,
-) -> Result<Option<Secret>, AgentError> {
-    Ok(Api::<Secret>::namespaced(client.clone(), ns)
-        .get_opt(name)
-        .await?)
+async fn get_secret(client: &kube::Client, ns: &str, name: &str) -> Result<Option<Secret>, AgentError> {
+    Ok(Api::<Secret>::namespaced(client.clone(), ns).get_opt(name).await?)
 }
 
 fn cm_data(cm: &ConfigMap) -> BTreeMap<String, Vec<u8>> {
-    let mut m: BTreeMap<String, Vec<u8>> = cm
-        .data
-        .clone()
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(k, v)| (k, v.into_bytes()))
-        .collect();
+    let mut m: BTreeMap<String, Vec<u8>> = cm.data.clone().unwrap_or_default().into_iter().map(|(k, v)| (k, v.into_bytes())).collect();
     for (k, v) in cm.binary_data.clone().unwrap_or_default() {
         m.insert(k, v.0);
     }
@@ -143,13 +103,7 @@ fn cm_data(cm: &ConfigMap) -> BTreeMap<String, Vec<u8>> {
 }
 
 fn secret_data(s: &Secret) -> BTreeMap<String, Vec<u8>> {
-    let mut m: BTreeMap<String, Vec<u8>> = s
-        .data
-        .clone()
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(k, v)| (k, v.0))
-        .collect();
+    let mut m: BTreeMap<String, Vec<u8>> = s.data.clone().unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect();
     for (k, v) in s.string_data.clone().unwrap_or_default() {
         m.insert(k, v.into_bytes());
     }
@@ -157,38 +111,25 @@ fn secret_data(s: &Secret) -> BTreeMap<String, Vec<u8>> {
 }
 
 /// The environment of a container, in kubelet order: envFrom, then env (with `$(VAR)` expansion).
-pub(crate) async fn resolve_env(
-    client: &kube::Client,
-    facts: &Facts<'_>,
-    c: &Container,
-) -> Result<Vec<(String, String)>, AgentError> {
+pub(crate) async fn resolve_env(client: &kube::Client, facts: &Facts<'_>, c: &Container) -> Result<Vec<(String, String)>, AgentError> {
     let ns = facts.pod.metadata.namespace.clone().unwrap_or_default();
     let mut order: Vec<String> = Vec::new();
     let mut vars: HashMap<String, String> = HashMap::new();
-    let set =
-        |order: &mut Vec<String>, vars: &mut HashMap<String, String>, k: String, v: String| {
-            if !vars.contains_key(&k) {
-                order.push(k.clone());
-            }
-            vars.insert(k, v);
-        };
+    let set = |order: &mut Vec<String>, vars: &mut HashMap<String, String>, k: String, v: String| {
+        if !vars.contains_key(&k) {
+            order.push(k.clone());
+        }
+        vars.insert(k, v);
+    };
     for from in c.env_from.clone().unwrap_or_default() {
         let prefix = from.prefix.clone().unwrap_or_default();
         let cm = from.config_map_ref.as_ref();
         let secret = from.secret_ref.as_ref();
-        let objs = [
-            cm.map(|r| (KeySource::ConfigMap(&r.name), r.optional)),
-            secret.map(|r| (KeySource::Secret(&r.name), r.optional)),
-        ];
+        let objs = [cm.map(|r| (KeySource::ConfigMap(&r.name), r.optional)), secret.map(|r| (KeySource::Secret(&r.name), r.optional))];
         for (obj, optional) in objs.into_iter().flatten() {
             let data = object_data(client, &ns, &obj, optional).await?;
             for (k, v) in data.unwrap_or_default() {
-                set(
-                    &mut order,
-                    &mut vars,
-                    format!("{prefix}{k}"),
-                    String::from_utf8_lossy(&v).into_owned(),
-                );
+                set(&mut order, &mut vars, format!("{prefix}{k}"), String::from_utf8_lossy(&v).into_owned());
             }
         }
     }
@@ -199,31 +140,19 @@ pub(crate) async fn resolve_env(
             if let Some(f) = src.field_ref {
                 field_ref(facts, &f)?
             } else if let Some(r) = src.config_map_key_ref {
-                match get_cm(client, &ns, &r.name)
-                    .await?
-                    .and_then(|cm| cm_data(&cm).remove(&r.key))
-                {
+                match get_cm(client, &ns, &r.name).await?.and_then(|cm| cm_data(&cm).remove(&r.key)) {
                     Some(v) => String::from_utf8_lossy(&v).into_owned(),
                     None if r.optional == Some(true) => continue,
                     None => {
-                        return Err(AgentError::NotYet(format!(
-                            "configmap key {ns}/{}[{}] not found",
-                            r.name, r.key
-                        )));
+                        return Err(AgentError::NotYet(format!("configmap key {ns}/{}[{}] not found", r.name, r.key)));
                     }
                 }
             } else if let Some(r) = src.secret_key_ref {
-                match get_secret(client, &ns, &r.name)
-                    .await?
-                    .and_then(|s| secret_data(&s).remove(&r.key))
-                {
+                match get_secret(client, &ns, &r.name).await?.and_then(|s| secret_data(&s).remove(&r.key)) {
                     Some(v) => String::from_utf8_lossy(&v).into_owned(),
                     None if r.optional == Some(true) => continue,
                     None => {
-                        return Err(AgentError::NotYet(format!(
-                            "secret key {ns}/{}[{}] not found",
-                            r.name, r.key
-                        )));
+                        return Err(AgentError::NotYet(format!("secret key {ns}/{}[{}] not found", r.name, r.key)));
                     }
                 }
             } else if let Some(r) = src.resource_field_ref {
@@ -236,22 +165,15 @@ pub(crate) async fn resolve_env(
         };
         set(&mut order, &mut vars, e.name, value);
     }
-    Ok(order
-        .into_iter()
-        .filter_map(|k| vars.get(&k).map(|v| (k, v.clone())))
-        .collect())
+    Ok(order.into_iter().filter_map(|k| vars.get(&k).map(|v| (k, v.clone()))).collect())
 }
 
 fn resource_field(c: &Container, resource: &str) -> String {
     let (kind, name) = resource.split_once('.').unwrap_or(("limits", resource));
     let res = c.resources.as_ref();
     let q = match kind {
-        "requests" => res
-            .and_then(|r| r.requests.as_ref())
-            .and_then(|m| m.get(name)),
-        _ => res
-            .and_then(|r| r.limits.as_ref())
-            .and_then(|m| m.get(name)),
+        "requests" => res.and_then(|r| r.requests.as_ref()).and_then(|m| m.get(name)),
+        _ => res.and_then(|r| r.limits.as_ref()).and_then(|m| m.get(name)),
     };
     match (q, name) {
         (Some(q), _) => q.0.clone(),
@@ -266,11 +188,8 @@ fn write_file(path: &Path, data: &[u8], mode: i32) -> Result<(), AgentError> {
         std::fs::create_dir_all(p).map_err(|e| AgentError::Io(p.to_path_buf(), e))?;
     }
     std::fs::write(path, data).map_err(|e| AgentError::Io(path.to_path_buf(), e))?;
-    std::fs::set_permissions(
-        path,
-        std::fs::Permissions::from_mode((mode as u32) & 0o7777),
-    )
-    .map_err(|e| AgentError::Io(path.to_path_buf(), e))
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode((mode as u32) & 0o7777))
+        .map_err(|e| AgentError::Io(path.to_path_buf(), e))
 }
 
 fn write_keys(
@@ -283,9 +202,7 @@ fn write_keys(
     match items {
         Some(items) => {
             for it in items {
-                let v = data.get(&it.key).ok_or_else(|| {
-                    AgentError::NotYet(format!("{what}: key {} not found", it.key))
-                })?;
+                let v = data.get(&it.key).ok_or_else(|| AgentError::NotYet(format!("{what}: key {} not found", it.key)))?;
                 write_file(&dir.join(&it.path), v, it.mode.unwrap_or(mode))?;
             }
         }
@@ -378,11 +295,7 @@ async fn sa_token(
 ) -> Result<String, AgentError> {
     let pod = facts.pod;
     let ns = pod.metadata.namespace.clone().unwrap_or_default();
-    let sa = pod
-        .spec
-        .as_ref()
-        .and_then(|s| s.service_account_name.clone())
-        .unwrap_or_else(|| "default".into());
+    let sa = pod.spec.as_ref().and_then(|s| s.service_account_name.clone()).unwrap_or_else(|| "default".into());
     let req = TokenRequest {
         spec: Some(TokenRequestSpec {
             audiences: audience.map(|a| vec![a]),
@@ -396,9 +309,7 @@ async fn sa_token(
         }),
         ..Default::default()
     };
-    let tr = Api::<ServiceAccount>::namespaced(client.clone(), &ns)
-        .create_token_request(&sa, &PostParams::default(), &req)
-        .await?;
+    let tr = Api::<ServiceAccount>::namespaced(client.clone(), &ns).create_token_request(&sa, &PostParams::default(), &req).await?;
     Ok(tr.status.and_then(|s| s.token).unwrap_or_default())
 }
 
@@ -413,12 +324,7 @@ pub(crate) async fn prepare_volumes(
     let ns = pod.metadata.namespace.clone().unwrap_or_default();
     let first_container = pod.spec.as_ref().and_then(|s| s.containers.first());
     let mut out = HashMap::new();
-    for v in pod
-        .spec
-        .as_ref()
-        .and_then(|s| s.volumes.clone())
-        .unwrap_or_default()
-    {
+    for v in pod.spec.as_ref().and_then(|s| s.volumes.clone()).unwrap_or_default() {
         let dir = vol_root.join(&v.name);
         let path = prepare_volume(client, facts, &ns, &v, &dir, first_container).await?;
         out.insert(v.name.clone(), path);
@@ -434,34 +340,25 @@ async fn prepare_volume(
     dir: &Path,
     c: Option<&Container>,
 ) -> Result<PathBuf, AgentError> {
-    let mkdir =
-        |d: &Path| std::fs::create_dir_all(d).map_err(|e| AgentError::Io(d.to_path_buf(), e));
+    let mkdir = |d: &Path| std::fs::create_dir_all(d).map_err(|e| AgentError::Io(d.to_path_buf(), e));
     if let Some(claim) = &v.persistent_volume_claim {
         let pvc = Api::<PersistentVolumeClaim>::namespaced(client.clone(), ns)
             .get_opt(&claim.claim_name)
             .await?
-            .ok_or_else(|| {
-                AgentError::NotYet(format!("pvc {ns}/{} not found", claim.claim_name))
-            })?;
+            .ok_or_else(|| AgentError::NotYet(format!("pvc {ns}/{} not found", claim.claim_name)))?;
         let pv_name = pvc
             .spec
             .as_ref()
             .and_then(|s| s.volume_name.clone())
             .filter(|n| !n.is_empty())
-            .ok_or_else(|| {
-                AgentError::NotYet(format!("pvc {ns}/{} is not bound", claim.claim_name))
-            })?;
-        let pv = Api::<PersistentVolume>::all(client.clone())
-            .get(&pv_name)
-            .await?;
+            .ok_or_else(|| AgentError::NotYet(format!("pvc {ns}/{} is not bound", claim.claim_name)))?;
+        let pv = Api::<PersistentVolume>::all(client.clone()).get(&pv_name).await?;
         let spec = pv.spec.unwrap_or_default();
         let path = spec
             .host_path
             .map(|h| h.path)
             .or(spec.local.map(|l| l.path))
-            .ok_or_else(|| {
-                AgentError::Config(format!("pv {pv_name} is neither hostPath nor local"))
-            })?;
+            .ok_or_else(|| AgentError::Config(format!("pv {pv_name} is neither hostPath nor local")))?;
         let path = PathBuf::from(path);
         mkdir(&path)?;
         return Ok(path);
@@ -491,13 +388,7 @@ async fn prepare_volume(
         return Ok(dir.to_path_buf());
     }
     if let Some(d) = &v.downward_api {
-        write_downward(
-            dir,
-            facts,
-            c,
-            d.items.as_deref().unwrap_or_default(),
-            d.default_mode.unwrap_or(0o644),
-        )?;
+        write_downward(dir, facts, c, d.items.as_deref().unwrap_or_default(), d.default_mode.unwrap_or(0o644))?;
         return Ok(dir.to_path_buf());
     }
     if let Some(p) = &v.projected {
@@ -505,20 +396,17 @@ async fn prepare_volume(
         for src in p.sources.clone().unwrap_or_default() {
             if let Some(cmv) = src.config_map {
                 let obj = KeySource::ConfigMap(&cmv.name);
-                write_object_keys(client, ns, dir, obj, cmv.items.as_ref(), cmv.optional, mode)
-                    .await?;
+                write_object_keys(client, ns, dir, obj, cmv.items.as_ref(), cmv.optional, mode).await?;
             }
             if let Some(sv) = src.secret {
                 let obj = KeySource::Secret(&sv.name);
-                write_object_keys(client, ns, dir, obj, sv.items.as_ref(), sv.optional, mode)
-                    .await?;
+                write_object_keys(client, ns, dir, obj, sv.items.as_ref(), sv.optional, mode).await?;
             }
             if let Some(d) = src.downward_api {
                 write_downward(dir, facts, c, d.items.as_deref().unwrap_or_default(), mode)?;
             }
             if let Some(t) = src.service_account_token {
-                let token =
-                    sa_token(client, facts, t.audience.clone(), t.expiration_seconds).await?;
+                let token = sa_token(client, facts, t.audience.clone(), t.expiration_seconds).await?;
                 write_file(&dir.join(&t.path), token.as_bytes(), mode)?;
             }
         }

@@ -43,11 +43,7 @@ fn ready_file(dir: &Path) -> PathBuf {
 }
 
 fn read_pid(dir: &Path) -> Option<i32> {
-    std::fs::read_to_string(pid_file(dir))
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
+    std::fs::read_to_string(pid_file(dir)).ok()?.trim().parse().ok()
 }
 
 fn alive(pid: i32) -> bool {
@@ -57,10 +53,7 @@ fn alive(pid: i32) -> bool {
 
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,kube=warn".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,kube=warn".into()))
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
@@ -86,20 +79,11 @@ fn up(dir: &Path, nodes: usize) -> anyhow::Result<()> {
         std::fs::create_dir_all(parent)?;
     }
     let log = dir.with_extension("log");
-    let out = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log)?;
+    let out = std::fs::OpenOptions::new().create(true).append(true).open(&log)?;
     let exe = std::env::current_exe()?;
     let mut cmd = std::process::Command::new(exe);
-    cmd.arg("run")
-        .arg("--dir")
-        .arg(&dir)
-        .arg("--nodes")
-        .arg(nodes.to_string());
-    cmd.stdin(std::process::Stdio::null())
-        .stdout(out.try_clone()?)
-        .stderr(out);
+    cmd.arg("run").arg("--dir").arg(&dir).arg("--nodes").arg(nodes.to_string());
+    cmd.stdin(std::process::Stdio::null()).stdout(out.try_clone()?).stderr(out);
     {
         use std::os::unix::process::CommandExt;
         // SAFETY: setsid only, to detach from the terminal and make's process group.
@@ -117,25 +101,14 @@ fn up(dir: &Path, nodes: usize) -> anyhow::Result<()> {
             break;
         }
         if let Some(status) = child.try_wait()? {
-            bail!(
-                "the world supervisor exited ({status}); see {}",
-                log.display()
-            );
+            bail!("the world supervisor exited ({status}); see {}", log.display());
         }
         if start.elapsed() > Duration::from_secs(300) {
-            bail!(
-                "the world did not come up within 300s; see {}",
-                log.display()
-            );
+            bail!("the world did not come up within 300s; see {}", log.display());
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    eprintln!(
-        "world up in {:.1}s (log: {}, pid {})",
-        start.elapsed().as_secs_f64(),
-        log.display(),
-        child.id()
-    );
+    eprintln!("world up in {:.1}s (log: {}, pid {})", start.elapsed().as_secs_f64(), log.display(), child.id());
     println!("export KUBECONFIG={}", dir.join("kubeconfig").display());
     Ok(())
 }
@@ -166,23 +139,12 @@ fn down(dir: &Path) -> anyhow::Result<()> {
 
 fn run(dir: &Path, nodes: usize) -> anyhow::Result<()> {
     let dir = std::path::absolute(dir)?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     rt.block_on(async {
-        let opts = gregor_world::WorldOptions {
-            nodes,
-            dir: Some(dir.clone()),
-            keep_dir: true,
-            ..Default::default()
-        };
+        let opts = gregor_world::WorldOptions { nodes, dir: Some(dir.clone()), keep_dir: true, ..Default::default() };
         let world = gregor_world::World::start_with(opts).await?;
         std::fs::write(pid_file(&dir), std::process::id().to_string())?;
-        std::fs::write(
-            ready_file(&dir),
-            format!("{:.3}\n", world.started_in().as_secs_f64()),
-        )?;
+        std::fs::write(ready_file(&dir), format!("{:.3}\n", world.started_in().as_secs_f64()))?;
         tracing::info!(kubeconfig = %world.kubeconfig_path().display(), "world ready");
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {

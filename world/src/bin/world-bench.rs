@@ -20,16 +20,9 @@ fn processes() -> HashMap<i32, (i32, u64, String)> {
         let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
             continue;
         };
-        let field = |k: &str| {
-            status
-                .lines()
-                .find(|l| l.starts_with(k))
-                .map(|l| l[k.len()..].trim().to_string())
-        };
+        let field = |k: &str| status.lines().find(|l| l.starts_with(k)).map(|l| l[k.len()..].trim().to_string());
         let ppid = field("PPid:").and_then(|v| v.parse().ok()).unwrap_or(0);
-        let rss_kb = field("VmRSS:")
-            .and_then(|v| v.split_whitespace().next().and_then(|n| n.parse().ok()))
-            .unwrap_or(0);
+        let rss_kb = field("VmRSS:").and_then(|v| v.split_whitespace().next().and_then(|n| n.parse().ok())).unwrap_or(0);
         let name = field("Name:").unwrap_or_default();
         out.insert(pid, (ppid, rss_kb, name));
     }
@@ -69,23 +62,13 @@ async fn main() -> anyhow::Result<()> {
     let version = gregor_world::tools::latest_kafka_version();
     let t0 = Instant::now();
     let world = World::start().await.context("starting the world")?;
-    println!(
-        "world start (cached tools) until every node Ready: {:.2}s",
-        world.started_in().as_secs_f64()
-    );
+    println!("world start (cached tools) until every node Ready: {:.2}s", world.started_in().as_secs_f64());
     let _ = t0;
 
     let t1 = Instant::now();
-    let kafka = fixtures::kraft_statefulset(&world, "bench", "kafka", &version, 3)
-        .await
-        .context("3 brokers")?;
-    println!(
-        "3-broker KRaft StatefulSet ({version}) applied -> 3 pods Ready: {:.2}s",
-        t1.elapsed().as_secs_f64()
-    );
-    let pods = Api::<Pod>::namespaced(world.client(), "bench")
-        .list(&ListParams::default().labels("app=kafka"))
-        .await?;
+    let kafka = fixtures::kraft_statefulset(&world, "bench", "kafka", &version, 3).await.context("3 brokers")?;
+    println!("3-broker KRaft StatefulSet ({version}) applied -> 3 pods Ready: {:.2}s", t1.elapsed().as_secs_f64());
+    let pods = Api::<Pod>::namespaced(world.client(), "bench").list(&ListParams::default().labels("app=kafka")).await?;
     for p in &pods.items {
         let st = p.status.clone().unwrap_or_default();
         let started = st
@@ -95,11 +78,7 @@ async fn main() -> anyhow::Result<()> {
             .and_then(|c| c.state.as_ref())
             .and_then(|s| s.running.as_ref())
             .and_then(|r| r.started_at.clone());
-        let ready = st
-            .conditions
-            .as_ref()
-            .and_then(|c| c.iter().find(|c| c.type_ == "Ready"))
-            .and_then(|c| c.last_transition_time.clone());
+        let ready = st.conditions.as_ref().and_then(|c| c.iter().find(|c| c.type_ == "Ready")).and_then(|c| c.last_transition_time.clone());
         if let (Some(s), Some(r)) = (started, ready) {
             let d = r.0.duration_since(s.0);
             println!(
@@ -111,32 +90,18 @@ async fn main() -> anyhow::Result<()> {
     }
     let old = kafka.delete_pod(&world, 1).await?;
     let t2 = Instant::now();
-    kafka
-        .wait_pod_back(&world, 1, &old, Duration::from_secs(180))
-        .await?;
-    println!(
-        "broker pod deleted (controlled shutdown) -> recreated and Ready: {:.2}s",
-        t2.elapsed().as_secs_f64()
-    );
+    kafka.wait_pod_back(&world, 1, &old, Duration::from_secs(180)).await?;
+    println!("broker pod deleted (controlled shutdown) -> recreated and Ready: {:.2}s", t2.elapsed().as_secs_f64());
 
     println!("idling 20s...");
     tokio::time::sleep(Duration::from_secs(20)).await;
     let (total, by_name) = rss_tree(&world.pids());
-    let me = processes()
-        .get(&(std::process::id() as i32))
-        .map(|p| p.1)
-        .unwrap_or(0);
-    println!(
-        "idle world with 3 brokers, RSS of child processes: {:.0} MiB",
-        total as f64 / 1024.0
-    );
+    let me = processes().get(&(std::process::id() as i32)).map(|p| p.1).unwrap_or(0);
+    println!("idle world with 3 brokers, RSS of child processes: {:.0} MiB", total as f64 / 1024.0);
     for (name, kb) in by_name {
         println!("  {name:<26} {:>6.0} MiB", kb as f64 / 1024.0);
     }
-    println!(
-        "  + this process (node agent + client): {:.0} MiB",
-        me as f64 / 1024.0
-    );
+    println!("  + this process (node agent + client): {:.0} MiB", me as f64 / 1024.0);
     drop(world);
     Ok(())
 }
