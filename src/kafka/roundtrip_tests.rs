@@ -106,8 +106,8 @@ fn every_allowed_api_round_trips() {
     rt(
         ops::quorum::describe_quorum_request(),
         DescribeQuorumResponse::default()
-            .with_topics(vec![
-                describe_quorum_response::TopicData::default().with_topic_name(tn("__cluster_metadata")).with_partitions(vec![
+            .with_topics(vec![describe_quorum_response::TopicData::default().with_topic_name(tn("__cluster_metadata")).with_partitions(
+                vec![
                     describe_quorum_response::PartitionData::default()
                         .with_leader_id(BrokerId(1))
                         .with_leader_epoch(4)
@@ -119,8 +119,8 @@ fn every_allowed_api_round_trips() {
                                 .with_last_fetch_timestamp(5)
                                 .with_last_caught_up_timestamp(5),
                         ]),
-                ]),
-            ])
+                ],
+            )])
             .with_nodes(vec![describe_quorum_response::Node::default().with_node_id(BrokerId(1)).with_listeners(vec![
                 describe_quorum_response::Listener::default().with_name(s("CONTROLLER")).with_host(s("h")).with_port(9093),
             ])]),

@@ -303,8 +303,73 @@ where
     api.patch(&name, &PatchParams::apply("e2e-user").force(), &Patch::Apply(&value)).await
 }
 
-/// Waits until a KafkaTopic's status reflects its current generation with Ready=`want`
-/// (and, when given, this reason).
+/// The status a Gregor resource carries, as the e2e waits read it.
+pub trait GregorStatus {
+    fn observed_generation(&self) -> Option<i64>;
+    fn conditions(&self) -> &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition];
+}
+
+impl GregorStatus for gregor::api::topic::KafkaTopicStatus {
+    fn observed_generation(&self) -> Option<i64> {
+        self.observed_generation
+    }
+    fn conditions(&self) -> &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition] {
+        &self.conditions
+    }
+}
+
+impl GregorStatus for gregor::api::user::KafkaUserStatus {
+    fn observed_generation(&self) -> Option<i64> {
+        self.observed_generation
+    }
+    fn conditions(&self) -> &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition] {
+        &self.conditions
+    }
+}
+
+/// Waits until a resource's status reflects its current generation with Ready=`want` (and, when
+/// given, this reason); panics with the operator's log after `timeout`.
+pub async fn wait_ready<K, S>(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    (want, reason): (bool, Option<&str>),
+    timeout: Duration,
+    op: &Operator,
+    status: fn(&K) -> Option<&S>,
+) -> K
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+    S: GregorStatus + std::fmt::Debug,
+{
+    let api: Api<K> = Api::namespaced(client.clone(), ns);
+    let start = Instant::now();
+    let want_status = if want { "True" } else { "False" };
+    loop {
+        let obj = api.get(name).await.ok();
+        if let Some(obj) = &obj {
+            let current = status(obj).and_then(|s| s.observed_generation()) == obj.meta().generation;
+            let cond = status(obj).and_then(|s| ready_of(s.conditions()));
+            if current && cond.as_ref().is_some_and(|(s, r, _)| s == want_status && reason.is_none_or(|want| want == r)) {
+                return obj.clone();
+            }
+        }
+        if start.elapsed() > timeout {
+            panic!(
+                "{} {ns}/{name} not Ready={want_status} {reason:?} after {timeout:?}: {:?}\noperator log:\n{}",
+                K::kind(&()),
+                obj.as_ref().and_then(status),
+                op.log_tail(80)
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// [`wait_ready`] for a KafkaTopic.
 pub async fn wait_topic(
     client: &Client,
     ns: &str,
@@ -314,30 +379,10 @@ pub async fn wait_topic(
     timeout: Duration,
     op: &Operator,
 ) -> gregor::api::KafkaTopic {
-    let api: Api<gregor::api::KafkaTopic> = Api::namespaced(client.clone(), ns);
-    let start = Instant::now();
-    let want_status = if want { "True" } else { "False" };
-    loop {
-        let kt = api.get(name).await.ok();
-        if let Some(kt) = &kt {
-            let current = kt.status.as_ref().and_then(|s| s.observed_generation) == kt.metadata.generation;
-            let cond = kt.status.as_ref().and_then(|s| ready_of(&s.conditions));
-            if current && cond.as_ref().is_some_and(|(s, r, _)| s == want_status && reason.is_none_or(|want| want == r)) {
-                return kt.clone();
-            }
-        }
-        if start.elapsed() > timeout {
-            panic!(
-                "KafkaTopic {ns}/{name} not Ready={want_status} {reason:?} after {timeout:?}: {:?}\noperator log:\n{}",
-                kt.and_then(|k| k.status),
-                op.log_tail(80)
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    wait_ready(client, ns, name, (want, reason), timeout, op, |t: &gregor::api::KafkaTopic| t.status.as_ref()).await
 }
 
-/// Waits until a KafkaUser's status reflects its current generation with Ready=`want`.
+/// [`wait_ready`] for a KafkaUser.
 pub async fn wait_user(
     client: &Client,
     ns: &str,
@@ -347,27 +392,7 @@ pub async fn wait_user(
     timeout: Duration,
     op: &Operator,
 ) -> gregor::api::KafkaUser {
-    let api: Api<gregor::api::KafkaUser> = Api::namespaced(client.clone(), ns);
-    let start = Instant::now();
-    let want_status = if want { "True" } else { "False" };
-    loop {
-        let ku = api.get(name).await.ok();
-        if let Some(ku) = &ku {
-            let current = ku.status.as_ref().and_then(|s| s.observed_generation) == ku.metadata.generation;
-            let cond = ku.status.as_ref().and_then(|s| ready_of(&s.conditions));
-            if current && cond.as_ref().is_some_and(|(s, r, _)| s == want_status && reason.is_none_or(|want| want == r)) {
-                return ku.clone();
-            }
-        }
-        if start.elapsed() > timeout {
-            panic!(
-                "KafkaUser {ns}/{name} not Ready={want_status} {reason:?} after {timeout:?}: {:?}\noperator log:\n{}",
-                ku.and_then(|k| k.status),
-                op.log_tail(80)
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    wait_ready(client, ns, name, (want, reason), timeout, op, |u: &gregor::api::KafkaUser| u.status.as_ref()).await
 }
 
 /// A 3-controller + 3-broker cluster (brokers 100-102) with small heaps, as JSON for apply.
