@@ -24,15 +24,12 @@ use crate::api::KafkaCluster;
 use crate::api::cluster::KafkaClusterStatus;
 use crate::controller::context::Context;
 use crate::controller::error::{ControllerError, Result};
+use crate::controller::topic::lifecycle::{annotation_true, is_paused};
 use crate::model::{self, Observed, names};
 use crate::render;
 use crate::roll::{self, Action};
 use observe::{Inputs, KafkaFacts};
 use status::{Refusal, StatusInputs};
-
-fn annotation_true(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta, key: &str) -> bool {
-    meta.annotations.as_ref().and_then(|a| a.get(key)).is_some_and(|v| v == "true")
-}
 
 async fn write_status(kc: &KafkaCluster, ctx: &Context, status: KafkaClusterStatus) -> Result<()> {
     if kc.status.as_ref() == Some(&status) {
@@ -93,7 +90,7 @@ pub async fn reconcile(kc: Arc<KafkaCluster>, ctx: Arc<Context>) -> Result<Reque
         kafka_facts::forget_admin_client(&ctx, &ns, &name);
         return Ok(Requeue::await_change());
     }
-    if annotation_true(kc.meta(), names::annotations::PAUSE_RECONCILIATION) {
+    if is_paused(kc.meta()) {
         write_status(&kc, &ctx, status::paused(kc.status.as_ref(), generation, now)).await?;
         return Ok(Requeue::requeue(ctx.settings.resync));
     }

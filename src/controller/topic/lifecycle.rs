@@ -28,7 +28,12 @@ pub fn is_managed(meta: &ObjectMeta) -> bool {
 /// Whether `kafka.gregor.dev/pause-reconciliation=true` holds the resource still: nothing is
 /// changed in Kafka, and deleting the resource leaves Kafka as it is.
 pub fn is_paused(meta: &ObjectMeta) -> bool {
-    meta.annotations.as_ref().and_then(|a| a.get(PAUSE_RECONCILIATION)).is_some_and(|v| v == "true")
+    annotation_true(meta, PAUSE_RECONCILIATION)
+}
+
+/// Whether annotation `key` is set to exactly `true`.
+pub fn annotation_true(meta: &ObjectMeta, key: &str) -> bool {
+    meta.annotations.as_ref().and_then(|a| a.get(key)).is_some_and(|v| v == "true")
 }
 
 /// What the finalizer bookkeeping asks for before anything else.
