@@ -92,7 +92,17 @@ up() {
 
   log "applying deploy/playground/ (cluster events, topic orders, user app) in namespace $ns"
   "$kubectl" create namespace "$ns" --dry-run=client -o yaml | "$kubectl" apply --server-side -f - >/dev/null
-  "$kubectl" -n "$ns" apply --server-side -f deploy/playground/ >/dev/null
+  # Right after the CRDs (and the chart's finalizer policy, which type-checks KafkaTopics and
+  # KafkaUsers) are created, the API server may still answer 503 for a few seconds: retry.
+  local tries=0 out
+  until out=$("$kubectl" -n "$ns" apply --server-side -f deploy/playground/ 2>&1 >/dev/null); do
+    tries=$((tries + 1))
+    if [[ $tries -ge 30 || $out != *"can be a delay"* ]]; then
+      echo "$out" >&2
+      exit 1
+    fi
+    sleep 2
+  done
   log "waiting for Ready (a 3-node cluster takes about a minute)"
   "$kubectl" -n "$ns" wait kafkacluster/events --for=condition=Ready --timeout=600s >/dev/null
   local cluster_ready=$((SECONDS - t0))
