@@ -300,7 +300,18 @@ where
 {
     let api: Api<K> = Api::namespaced(client.clone(), ns);
     let name = value["metadata"]["name"].as_str().expect("name").to_owned();
-    api.patch(&name, &PatchParams::apply("e2e-user").force(), &Patch::Apply(&value)).await
+    // Right after the CRDs are created the API server may answer 503 for a few seconds (still
+    // loading them), as `kubectl apply` users see too: retry that, and only that.
+    let mut tries = 0;
+    loop {
+        match api.patch(&name, &PatchParams::apply("e2e-user").force(), &Patch::Apply(&value)).await {
+            Err(kube::Error::Api(e)) if e.code == 503 && tries < 15 => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            other => return other,
+        }
+    }
 }
 
 /// The status a Gregor resource carries, as the e2e waits read it.
