@@ -6,7 +6,7 @@
 //! 3. creates it again, with the new template, at the next apply; it adopts the running pods,
 //!    and since their template did not change, nobody restarts.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
@@ -19,11 +19,20 @@ use crate::controller::context::Context;
 use crate::model::quantity::parse_bytes;
 use crate::render::ClusterObjects;
 
-/// The claim template's requested storage, e.g. "10Gi".
-fn template_size(sts: &StatefulSet) -> Option<&str> {
-    let template = sts.spec.as_ref()?.volume_claim_templates.as_ref()?.first()?;
-    let requests = template.spec.as_ref()?.resources.as_ref()?.requests.as_ref()?;
+/// A claim's requested storage, e.g. "10Gi".
+fn claim_size(claim: &PersistentVolumeClaim) -> Option<&str> {
+    let requests = claim.spec.as_ref()?.resources.as_ref()?.requests.as_ref()?;
     requests.get("storage").map(|q| q.0.as_str())
+}
+
+/// The claim templates of a StatefulSet.
+fn templates(sts: &StatefulSet) -> &[PersistentVolumeClaim] {
+    sts.spec.as_ref().and_then(|s| s.volume_claim_templates.as_deref()).unwrap_or_default()
+}
+
+/// The first claim template's requested storage.
+fn template_size(sts: &StatefulSet) -> Option<&str> {
+    templates(sts).first().and_then(claim_size)
 }
 
 /// What the claims of a live StatefulSet need for the desired one. Pure.
@@ -38,26 +47,22 @@ pub enum ClaimChange {
     Recreate,
 }
 
+/// What the operator sets in one claim template: name, labels, class, size.
+type TemplateKey<'a> = (Option<&'a str>, Option<&'a BTreeMap<String, String>>, Option<&'a str>, Option<&'a str>);
+
+fn comparable(sts: &StatefulSet) -> Vec<TemplateKey<'_>> {
+    templates(sts)
+        .iter()
+        .map(|c| {
+            let class = c.spec.as_ref().and_then(|s| s.storage_class_name.as_deref());
+            (c.metadata.name.as_deref(), c.metadata.labels.as_ref(), class, claim_size(c))
+        })
+        .collect()
+}
+
 pub fn claim_change(live: &StatefulSet, desired: &StatefulSet) -> ClaimChange {
-    let templates = |s: &StatefulSet| s.spec.as_ref().and_then(|s| s.volume_claim_templates.clone()).unwrap_or_default();
-    let (live_templates, desired_templates) = (templates(live), templates(desired));
-    let comparable = |t: &[PersistentVolumeClaim]| -> Vec<(Option<String>, Option<String>, Option<String>)> {
-        t.iter()
-            .map(|c| {
-                let spec = c.spec.as_ref();
-                let size = spec
-                    .and_then(|s| s.resources.as_ref())
-                    .and_then(|r| r.requests.as_ref())
-                    .and_then(|r| r.get("storage"))
-                    .map(|q| q.0.clone());
-                (c.metadata.name.clone(), spec.and_then(|s| s.storage_class_name.clone()), size)
-            })
-            .collect()
-    };
     // The API server fills in defaults (volumeMode, status): compare what the operator sets.
-    let same_labels =
-        live_templates.iter().map(|c| c.metadata.labels.clone()).eq(desired_templates.iter().map(|c| c.metadata.labels.clone()));
-    if comparable(&live_templates) == comparable(&desired_templates) && same_labels {
+    if comparable(live) == comparable(desired) {
         return ClaimChange::None;
     }
     match (template_size(live).and_then(parse_bytes), template_size(desired)) {
@@ -103,13 +108,7 @@ pub async fn reconcile(ctx: &Context, namespace: &str, objects: &ClusterObjects)
         if let ClaimChange::Grow(size) = &change {
             for claim in claim_names(&live) {
                 let Some(pvc) = claims.get_opt(&claim).await? else { continue };
-                let current = pvc
-                    .spec
-                    .as_ref()
-                    .and_then(|s| s.resources.as_ref())
-                    .and_then(|r| r.requests.as_ref())
-                    .and_then(|r| r.get("storage"))
-                    .and_then(|q| parse_bytes(&q.0));
+                let current = claim_size(&pvc).and_then(parse_bytes);
                 if current.is_some_and(|c| parse_bytes(size).is_some_and(|n| n <= c)) {
                     continue;
                 }
