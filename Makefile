@@ -32,6 +32,7 @@ check-crds:
 	bash hack/check-generated.sh
 
 ## test: every test — unit, golden, property, and the e2e suites against a real control plane and real brokers
+test: export GREGOR_REQUIRE_WORLD := 1
 test: tools
 	$(CARGO) fmt --all -- --check
 	bash hack/check-generated.sh

@@ -85,3 +85,37 @@ pub fn kafka_home(version: &str) -> Result<PathBuf> {
         Err(WorldError::KafkaVersionMissing(version.to_string()))
     }
 }
+
+/// The variable `make test` sets so that a missing world fails the run instead of skipping it.
+pub const REQUIRE_WORLD_ENV: &str = "GREGOR_REQUIRE_WORLD";
+
+/// Why a world cannot start on this machine, if it cannot: the cached tools are not built, a
+/// Kafka version is missing, or the process is not root (the node agent needs mount namespaces).
+pub fn world_unavailable() -> Option<String> {
+    if let Err(e) = Tools::locate() {
+        return Some(e.to_string());
+    }
+    for version in kafka_versions() {
+        if let Err(e) = kafka_home(&version) {
+            return Some(e.to_string());
+        }
+    }
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        return Some("not running as root (the node agent needs mount namespaces)".to_string());
+    }
+    None
+}
+
+/// Whether a world suite should run. When the world cannot start, prints one line saying which
+/// suite is skipped and why, and returns false, unless `GREGOR_REQUIRE_WORLD=1` (set by
+/// `make test`), in which case it panics: a missing world must never pass silently there.
+pub fn world_suite_runs(suite: &str) -> bool {
+    let Some(why) = world_unavailable() else {
+        return true;
+    };
+    let required = std::env::var(REQUIRE_WORLD_ENV).is_ok_and(|v| v == "1");
+    assert!(!required, "{suite}: the test world is required ({REQUIRE_WORLD_ENV}=1) but cannot start: {why}");
+    println!("SKIPPED world suite {suite}: {why}; run `make tools` (as root) or `make test` to run it");
+    false
+}
