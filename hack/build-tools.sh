@@ -5,6 +5,7 @@
 #   $GREGOR_CACHE/kafka-<v>/libs/*.jar  (kafka_2.13 and its runtime deps, plus a log4j2 backend)
 #   $GREGOR_CACHE/helm-<v>/helm           (helm.sh/helm/v3, for the chart tests and the playground)
 #   $GREGOR_CACHE/kubectl-<v>/kubectl     (k8s.io/kubectl at the Kubernetes version, for the playground and README)
+#   $GREGOR_CACHE/health-<hash>/gregor-health (hack/health: kstatus and an Argo CD Lua VM, for the GitOps health tests)
 # A second run finds every stamp file and rebuilds nothing.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -152,12 +153,26 @@ install_kafka_image() {
   touch "$out/.image-$stamp"
 }
 
+# Keyed by the hash of its source, go.mod and go.sum (which pin cli-utils and gopher-lua).
+health_dir() { printf '%s/health-%s' "$cache" "$(cd "$here/health" && cat main.go go.mod go.sum | sha256sum | cut -c1-16)"; }
+build_health() {
+  local out; out=$(health_dir)
+  [[ -f $out/.done ]] && { log "gregor-health ${out##*/} cached"; return; }
+  log "building gregor-health ${out##*/} (kstatus, gopher-lua)"
+  mkdir -p "$out"
+  (cd "$here/health" && GOFLAGS=-mod=readonly go build -trimpath -ldflags "-s -w" -o "$out/gregor-health" .)
+  touch "$out/.done"
+}
+
 case "${1:-all}" in
   k8s) build_k8s ;;
   etcd) build_etcd ;;
   kafka) for v in $KAFKA_VERSIONS; do fetch_kafka "$v"; install_kafka_image "$v"; done ;;
   helm) build_helm ;;
   kubectl) build_kubectl ;;
-  all) build_etcd; for v in $KAFKA_VERSIONS; do fetch_kafka "$v"; install_kafka_image "$v"; done; build_k8s; build_helm; build_kubectl ;;
-  *) echo "usage: $0 [all|k8s|etcd|kafka|helm|kubectl]" >&2; exit 2 ;;
+  health) build_health ;;
+  # Builds gregor-health if needed and prints its path (the tests call this).
+  health-path) build_health; printf '%s/gregor-health\n' "$(health_dir)" ;;
+  all) build_etcd; for v in $KAFKA_VERSIONS; do fetch_kafka "$v"; install_kafka_image "$v"; done; build_k8s; build_helm; build_kubectl; build_health ;;
+  *) echo "usage: $0 [all|k8s|etcd|kafka|helm|kubectl|health]" >&2; exit 2 ;;
 esac
