@@ -196,6 +196,7 @@ fn run_operator(args: RunArgs) -> Result<()> {
             lease_name: args.leader_election_lease,
             identity,
             lease_duration: std::time::Duration::from_secs(15),
+            renew_deadline: std::time::Duration::from_secs(10),
             renew_every: std::time::Duration::from_secs(5),
         });
         let settings = controller::context::Settings {

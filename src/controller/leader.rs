@@ -4,8 +4,10 @@
 //! The decision is a pure function of the observed Lease; the loop around it uses the Lease's
 //! `resourceVersion` for optimistic concurrency, so two candidates can never both win the same
 //! term. A leader that fails to renew before its lease expires stops leading (the process exits
-//! from `main`, and its Deployment restarts it as a follower).
+//! from `main`, and its Deployment restarts it as a follower). It stops writing earlier still: see
+//! [`Fence`].
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
@@ -13,6 +15,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, PostParams};
 use tokio::sync::watch;
+use tokio::time::Instant;
 use tracing::{info, warn};
 
 /// What a candidate should do with the Lease it observed.
@@ -59,6 +62,9 @@ pub struct LeaderConfig {
     pub lease_name: String,
     pub identity: String,
     pub lease_duration: Duration,
+    /// How long a leader keeps writing after its last successful renewal started: less than
+    /// `lease_duration`, so it has stopped before anyone may take the Lease over.
+    pub renew_deadline: Duration,
     pub renew_every: Duration,
 }
 
@@ -115,29 +121,72 @@ async fn round(api: &Api<Lease>, cfg: &LeaderConfig) -> Result<bool, LeaderError
     }
 }
 
-/// Runs the election forever, publishing whether we lead. Once leading, failing to renew for a
-/// whole lease duration publishes `false`; callers must then stop writing at once.
-pub async fn run(client: kube::Client, cfg: LeaderConfig, leading: watch::Sender<bool>) {
+/// Whether this process may still write. A leader's writes are allowed only until its Lease
+/// could have expired: the fence deadline is the start of the last successful renewal plus the
+/// renew deadline, which is shorter than the lease duration, so a follower that takes over after
+/// the lease duration never overlaps with a late write of the old leader. Every write path (the
+/// Kubernetes applies and deletes, and the Kafka-side writes) checks it.
+#[derive(Clone, Debug)]
+pub struct Fence(Option<Arc<Mutex<Option<Instant>>>>);
+
+impl Fence {
+    /// No election (a single replica): writes are always allowed.
+    pub fn open() -> Fence {
+        Fence(None)
+    }
+
+    /// A fence that allows nothing until a renewal extends it.
+    pub fn closed() -> Fence {
+        Fence(Some(Arc::new(Mutex::new(None))))
+    }
+
+    /// Whether a write may be sent now.
+    pub fn allows_writes(&self) -> bool {
+        self.allows_writes_at(Instant::now())
+    }
+
+    fn allows_writes_at(&self, now: Instant) -> bool {
+        match &self.0 {
+            None => true,
+            Some(deadline) => deadline.lock().map(|d| d.is_some_and(|d| now < d)).unwrap_or(false),
+        }
+    }
+
+    /// How long writes stay allowed from `now`, if they are.
+    fn remaining_at(&self, now: Instant) -> Option<Duration> {
+        match &self.0 {
+            None => Some(Duration::MAX),
+            Some(deadline) => deadline.lock().ok().and_then(|d| *d).and_then(|d| d.checked_duration_since(now)).filter(|r| !r.is_zero()),
+        }
+    }
+
+    fn set(&self, until: Option<Instant>) {
+        if let Some(deadline) = &self.0
+            && let Ok(mut d) = deadline.lock()
+        {
+            *d = until;
+        }
+    }
+}
+
+/// Runs the election forever, publishing whether we lead. A renewal counts from the moment its
+/// round started, and a round that hangs is abandoned when the fence closes: once the renew
+/// deadline has passed without a successful renewal, `fence` refuses writes and `false` is
+/// published, even while a Lease call is still hanging. Callers must then stop at once.
+pub async fn run(client: kube::Client, cfg: LeaderConfig, leading: watch::Sender<bool>, fence: Fence) {
     let api: Api<Lease> = Api::namespaced(client, &cfg.namespace);
-    let mut last_renewed: Option<tokio::time::Instant> = None;
     loop {
-        let result = round(&api, &cfg).await;
-        let now = tokio::time::Instant::now();
-        let is_leader = match result {
-            Ok(true) => {
-                last_renewed = Some(now);
-                true
-            }
-            Ok(false) => {
-                last_renewed = None;
-                false
-            }
-            Err(e) => {
-                warn!(error = %e, "leader election round failed");
-                // Keep leading only while the last successful renewal is still within the lease.
-                last_renewed.is_some_and(|t| now.duration_since(t) < cfg.lease_duration)
-            }
-        };
+        let started = Instant::now();
+        // A leader's round may take until its fence closes; a follower's, one renew deadline.
+        let budget = fence.remaining_at(started).unwrap_or(cfg.renew_deadline).min(cfg.renew_deadline);
+        let result = tokio::time::timeout(budget, round(&api, &cfg)).await;
+        match result {
+            Ok(Ok(true)) => fence.set(Some(started + cfg.renew_deadline)),
+            Ok(Ok(false)) => fence.set(None),
+            Ok(Err(e)) => warn!(error = %e, "leader election round failed"),
+            Err(_) => warn!(after = ?budget, "leader election round timed out"),
+        }
+        let is_leader = fence.allows_writes();
         if is_leader != *leading.borrow() {
             info!(identity = %cfg.identity, leader = is_leader, "leadership changed");
         }
@@ -162,6 +211,22 @@ mod tests {
             lease_duration_seconds: Some(secs),
             ..LeaseSpec::default()
         }
+    }
+
+    #[test]
+    fn fence_allows_writes_only_before_its_deadline() {
+        let now = Instant::now();
+        assert!(Fence::open().allows_writes_at(now), "no election: always open");
+        let fence = Fence::closed();
+        assert!(!fence.allows_writes_at(now), "closed until the first renewal");
+        fence.set(Some(now + Duration::from_secs(10)));
+        assert!(fence.allows_writes_at(now + Duration::from_secs(9)));
+        assert!(!fence.allows_writes_at(now + Duration::from_secs(10)), "closed at the deadline");
+        assert_eq!(fence.remaining_at(now + Duration::from_secs(4)), Some(Duration::from_secs(6)));
+        assert_eq!(fence.remaining_at(now + Duration::from_secs(11)), None);
+        let shared = fence.clone();
+        fence.set(None);
+        assert!(!shared.allows_writes_at(now), "clones share the deadline");
     }
 
     #[test]

@@ -17,7 +17,7 @@ use tracing::{error, info, warn};
 
 use super::cluster;
 use super::context::{Context, Settings, Stores};
-use super::leader::{self, LeaderConfig};
+use super::leader::{self, Fence, LeaderConfig};
 use crate::api::KafkaCluster;
 use crate::model::names;
 
@@ -71,10 +71,11 @@ fn cluster_of<K: Resource>(obj: &K) -> Option<ObjectRef<KafkaCluster>> {
 /// Runs the operator until a shutdown signal, or until leadership is lost.
 pub async fn run(client: kube::Client, opts: RunOptions) -> Result<(), RunError> {
     let (leading_tx, mut leading_rx) = watch::channel(false);
+    let fence = if opts.leader.is_some() { Fence::closed() } else { Fence::open() };
     let election = match opts.leader.clone() {
         Some(cfg) => {
             info!(identity = %cfg.identity, lease = %cfg.lease_name, "waiting for leadership");
-            Some(tokio::spawn(leader::run(client.clone(), cfg, leading_tx)))
+            Some(tokio::spawn(leader::run(client.clone(), cfg, leading_tx, fence.clone())))
         }
         None => {
             leading_tx.send_replace(true);
