@@ -2,7 +2,9 @@
 //! and waits on resources. Each suite includes this with `mod support;`.
 #![allow(dead_code)]
 
+pub mod chart_rbac;
 pub mod pod_watch;
+pub mod stall_proxy;
 pub mod traffic;
 
 use std::path::{Path, PathBuf};
