@@ -171,6 +171,11 @@ impl Operator {
         Operator { child, log }
     }
 
+    /// Whether the process has ended.
+    pub fn has_exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+
     /// The operator's process id.
     pub fn pid(&self) -> Option<u32> {
         self.child.id()
