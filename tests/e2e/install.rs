@@ -8,19 +8,17 @@
 //! - leader election: two operators, SIGKILL the leader, the other takes over within the lease,
 //!   and only the leader ever writes.
 
-mod support;
-
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use gregor::api::{KafkaCluster, KafkaTopic, KafkaUser};
 use gregor_world::World;
 use k8s_openapi::api::core::v1::Secret;
 use kube::Client;
 use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use kube::discovery::{Discovery, Scope};
-use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const RELEASE_NS: &str = "gregor-system";
@@ -163,6 +161,9 @@ fn log_lines(op: &Operator, word: &str) -> Vec<String> {
 /// apply against the world's API server (the CRDs installed from the chart's crds/).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chart_lints_and_renders_objects_the_api_server_accepts() {
+    let Some(_serial) = crate::support::world_test("e2e::install::chart_lints_and_renders_objects_the_api_server_accepts").await else {
+        return;
+    };
     let lint = std::process::Command::new("bash").arg(repo().join("hack/lint-chart.sh")).output().expect("lint-chart.sh");
     assert!(
         lint.status.success(),
@@ -214,6 +215,11 @@ async fn chart_lints_and_renders_objects_the_api_server_accepts() {
 /// consumes over SCRAM with the password from its Secret.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn helm_install_then_operator_with_chart_rbac_reconciles_the_playground() {
+    let Some(_serial) =
+        crate::support::world_test("e2e::install::helm_install_then_operator_with_chart_rbac_reconciles_the_playground").await
+    else {
+        return;
+    };
     const NS: &str = "kafka";
     let world = World::start().await.expect("world");
     let client = world.client();
@@ -313,6 +319,10 @@ fn single_node(name: &str, ns: &str) -> serde_json::Value {
 /// and the operator's log has no refusal by RBAC and no mention of team-b.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_namespaces_mode_ignores_other_namespaces_without_errors() {
+    let Some(_serial) = crate::support::world_test("e2e::install::watch_namespaces_mode_ignores_other_namespaces_without_errors").await
+    else {
+        return;
+    };
     let world = World::start().await.expect("world");
     let client = world.client();
     for ns in ["team-a", "team-b"] {
@@ -362,6 +372,9 @@ async fn watch_namespaces_mode_ignores_other_namespaces_without_errors() {
 /// (15 s, plus its 2 s polling) and reconciles a change.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leader_election_fails_over_and_only_the_leader_writes() {
+    let Some(_serial) = crate::support::world_test("e2e::install::leader_election_fails_over_and_only_the_leader_writes").await else {
+        return;
+    };
     const NS: &str = "e2e-leader";
     let world = World::start().await.expect("world");
     let client = world.client();
@@ -473,6 +486,7 @@ fn run_readme_block(world: &World, stage: &str, script: &str) {
 /// ServiceAccount's token and the `use` blocks (a single-node cluster reaches Ready).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readme_commands_work_verbatim() {
+    let Some(_serial) = crate::support::world_test("e2e::install::readme_commands_work_verbatim").await else { return };
     let blocks = readme_blocks();
     let installs: Vec<&(String, String)> = blocks.iter().filter(|(s, _)| s == "install").collect();
     let uses: Vec<&(String, String)> = blocks.iter().filter(|(s, _)| s == "use").collect();
