@@ -52,7 +52,7 @@ world-down:
 
 ## bench-operator: the operator's figures (apply latency, roll overhead, API requests, RSS)
 bench-operator: tools
-	$(CARGO) test --release -p gregor --test bench_operator -- --ignored --nocapture
+	$(CARGO) test --release -p gregor --test e2e -- --ignored --nocapture bench_operator::
 
 ## bench-world: measure cached world start, broker start-to-Ready and idle memory with 3 brokers
 bench-world: tools
@@ -74,4 +74,4 @@ clippy:
 
 ## bench-topics: 1,000 KafkaTopics and 500 KafkaUsers applied at once against a real cluster; prints topics/s, users/s and operator RSS
 bench-topics: tools
-	$(CARGO) test -p gregor --release --test bench_scale -- --ignored --nocapture
+	$(CARGO) test -p gregor --release --test e2e -- --ignored --nocapture bench_scale::

@@ -107,15 +107,19 @@ pub fn world_unavailable() -> Option<String> {
     None
 }
 
-/// Whether a world suite should run. When the world cannot start, prints one line saying which
-/// suite is skipped and why, and returns false, unless `GREGOR_REQUIRE_WORLD=1` (set by
-/// `make test`), in which case it panics: a missing world must never pass silently there.
+/// Whether a world suite should run. When the world cannot start, prints one line (on stderr,
+/// past libtest's capture) saying which suite is skipped and why, and returns false, unless
+/// `GREGOR_REQUIRE_WORLD=1` (set by `make test`), in which case it panics: a missing world must
+/// never pass silently there.
 pub fn world_suite_runs(suite: &str) -> bool {
     let Some(why) = world_unavailable() else {
         return true;
     };
     let required = std::env::var(REQUIRE_WORLD_ENV).is_ok_and(|v| v == "1");
     assert!(!required, "{suite}: the test world is required ({REQUIRE_WORLD_ENV}=1) but cannot start: {why}");
-    println!("SKIPPED world suite {suite}: {why}; run `make tools` (as root) or `make test` to run it");
+    // Straight to the stderr handle, not eprintln!: libtest captures the print macros and shows
+    // nothing of a passing test, so the line would be lost in a plain `cargo test`.
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "SKIPPED world suite {suite}: {why}; run `make tools` (as root) or `make test` to run it");
     false
 }

@@ -33,6 +33,9 @@ async fn isr(tool: &KafkaTool, bootstrap: &str, topic: &str) -> Option<BTreeMap<
 
 #[tokio::test]
 async fn kraft_statefulset_survives_pod_deletion() {
+    if !gregor_world::tools::world_suite_runs("gregor-world::smoke_kafka::kraft_statefulset_survives_pod_deletion") {
+        return;
+    }
     let _ = tracing_subscriber::fmt().with_env_filter("info,kube=warn").with_test_writer().try_init();
     let world = World::start().await.expect("world starts");
     eprintln!("world started in {:?} at {}", world.started_in(), world.dir().display());

@@ -21,6 +21,9 @@ where
 
 #[tokio::test]
 async fn pause_statefulset_pvcs_gc_and_teardown() {
+    if !gregor_world::tools::world_suite_runs("gregor-world::world_api::pause_statefulset_pvcs_gc_and_teardown") {
+        return;
+    }
     let _ = tracing_subscriber::fmt().with_env_filter("info,kube=warn").with_test_writer().try_init();
     let world = World::start().await.expect("world starts");
     eprintln!("world started in {:?} at {}", world.started_in(), world.dir().display());
@@ -107,6 +110,9 @@ async fn pause_statefulset_pvcs_gc_and_teardown() {
 
 #[tokio::test]
 async fn two_worlds_at_once() {
+    if !gregor_world::tools::world_suite_runs("gregor-world::world_api::two_worlds_at_once") {
+        return;
+    }
     let (a, b) = tokio::join!(World::start(), World::start());
     let (a, b) = (a.expect("world a"), b.expect("world b"));
     assert_ne!(a.block(), b.block());

@@ -3,11 +3,12 @@
 //! failed produce or a lost record; a dynamic change restarts nothing; a converged cluster is not
 //! written to; an operator killed mid-roll resumes without rolling anything twice.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::support::pod_watch::PodWatch;
+use crate::support::traffic::{Producer, consume_all};
+use crate::support::*;
 use gregor::api::KafkaCluster;
 use gregor::kafka::ops::configs::ConfigResource;
 use gregor_world::World;
@@ -16,9 +17,6 @@ use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
-use support::pod_watch::PodWatch;
-use support::traffic::{Producer, consume_all};
-use support::*;
 
 const NS: &str = "e2e-roll";
 const VERSION: &str = "4.4.0";
@@ -51,6 +49,7 @@ async fn owned_versions(client: &kube::Client) -> Vec<(String, Option<String>)> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn rolls_one_node_at_a_time_without_losing_a_record() {
+    let Some(_serial) = crate::support::world_test("e2e::roll::rolls_one_node_at_a_time_without_losing_a_record").await else { return };
     let world = World::start().await.expect("world");
     let client = world.client();
     install_crds(&client).await;

@@ -6,14 +6,12 @@
 //!   are changes to and deletion of a tenant's unlabelled Secret (labelling it first is refused too);
 //! - labelled objects go through, and nobody else (the admin here) is affected.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::*;
 use gregor_world::World;
 use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
-use support::*;
 
 const NS: &str = "tenant";
 
@@ -51,9 +49,11 @@ fn refused<T: std::fmt::Debug>(what: &str, result: Result<T, kube::Error>) -> St
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rbac_write_guard_refuses_service_account_tokens_and_unlabelled_objects() {
-    if !gregor_world::tools::world_suite_runs("write_guard") {
+    let Some(_serial) =
+        crate::support::world_test("e2e::write_guard::rbac_write_guard_refuses_service_account_tokens_and_unlabelled_objects").await
+    else {
         return;
-    }
+    };
     let world = World::start().await.expect("world");
     let admin = world.client();
     let operator = chart_rbac::operator_client(&world).await;

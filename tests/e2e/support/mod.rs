@@ -1,6 +1,5 @@
-//! Shared pieces of the operator's e2e suites: CRD install, the operator as a real process,
-//! and waits on resources. Each suite includes this with `mod support;`.
-#![allow(dead_code)]
+//! Shared pieces of the operator's e2e suites: the world gate that serializes them, CRD install,
+//! the operator as a real process, and waits on resources.
 
 pub mod chart_rbac;
 pub mod pod_watch;
@@ -17,6 +16,22 @@ use k8s_openapi::api::core::v1::{Namespace, Pod};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Client;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+
+/// One world test of this binary at a time: a world is a control plane plus real Kafka JVMs,
+/// and two at once on a small machine time out. libtest runs tests in parallel threads, each
+/// test with its own runtime; this lock is process-wide and runtime-agnostic.
+static WORLD_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The start of every world test: `None` (after one printed line) when the world cannot start
+/// here and the test is skipped, a panic under `GREGOR_REQUIRE_WORLD=1` (`make test`), else the
+/// guard that keeps other world tests of this binary waiting. Bind it before the world, so that
+/// the world is torn down before the next test starts its own.
+pub async fn world_test(suite: &str) -> Option<tokio::sync::MutexGuard<'static, ()>> {
+    if !gregor_world::tools::world_suite_runs(suite) {
+        return None;
+    }
+    Some(WORLD_LOCK.lock().await)
+}
 
 /// Installs every CRD with server-side apply and waits until each is Established.
 pub async fn install_crds(client: &Client) {

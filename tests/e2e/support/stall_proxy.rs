@@ -42,11 +42,6 @@ impl StallProxy {
     pub fn stall(&self) {
         self.stalled.store(true, Ordering::SeqCst);
     }
-
-    /// Delivers what was held, and everything after it.
-    pub fn resume(&self) {
-        self.stalled.store(false, Ordering::SeqCst);
-    }
 }
 
 impl Drop for StallProxy {

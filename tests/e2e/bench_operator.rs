@@ -4,11 +4,10 @@
 //! - Kubernetes API requests per steady-state reconcile;
 //! - operator RSS with 3 running clusters.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use gregor_world::World;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service, ServiceAccount};
@@ -16,7 +15,6 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::ResourceExt;
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use serde_json::json;
-use support::*;
 
 const NS: &str = "bench";
 
@@ -70,6 +68,7 @@ fn is_ready(p: &Pod) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "benchmark: run with `make bench-operator`"]
 async fn operator_figures() {
+    let Some(_serial) = crate::support::world_test("e2e::bench_operator::operator_figures").await else { return };
     let world = World::start().await.expect("world");
     let client = world.client();
     install_crds(&client).await;

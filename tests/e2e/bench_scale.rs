@@ -8,10 +8,9 @@
 //!
 //! Knobs: BENCH_TOPICS (1000), BENCH_USERS (500), BENCH_PARTITIONS (1), BENCH_NO_POLICY.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use futures::StreamExt;
 use gregor::api::{KafkaTopic, KafkaUser};
 use gregor::kafka::Target;
@@ -19,7 +18,6 @@ use gregor::kafka::ops::acls::AclFilter;
 use gregor_world::World;
 use kube::api::Api;
 use serde_json::json;
-use support::*;
 
 const NS: &str = "bench";
 const CLUSTER: &str = "bench";
@@ -91,6 +89,7 @@ where
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "benchmark: run with `make bench-topics`"]
 async fn bench_topics_and_users() {
+    let Some(_serial) = crate::support::world_test("e2e::bench_scale::bench_topics_and_users").await else { return };
     let topics_n = knob("BENCH_TOPICS", 1000);
     let users_n = knob("BENCH_USERS", 500);
     let partitions = knob("BENCH_PARTITIONS", 1);

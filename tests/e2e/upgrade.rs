@@ -2,17 +2,15 @@
 //! metadata.version is raised only after the last pod, the status shows both versions, and no
 //! produce fails.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::pod_watch::PodWatch;
+use crate::support::traffic::{Producer, consume_all};
+use crate::support::*;
 use gregor_world::World;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::Api;
 use serde_json::json;
-use support::pod_watch::PodWatch;
-use support::traffic::{Producer, consume_all};
-use support::*;
 
 const NS: &str = "e2e-upgrade";
 
@@ -22,6 +20,9 @@ fn image(pod: &Pod) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn upgrade_rolls_binaries_then_raises_metadata_version() {
+    let Some(_serial) = crate::support::world_test("e2e::upgrade::upgrade_rolls_binaries_then_raises_metadata_version").await else {
+        return;
+    };
     let world = World::start().await.expect("world");
     let client = world.client();
     install_crds(&client).await;

@@ -1,17 +1,15 @@
 //! The KafkaCluster controller end to end: the real operator binary against the test world's
 //! real control plane, with real Kafka brokers.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::*;
 use gregor::api::KafkaCluster;
 use gregor_world::World;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::Api;
 use serde_json::json;
-use support::*;
 
 const NS: &str = "e2e-cluster";
 
@@ -20,6 +18,7 @@ const NS: &str = "e2e-cluster";
 /// Ready=False/InvalidSpec and changes nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_then_reject_invalid_update() {
+    let Some(_serial) = crate::support::world_test("e2e::cluster::create_then_reject_invalid_update").await else { return };
     let world = World::start().await.expect("world");
     let client = world.client();
     install_crds(&client).await;

@@ -127,6 +127,7 @@ async fn start_cluster(world: &World, namespace: &str, mut value: Value) -> mode
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rendered_clusters_run_real_kafka() {
+    let Some(_serial) = crate::support::world_test("e2e::render_live::rendered_clusters_run_real_kafka").await else { return };
     let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_test_writer().try_init();
     // The world's directory is kept out of /tmp: the node agent mounts each pod's own /tmp first, which
     // hides volume sources that live under /tmp (seen with the default root /tmp/gregor-worlds).

@@ -2,11 +2,10 @@
 //! plane, and a real 3-controller + 3-broker Kafka cluster. Every acceptance bullet of the
 //! topic controller is checked against Kafka itself through our admin client.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use gregor::api::KafkaTopic;
 use gregor::kafka::ops::configs::{AlterOp, ConfigAlteration, ConfigResource};
 use gregor::kafka::ops::topics::NewTopic;
@@ -14,7 +13,6 @@ use gregor::kafka::{Client as Admin, MetadataSnapshot, Target};
 use gregor_world::World;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use serde_json::json;
-use support::*;
 
 const NS: &str = "e2e-topics";
 const CLUSTER: &str = "events";
@@ -54,6 +52,7 @@ async fn wait_config(admin: &Admin, topic: &str, key: &str, value: &str, timeout
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn topics_are_kept_exactly_as_declared() {
+    let Some(_serial) = crate::support::world_test("e2e::topics::topics_are_kept_exactly_as_declared").await else { return };
     let world = World::start().await.expect("world");
     let client = world.client();
     install_crds(&client).await;

@@ -1,7 +1,6 @@
 //! End to end against the test world's real API server: the CRDs install, every example is accepted,
 //! every rendered object of every cluster example passes a server-side dry-run apply, and the CEL rules
 //! reject a partition decrease, a topicName change and a storage shrink (among others) at apply.
-mod support;
 
 use std::path::Path;
 
@@ -71,9 +70,13 @@ where
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crds_examples_rendered_objects_and_cel_rules_in_a_real_api_server() {
+    let Some(_serial) = crate::support::world_test("e2e::api::crds_examples_rendered_objects_and_cel_rules_in_a_real_api_server").await
+    else {
+        return;
+    };
     let world = World::start().await.expect("world starts");
     let client = world.client();
-    support::install_crds(&client).await;
+    crate::support::install_crds(&client).await;
     let namespace: Namespace =
         serde_json::from_value(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})).expect("ns");
     Api::<Namespace>::all(client.clone()).patch(NAMESPACE, &apply(), &Patch::Apply(&namespace)).await.expect("namespace");

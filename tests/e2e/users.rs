@@ -3,11 +3,10 @@
 //! Clients are Kafka's own Java producer (VerifiableProducer, with the generated Secret's
 //! `sasl.jaas.config`) and our Rust client (for logins).
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::support::*;
 use gregor::api::{KafkaCluster, KafkaTopic, KafkaUser};
 use gregor::kafka::ops::acls::AclFilter;
 use gregor::kafka::ops::quotas::QuotaMatch;
@@ -17,7 +16,6 @@ use gregor_world::{KafkaTool, World};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DeleteParams};
 use serde_json::json;
-use support::*;
 
 const NS: &str = "e2e-users";
 const CLUSTER: &str = "secure";
@@ -127,6 +125,7 @@ async fn produce_until(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_log_in_with_their_acls_quotas_and_rotation() {
+    let Some(_serial) = crate::support::world_test("e2e::users::users_log_in_with_their_acls_quotas_and_rotation").await else { return };
     let world = World::start().await.expect("world");
     let client = world.client();
     install_crds(&client).await;

@@ -4,26 +4,26 @@
 //! byte passes), so its renewal hangs. It must stop leading, and exit, before its Lease's last
 //! renewal plus the lease duration: only then may another replica take over.
 
-mod support;
-
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::support::stall_proxy::StallProxy;
+use crate::support::*;
 use gregor_world::World;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::Api;
-use support::stall_proxy::StallProxy;
-use support::*;
 
 const LEASE: &str = "gregor-leader";
 const LEASE_DURATION_SECS: i64 = 15;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leader_fencing_stops_before_the_lease_could_expire_when_a_lease_call_hangs() {
-    if !gregor_world::tools::world_suite_runs("leader_fence") {
+    let Some(_serial) =
+        crate::support::world_test("e2e::leader_fence::leader_fencing_stops_before_the_lease_could_expire_when_a_lease_call_hangs").await
+    else {
         return;
-    }
+    };
     let world = World::start().await.expect("world");
     let admin = world.client();
     install_crds(&admin).await;

@@ -2,21 +2,20 @@
 //! another broker in those ISRs waits, with a condition naming the partitions, and resumes by
 //! itself when the ISR recovers.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::pod_watch::PodWatch;
+use crate::support::*;
 use gregor::api::KafkaCluster;
 use gregor_world::World;
 use kube::api::Api;
 use serde_json::json;
-use support::pod_watch::PodWatch;
-use support::*;
 
 const NS: &str = "e2e-blocked";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn roll_waits_for_the_isr_and_resumes() {
+    let Some(_serial) = crate::support::world_test("e2e::blocked::roll_waits_for_the_isr_and_resumes").await else { return };
     let world = World::start().await.expect("world");
     let client = world.client();
     install_crds(&client).await;

@@ -10,11 +10,10 @@
 //! - pause-reconciliation holds a config change back until the pause is lifted;
 //! - a dynamic key dropped from the spec goes back to Kafka's default without a restart.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::support::*;
 use gregor::api::KafkaCluster;
 use gregor::kafka::ops::configs::{ConfigResource, ConfigSource};
 use gregor_world::World;
@@ -23,7 +22,6 @@ use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Pod};
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
-use support::*;
 
 const NS: &str = "e2e-scale";
 const CLUSTER: &str = "grow";
@@ -88,6 +86,7 @@ async fn retention(admin: &gregor::kafka::Client, broker: i32) -> Option<String>
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scale_up_scale_down_and_pause() {
+    let Some(_serial) = crate::support::world_test("e2e::scale::scale_up_scale_down_and_pause").await else { return };
     let world = World::start().await.expect("world");
     let client = world.client();
     install_crds(&client).await;

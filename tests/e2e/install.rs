@@ -8,19 +8,17 @@
 //! - leader election: two operators, SIGKILL the leader, the other takes over within the lease,
 //!   and only the leader ever writes.
 
-mod support;
-
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::support::chart_rbac::{apply_object, documents};
+use crate::support::*;
 use gregor::api::{KafkaCluster, KafkaTopic, KafkaUser};
 use gregor_world::World;
 use k8s_openapi::api::core::v1::Secret;
-use kube::Client;
-use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
-use kube::discovery::{Discovery, Scope};
-use support::*;
+use kube::api::{Api, PostParams};
+use kube::discovery::Discovery;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const RELEASE_NS: &str = "gregor-system";
@@ -63,34 +61,6 @@ fn helm(args: &[&str], kubeconfig: Option<&Path>) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// The documents of a multi-document YAML stream, as JSON (empty documents skipped).
-fn documents(yaml: &str) -> Vec<serde_json::Value> {
-    use serde::Deserialize;
-    serde_yaml::Deserializer::from_str(yaml)
-        .map(|d| serde_json::Value::deserialize(d).expect("YAML document"))
-        .filter(|v| !v.is_null())
-        .collect()
-}
-
-/// Server-side apply of one object, as `kubectl apply --server-side [--dry-run=server]` does.
-async fn apply_object(client: &Client, discovery: &Discovery, obj: &serde_json::Value, dry_run: bool) -> Result<(), kube::Error> {
-    let api_version = obj["apiVersion"].as_str().expect("apiVersion");
-    let kind = obj["kind"].as_str().expect("kind");
-    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
-    let gvk = kube::api::GroupVersionKind::gvk(group, version, kind);
-    let (ar, caps) = discovery.resolve_gvk(&gvk).unwrap_or_else(|| panic!("unknown kind {api_version} {kind}"));
-    let name = obj["metadata"]["name"].as_str().expect("name");
-    let api: Api<DynamicObject> = match caps.scope {
-        Scope::Namespaced => Api::namespaced_with(client.clone(), obj["metadata"]["namespace"].as_str().unwrap_or("default"), &ar),
-        Scope::Cluster => Api::all_with(client.clone(), &ar),
-    };
-    let mut params = PatchParams::apply("gregor-e2e-install").force();
-    if dry_run {
-        params = params.dry_run();
-    }
-    api.patch(name, &params, &Patch::Apply(obj)).await.map(|_| ())
 }
 
 fn free_port() -> u16 {
@@ -163,6 +133,9 @@ fn log_lines(op: &Operator, word: &str) -> Vec<String> {
 /// apply against the world's API server (the CRDs installed from the chart's crds/).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chart_lints_and_renders_objects_the_api_server_accepts() {
+    let Some(_serial) = crate::support::world_test("e2e::install::chart_lints_and_renders_objects_the_api_server_accepts").await else {
+        return;
+    };
     let lint = std::process::Command::new("bash").arg(repo().join("hack/lint-chart.sh")).output().expect("lint-chart.sh");
     assert!(
         lint.status.success(),
@@ -214,6 +187,11 @@ async fn chart_lints_and_renders_objects_the_api_server_accepts() {
 /// consumes over SCRAM with the password from its Secret.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn helm_install_then_operator_with_chart_rbac_reconciles_the_playground() {
+    let Some(_serial) =
+        crate::support::world_test("e2e::install::helm_install_then_operator_with_chart_rbac_reconciles_the_playground").await
+    else {
+        return;
+    };
     const NS: &str = "kafka";
     let world = World::start().await.expect("world");
     let client = world.client();
@@ -313,6 +291,10 @@ fn single_node(name: &str, ns: &str) -> serde_json::Value {
 /// and the operator's log has no refusal by RBAC and no mention of team-b.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_namespaces_mode_ignores_other_namespaces_without_errors() {
+    let Some(_serial) = crate::support::world_test("e2e::install::watch_namespaces_mode_ignores_other_namespaces_without_errors").await
+    else {
+        return;
+    };
     let world = World::start().await.expect("world");
     let client = world.client();
     for ns in ["team-a", "team-b"] {
@@ -362,6 +344,9 @@ async fn watch_namespaces_mode_ignores_other_namespaces_without_errors() {
 /// (15 s, plus its 2 s polling) and reconciles a change.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leader_election_fails_over_and_only_the_leader_writes() {
+    let Some(_serial) = crate::support::world_test("e2e::install::leader_election_fails_over_and_only_the_leader_writes").await else {
+        return;
+    };
     const NS: &str = "e2e-leader";
     let world = World::start().await.expect("world");
     let client = world.client();
@@ -473,6 +458,7 @@ fn run_readme_block(world: &World, stage: &str, script: &str) {
 /// ServiceAccount's token and the `use` blocks (a single-node cluster reaches Ready).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readme_commands_work_verbatim() {
+    let Some(_serial) = crate::support::world_test("e2e::install::readme_commands_work_verbatim").await else { return };
     let blocks = readme_blocks();
     let installs: Vec<&(String, String)> = blocks.iter().filter(|(s, _)| s == "install").collect();
     let uses: Vec<&(String, String)> = blocks.iter().filter(|(s, _)| s == "use").collect();
