@@ -190,8 +190,11 @@ pub(crate) mod tests {
     use kafka_protocol::messages::{BrokerId, TopicName};
     use kafka_protocol::protocol::StrBytes;
 
+    /// Partitions of a synthetic topic: (replicas, isr) each.
+    pub type Partitions = Vec<(Vec<i32>, Vec<i32>)>;
+
     /// A synthetic response: `topics` of (name, [(replicas, isr)]), leader = first ISR member.
-    pub fn response(brokers: &[i32], topics: &[(&str, Vec<(Vec<i32>, Vec<i32>)>)]) -> MetadataResponse {
+    pub fn response(brokers: &[i32], topics: &[(&str, Partitions)]) -> MetadataResponse {
         let ids = |v: &[i32]| v.iter().map(|&i| BrokerId(i)).collect::<Vec<_>>();
         MetadataResponse::default()
             .with_cluster_id(Some(StrBytes::from_static_str("c1")))

@@ -240,7 +240,7 @@ fn every_allowed_api_round_trips() {
 
     let acl = AclBinding::allow("alice", AclResourceType::Topic, "t", AclOperation::Read);
     rt(
-        create_acls_request(&[acl.clone()]),
+        create_acls_request(std::slice::from_ref(&acl)),
         CreateAclsResponse::default().with_results(vec![create_acls_response::AclCreationResult::default().with_error_code(0)]),
     );
     mark(ApiKey::CreateAcls as i16);

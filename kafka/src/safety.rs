@@ -198,7 +198,8 @@ mod tests {
     #[test]
     fn can_restart_table() {
         // (replicas, isr, min_isr, node, expect: "ok" | "blocked" | "unprotectable")
-        let cases: &[(&[i32], &[i32], i32, i32, &str)] = &[
+        type Case<'a> = (&'a [i32], &'a [i32], i32, i32, &'a str);
+        let cases: &[Case<'_>] = &[
             (&[1, 2, 3], &[1, 2, 3], 2, 1, "ok"),            // ISR 3 > min 2
             (&[1, 2, 3], &[1, 2], 2, 1, "blocked"),          // ISR == min, node in ISR
             (&[1, 2, 3], &[2, 3], 2, 1, "ok"),               // ISR == min, node already out

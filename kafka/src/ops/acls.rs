@@ -265,7 +265,8 @@ mod tests {
         let a = AclBinding::allow("u", AclResourceType::Topic, "a", AclOperation::Read);
         let b = AclBinding::allow("u", AclResourceType::Topic, "b", AclOperation::Write);
         let c = AclBinding::allow("u", AclResourceType::Group, "g", AclOperation::Read);
-        let cases: Vec<(Vec<AclBinding>, Vec<AclBinding>, Vec<AclBinding>, Vec<AclBinding>)> = vec![
+        type Case = (Vec<AclBinding>, Vec<AclBinding>, Vec<AclBinding>, Vec<AclBinding>);
+        let cases: Vec<Case> = vec![
             (vec![], vec![a.clone()], vec![a.clone()], vec![]),
             (vec![a.clone()], vec![a.clone()], vec![], vec![]),
             (vec![a.clone(), b.clone()], vec![a.clone(), c.clone()], vec![c.clone()], vec![b.clone()]),

@@ -103,6 +103,22 @@ pub fn chunk_weighted<I>(items: Vec<I>, max_count: usize, weight: impl Fn(&I) ->
     out
 }
 
+/// Pair request items with per-name results; items missing from the answer get an error.
+pub(crate) fn pair_by_name<I, O>(
+    api: &'static str,
+    items: Vec<I>,
+    name: impl Fn(&I) -> &str,
+    mut results: std::collections::HashMap<String, Result<O>>,
+) -> Vec<(I, Result<O>)> {
+    items
+        .into_iter()
+        .map(|it| {
+            let r = results.remove(name(&it)).unwrap_or_else(|| Err(Error::Protocol(format!("{api}: no result for {}", name(&it)))));
+            (it, r)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::chunk_weighted;
@@ -110,7 +126,8 @@ mod tests {
 
     #[test]
     fn chunk_table() {
-        let cases: Vec<(Vec<usize>, usize, usize, Vec<Vec<usize>>)> = vec![
+        type Case = (Vec<usize>, usize, usize, Vec<Vec<usize>>);
+        let cases: Vec<Case> = vec![
             (vec![1, 1, 1, 1, 1], 2, 100, vec![vec![1, 1], vec![1, 1], vec![1]]),
             (vec![60, 60, 30, 10], 10, 100, vec![vec![60], vec![60, 30, 10]]),
             (vec![500, 1], 10, 100, vec![vec![500], vec![1]]),
@@ -133,20 +150,4 @@ mod tests {
             }
         }
     }
-}
-
-/// Pair request items with per-name results; items missing from the answer get an error.
-pub(crate) fn pair_by_name<I, O>(
-    api: &'static str,
-    items: Vec<I>,
-    name: impl Fn(&I) -> &str,
-    mut results: std::collections::HashMap<String, Result<O>>,
-) -> Vec<(I, Result<O>)> {
-    items
-        .into_iter()
-        .map(|it| {
-            let r = results.remove(name(&it)).unwrap_or_else(|| Err(Error::Protocol(format!("{api}: no result for {}", name(&it)))));
-            (it, r)
-        })
-        .collect()
 }

@@ -267,7 +267,7 @@ mod tests {
     #[test]
     fn upsert_request_carries_salt_and_hash_not_password() {
         let up = ScramUpsert::with_salt("alice", "pw", ScramMechanism::Sha512, 4096, vec![1, 2, 3]);
-        let req = alter_scram_request(&[up.clone()], &[("bob".into(), ScramMechanism::Sha512)]);
+        let req = alter_scram_request(std::slice::from_ref(&up), &[("bob".into(), ScramMechanism::Sha512)]);
         let u = &req.upsertions[0];
         assert_eq!((u.mechanism, u.iterations, &u.salt[..]), (2, 4096, &[1u8, 2, 3][..]));
         assert_eq!(u.salted_password.len(), 64);
