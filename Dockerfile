@@ -12,6 +12,8 @@ RUN apk add --no-cache musl-dev
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
+# The Kafka client crate, which the operator depends on.
+COPY kafka ./kafka
 # The workspace's other member (the test world) must be present for cargo to load the
 # workspace; only the gregor binary is built.
 COPY world ./world

@@ -1,7 +1,10 @@
 //! Gregor: a Kubernetes operator for Apache Kafka (KRaft only).
 pub mod api;
 pub mod controller;
-pub mod kafka;
 pub mod model;
 pub mod render;
 pub mod roll;
+
+/// The Kafka admin client is its own crate (`kafka/`); re-exported so `crate::kafka::…` and
+/// `gregor::kafka::…` keep naming it.
+pub use gregor_kafka as kafka;
