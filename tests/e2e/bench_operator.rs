@@ -73,7 +73,7 @@ async fn operator_figures() {
     let client = world.client();
     install_crds(&client).await;
     create_namespace(&client, NS).await;
-    let op = Operator::start(&world, world.kubeconfig_path(), "bench", &["--resync-seconds", "1"]);
+    let op = Operator::start_with_chart_rbac(&world, "bench", &["--resync-seconds", "1"]).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     // 1. apply -> all child objects exist (pods stay Pending: no JVM is started for this part).

@@ -102,7 +102,7 @@ async fn bench_topics_and_users() {
     if policy {
         install_finalizer_policy(&client, NS).await;
     }
-    let op = Operator::start(&world, world.kubeconfig_path(), "bench", &[]);
+    let op = Operator::start_with_chart_rbac(&world, "bench", &[]).await;
     let pid = op.pid().expect("operator pid");
     apply_cluster(&client, NS, scram_cluster(NS, CLUSTER, 3, "384Mi", "512Mi", 9094)).await;
     let kc = wait_cluster_ready(&client, NS, CLUSTER, Duration::from_secs(300), &op).await;

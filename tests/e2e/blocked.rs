@@ -20,7 +20,7 @@ async fn roll_waits_for_the_isr_and_resumes() {
     let client = world.client();
     install_crds(&client).await;
     create_namespace(&client, NS).await;
-    let op = Operator::start(&world, world.kubeconfig_path(), "main", &[]);
+    let op = Operator::start_with_chart_rbac(&world, "main", &[]).await;
     apply_cluster(&client, NS, split_cluster(NS, "events", "4.4.0", json!({}))).await;
     wait_cluster_ready(&client, NS, "events", Duration::from_secs(300), &op).await;
     let admin = admin(&world, NS, "events", &[100, 101, 102]);

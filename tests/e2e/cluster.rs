@@ -23,7 +23,7 @@ async fn create_then_reject_invalid_update() {
     let client = world.client();
     install_crds(&client).await;
     create_namespace(&client, NS).await;
-    let op = Operator::start(&world, world.kubeconfig_path(), "main", &[]);
+    let op = Operator::start_with_chart_rbac(&world, "main", &[]).await;
 
     apply_cluster(&client, NS, split_cluster(NS, "events", "4.4.0", json!({}))).await;
     let kc = wait_cluster_ready(&client, NS, "events", Duration::from_secs(300), &op).await;

@@ -54,7 +54,7 @@ async fn rolls_one_node_at_a_time_without_losing_a_record() {
     let client = world.client();
     install_crds(&client).await;
     create_namespace(&client, NS).await;
-    let mut op = Operator::start(&world, world.kubeconfig_path(), "first", &["--resync-seconds", "2"]);
+    let mut op = Operator::start_with_chart_rbac(&world, "first", &["--resync-seconds", "2"]).await;
     apply_cluster(&client, NS, cluster(json!({}))).await;
     wait_cluster_ready(&client, NS, "events", Duration::from_secs(300), &op).await;
 
@@ -122,7 +122,7 @@ async fn rolls_one_node_at_a_time_without_losing_a_record() {
     })
     .await;
     op.kill().await;
-    let op2 = Operator::start(&world, world.kubeconfig_path(), "second", &["--resync-seconds", "2"]);
+    let op2 = Operator::start_with_chart_rbac(&world, "second", &["--resync-seconds", "2"]).await;
     wait_for("three broker restarts", Duration::from_secs(600), || {
         let watch = &watch;
         async move { (watch.snapshot().restarts.len() >= 3).then_some(()) }

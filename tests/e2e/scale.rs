@@ -91,7 +91,7 @@ async fn scale_up_scale_down_and_pause() {
     let client = world.client();
     install_crds(&client).await;
     create_namespace(&client, NS).await;
-    let op = Operator::start(&world, world.kubeconfig_path(), "scale", &[]);
+    let op = Operator::start_with_chart_rbac(&world, "scale", &[]).await;
     let api: Api<KafkaCluster> = Api::namespaced(client.clone(), NS);
     let sts: Api<StatefulSet> = Api::namespaced(client.clone(), NS);
 

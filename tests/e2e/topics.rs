@@ -58,7 +58,7 @@ async fn topics_are_kept_exactly_as_declared() {
     install_crds(&client).await;
     create_namespace(&client, NS).await;
     let resync = RESYNC_SECONDS.to_string();
-    let op = Operator::start(&world, world.kubeconfig_path(), "topics", &["--resync-seconds", &resync]);
+    let op = Operator::start_with_chart_rbac(&world, "topics", &["--resync-seconds", &resync]).await;
     apply_cluster(&client, NS, cluster()).await;
     let kc = wait_cluster_ready(&client, NS, CLUSTER, Duration::from_secs(300), &op).await;
     let admin = operator_admin(&world, &client, &kc).await;

@@ -27,7 +27,7 @@ async fn upgrade_rolls_binaries_then_raises_metadata_version() {
     let client = world.client();
     install_crds(&client).await;
     create_namespace(&client, NS).await;
-    let op = Operator::start(&world, world.kubeconfig_path(), "main", &[]);
+    let op = Operator::start_with_chart_rbac(&world, "main", &[]).await;
     apply_cluster(&client, NS, split_cluster(NS, "events", "4.3.1", json!({}))).await;
     let kc = wait_cluster_ready(&client, NS, "events", Duration::from_secs(300), &op).await;
     let status = kc.status.expect("status");

@@ -130,7 +130,7 @@ async fn users_log_in_with_their_acls_quotas_and_rotation() {
     let client = world.client();
     install_crds(&client).await;
     create_namespace(&client, NS).await;
-    let op = Operator::start(&world, world.kubeconfig_path(), "users", &["--resync-seconds", "10"]);
+    let op = Operator::start_with_chart_rbac(&world, "users", &["--resync-seconds", "10"]).await;
     apply_cluster(&client, NS, scram_cluster(NS, CLUSTER, 2, "192Mi", "256Mi", SCRAM_PORT)).await;
     let kc = wait_cluster_ready(&client, NS, CLUSTER, Duration::from_secs(300), &op).await;
     let admin = operator_admin(&world, &client, &kc).await;

@@ -42,14 +42,18 @@ pub async fn apply_object(client: &Client, discovery: &Discovery, obj: &serde_js
 }
 
 /// Installs what `deploy/gregor.yaml` holds except the Deployment (the world runs no operator
-/// image; the tests run the binary) and returns a kubeconfig with a token of the chart's
-/// ServiceAccount.
+/// image; the tests run the binary) and the finalizer policy (suites that want it install it with
+/// `install_finalizer_policy`, so the operator's own finalizer path stays covered), and returns a
+/// kubeconfig with a token of the chart's ServiceAccount.
 pub async fn install(world: &World) -> PathBuf {
     let client = world.client();
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/gregor.yaml");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let discovery = Discovery::new(client.clone()).run().await.expect("API discovery");
-    for obj in documents(&text).iter().filter(|d| d["kind"] != "Deployment") {
+    for obj in documents(&text)
+        .iter()
+        .filter(|d| !matches!(d["kind"].as_str(), Some("Deployment" | "MutatingAdmissionPolicy" | "MutatingAdmissionPolicyBinding")))
+    {
         apply_object(&client, &discovery, obj, false)
             .await
             .unwrap_or_else(|e| panic!("install {} {}: {e}", obj["kind"], obj["metadata"]["name"]));

@@ -186,6 +186,14 @@ impl Operator {
         Operator { child, log }
     }
 
+    /// Starts `gregor run` as the chart's ServiceAccount, with exactly the chart's RBAC and write
+    /// guard (installed first from `deploy/gregor.yaml`): how every suite runs the operator, so
+    /// a suite that needs more than the chart grants shows the chart is wrong.
+    pub async fn start_with_chart_rbac(world: &World, name: &str, extra_args: &[&str]) -> Operator {
+        let kubeconfig = chart_rbac::install(world).await;
+        Operator::start(world, &kubeconfig, name, extra_args)
+    }
+
     /// Whether the process has ended.
     pub fn has_exited(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(Some(_)))
