@@ -73,6 +73,9 @@ struct RunArgs {
     /// Resync period of converged clusters, in seconds.
     #[arg(long, default_value_t = 300)]
     resync_seconds: u64,
+    /// Test hook: start the watches behind the child caches this many milliseconds late.
+    #[arg(long, hide = true)]
+    debug_delay_child_watches_ms: Option<u64>,
     /// Log as JSON.
     #[arg(long, env = "GREGOR_LOG_JSON")]
     log_json: bool,
@@ -203,6 +206,7 @@ fn run_operator(args: RunArgs) -> Result<()> {
             kafka_hosts_file: args.kafka_hosts_file,
             kafka_loopback_only: args.kafka_loopback_only,
             resync: std::time::Duration::from_secs(args.resync_seconds),
+            debug_delay_child_watches: args.debug_delay_child_watches_ms.map(std::time::Duration::from_millis),
             ..controller::context::Settings::default()
         };
         let opts = controller::run::RunOptions { settings, leader, namespace: args.namespace, telemetry: Some(telemetry) };

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -28,6 +28,46 @@ pub struct Stores {
     pub nodes: Store<Node>,
 }
 
+impl Stores {
+    /// Resolves once every cache has had its initial list (a dropped writer counts as never).
+    pub async fn wait_until_ready(&self) -> bool {
+        let (a, b, c, d, e, f, g, h) = futures::join!(
+            self.pods.wait_until_ready(),
+            self.stateful_sets.wait_until_ready(),
+            self.config_maps.wait_until_ready(),
+            self.services.wait_until_ready(),
+            self.service_accounts.wait_until_ready(),
+            self.pod_disruption_budgets.wait_until_ready(),
+            self.secrets.wait_until_ready(),
+            self.nodes.wait_until_ready(),
+        );
+        [a.is_ok(), b.is_ok(), c.is_ok(), d.is_ok(), e.is_ok(), f.is_ok(), g.is_ok(), h.is_ok()].iter().all(|ok| *ok)
+    }
+}
+
+/// Closed until every reflector cache the cluster reconciler reads has synced. A reconcile that
+/// finds it closed acts on nothing and requeues: a decision taken on an empty cache (no
+/// StatefulSet seen, so no scale-down to refuse) would fail open.
+#[derive(Clone, Debug, Default)]
+pub struct CacheGate(Arc<AtomicBool>);
+
+impl CacheGate {
+    pub fn is_open(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+
+    /// Opens the gate once `stores` have all synced.
+    pub fn open_when_synced(&self, stores: Stores) {
+        let gate = self.0.clone();
+        tokio::spawn(async move {
+            if stores.wait_until_ready().await {
+                gate.store(true, Ordering::Release);
+                tracing::info!("every cache has synced: reconciles may act");
+            }
+        });
+    }
+}
+
 /// Operator settings from the command line.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -41,6 +81,9 @@ pub struct Settings {
     pub resync: Duration,
     /// Limits of the roll planner.
     pub roll_policy: crate::roll::Policy,
+    /// Test hook: start the watches behind the child caches this much later, to show that
+    /// reconciles wait for them (`--debug-delay-child-watches-ms`).
+    pub debug_delay_child_watches: Option<Duration>,
 }
 
 impl Default for Settings {
@@ -51,6 +94,7 @@ impl Default for Settings {
             requeue_busy: Duration::from_secs(2),
             resync: Duration::from_secs(300),
             roll_policy: crate::roll::Policy::default(),
+            debug_delay_child_watches: None,
         }
     }
 }
@@ -92,6 +136,8 @@ pub struct Context {
     pub settings: Settings,
     pub recorder: Recorder,
     pub metrics: Metrics,
+    /// Open once the caches in `stores` have synced.
+    pub caches: CacheGate,
     /// Per cluster (`namespace/name`).
     pub kafka: Mutex<HashMap<String, CachedKafka>>,
     /// What we applied last, per object, to skip unchanged applies (see `apply`).
@@ -107,6 +153,7 @@ impl Context {
             stores,
             settings,
             metrics: Metrics::default(),
+            caches: CacheGate::default(),
             kafka: Mutex::new(HashMap::new()),
             applied: Mutex::new(HashMap::new()),
         }

@@ -54,13 +54,27 @@ where
 /// A reflector over objects carrying `app.kubernetes.io/managed-by=gregor`: a cache, and the
 /// stream of changes that drives the controller.
 macro_rules! owned_reflector {
-    ($client:expr, $ns:expr, $kind:ty) => {{
+    ($client:expr, $ns:expr, $kind:ty, $delay:expr) => {{
         let (reader, writer) = reflector::store::<$kind>();
         let config = WatchConfig::default().labels(&format!("{}={}", names::labels::MANAGED_BY, names::labels::MANAGED_BY_VALUE));
         let stream =
             reflector::reflector(writer, watcher::watcher(api::<$kind>(&$client, $ns), config)).default_backoff().touched_objects();
-        (reader, stream)
+        (reader, delayed(stream, $delay))
     }};
+}
+
+/// `stream`, started `delay` later (the `debug_delay_child_watches` test hook).
+fn delayed<S: futures::Stream + Send + 'static>(
+    stream: S,
+    delay: Option<std::time::Duration>,
+) -> impl futures::Stream<Item = S::Item> + Send {
+    futures::stream::once(async move {
+        if let Some(d) = delay {
+            tokio::time::sleep(d).await;
+        }
+        stream
+    })
+    .flatten()
 }
 
 fn cluster_of<K: Resource>(obj: &K) -> Option<ObjectRef<KafkaCluster>> {
@@ -93,21 +107,26 @@ pub async fn run(client: kube::Client, opts: RunOptions) -> Result<(), RunError>
     }
 
     let ns = opts.namespace.as_deref();
-    let (pods, pod_stream) = owned_reflector!(client, ns, Pod);
-    let (stateful_sets, sts_stream) = owned_reflector!(client, ns, StatefulSet);
-    let (config_maps, cm_stream) = owned_reflector!(client, ns, ConfigMap);
-    let (services, svc_stream) = owned_reflector!(client, ns, Service);
-    let (service_accounts, sa_stream) = owned_reflector!(client, ns, ServiceAccount);
-    let (pdbs, pdb_stream) = owned_reflector!(client, ns, PodDisruptionBudget);
-    let (secrets, secret_stream) = owned_reflector!(client, ns, Secret);
+    let delay = opts.settings.debug_delay_child_watches;
+    let (pods, pod_stream) = owned_reflector!(client, ns, Pod, delay);
+    let (stateful_sets, sts_stream) = owned_reflector!(client, ns, StatefulSet, delay);
+    let (config_maps, cm_stream) = owned_reflector!(client, ns, ConfigMap, delay);
+    let (services, svc_stream) = owned_reflector!(client, ns, Service, delay);
+    let (service_accounts, sa_stream) = owned_reflector!(client, ns, ServiceAccount, delay);
+    let (pdbs, pdb_stream) = owned_reflector!(client, ns, PodDisruptionBudget, delay);
+    let (secrets, secret_stream) = owned_reflector!(client, ns, Secret, delay);
     let (nodes, node_writer) = reflector::store::<Node>();
-    let node_stream = reflector::reflector(node_writer, watcher::watcher(Api::<Node>::all(client.clone()), WatchConfig::default()))
-        .default_backoff()
-        .touched_objects();
+    let node_stream = delayed(
+        reflector::reflector(node_writer, watcher::watcher(Api::<Node>::all(client.clone()), WatchConfig::default()))
+            .default_backoff()
+            .touched_objects(),
+        delay,
+    );
 
     let stores =
         Stores { pods: pods.clone(), stateful_sets, config_maps, services, service_accounts, pod_disruption_budgets: pdbs, secrets, nodes };
-    let ctx = Arc::new(Context::new(client.clone(), stores, opts.settings.clone()));
+    let ctx = Arc::new(Context::new(client.clone(), stores.clone(), opts.settings.clone()));
+    ctx.caches.open_when_synced(stores);
     if let Some(t) = &opts.telemetry {
         t.attach(ctx.clone());
     }

@@ -318,3 +318,45 @@ async fn scale_up_scale_down_and_pause() {
     assert!(!log.contains("panicked"), "operator panicked:\n{}", op.log_tail(80));
     drop(op);
 }
+
+/// Issue #12 item 2: a refused scale-down stays refused across operator restarts. With a
+/// `ScaleDownBlocked` spec in place, the operator is SIGKILLed and started again three times,
+/// then once more with the watches behind its child caches started 8 s late (so the KafkaCluster
+/// arrives long before any StatefulSet is cached). The StatefulSet keeps its replicas and no
+/// broker pod goes; the refusal is reported again each time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn item2_refused_scale_down_survives_operator_restarts() {
+    let Some(_serial) = crate::support::world_test("e2e::scale::item2_refused_scale_down_survives_operator_restarts").await else { return };
+    let world = World::start().await.expect("world");
+    let client = world.client();
+    install_crds(&client).await;
+    create_namespace(&client, NS).await;
+    let mut op = Operator::start_with_chart_rbac(&world, "before", &[]).await;
+    let api: Api<KafkaCluster> = Api::namespaced(client.clone(), NS);
+    let sts: Api<StatefulSet> = Api::namespaced(client.clone(), NS);
+
+    apply_cluster(&client, NS, cluster(3, json!({}))).await;
+    wait_cluster_ready(&client, NS, CLUSTER, WAIT, &op).await;
+    let brokers = admin(&world, NS, CLUSTER, &[100, 101, 102]);
+    create_rf3_topic(&brokers, "pinned", 3).await;
+    apply_cluster(&client, NS, cluster(2, json!({}))).await;
+    wait_not_ready(&api, "ScaleDownBlocked").await;
+    let pods = pod_uids(&client).await;
+    assert_eq!(pods.len(), 4, "{pods:?}");
+
+    let restarts: [(&str, &[&str]); 4] =
+        [("restart-1", &[]), ("restart-2", &[]), ("restart-3", &[]), ("delayed-caches", &["--debug-delay-child-watches-ms=8000"])];
+    for (name, args) in restarts {
+        op.kill().await;
+        // The refusal must be written again by the new operator: clear the old one first.
+        let reset = json!({"status": {"conditions": []}});
+        api.patch_status(CLUSTER, &PatchParams::default(), &Patch::Merge(&reset)).await.expect("clear conditions");
+        op = Operator::start_with_chart_rbac(&world, name, args).await;
+        let message = wait_not_ready(&api, "ScaleDownBlocked").await;
+        // Past the delayed watches, and a few reconciles more.
+        tokio::time::sleep(Duration::from_secs(if args.is_empty() { 4 } else { 12 })).await;
+        assert_eq!(broker_replicas(&sts).await, Some(3), "{name}: the StatefulSet must keep broker 102");
+        assert_eq!(pod_uids(&client).await, pods, "{name}: no broker pod may go or restart");
+        println!("PASS {name}: scale-down still refused ({message})");
+    }
+}

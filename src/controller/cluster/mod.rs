@@ -76,6 +76,9 @@ fn manual_roll_pools(ctx: &Context, model: &model::ClusterModel) -> BTreeSet<Str
         .collect()
 }
 
+/// How soon a reconcile that found the caches unsynced looks again.
+const CACHE_SYNC_RECHECK: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Reconciles one KafkaCluster.
 #[instrument(skip_all, fields(cluster = %kc.name_any(), namespace = kc.namespace().unwrap_or_default()))]
 pub async fn reconcile(kc: Arc<KafkaCluster>, ctx: Arc<Context>) -> Result<Requeue> {
@@ -85,6 +88,11 @@ pub async fn reconcile(kc: Arc<KafkaCluster>, ctx: Arc<Context>) -> Result<Reque
     let name = kc.name_any();
     let now = Timestamp::now();
     let generation = kc.meta().generation;
+    if !ctx.caches.is_open() {
+        // Fail closed: nothing is decided from caches that have not synced yet.
+        tracing::debug!("caches not synced yet; looking again shortly");
+        return Ok(Requeue::requeue(CACHE_SYNC_RECHECK));
+    }
     if kc.meta().deletion_timestamp.is_some() {
         // Children go with the owner references; PVCs follow their retention policy.
         kafka_facts::forget_admin_client(&ctx, &ns, &name);
@@ -114,7 +122,7 @@ pub async fn reconcile(kc: Arc<KafkaCluster>, ctx: Arc<Context>) -> Result<Reque
     // Refusals that keep the running cluster untouched.
     let mut refusal: Option<Refusal> = scale::downgrade_refusal(kc.status.as_ref(), model);
     let mut facts: Option<KafkaFacts> = None;
-    let shrinking = scale::shrinking_pools(&ctx, model);
+    let shrinking = scale::shrinking_pools(&ctx, model, kc.status.as_ref());
     if refusal.is_none() && !shrinking.is_empty() {
         let gathered = kafka_facts::gather(&admin, model).await;
         refusal = scale::scale_down_refusal(&shrinking, gathered.as_ref().ok());

@@ -24,7 +24,43 @@ pub struct Shrink {
 }
 
 /// Pools whose StatefulSet runs more nodes than the spec now asks for, or that the spec dropped.
-pub fn shrinking_pools(ctx: &Context, model: &ClusterModel) -> Vec<Shrink> {
+/// A pool the status recorded but whose StatefulSet is not in the cache counts too, from the
+/// status's node ids: a missing input must never let a scale-down through.
+pub fn shrinking_pools(ctx: &Context, model: &ClusterModel, previous: Option<&KafkaClusterStatus>) -> Vec<Shrink> {
+    let mut out = cached_shrinks(ctx, model);
+    for shrink in recorded_shrinks(model, previous) {
+        if !out.iter().any(|s| s.pool == shrink.pool) {
+            out.push(shrink);
+        }
+    }
+    out.sort_by(|a, b| a.pool.cmp(&b.pool));
+    out
+}
+
+/// Shrinks seen from the status alone: pools whose recorded node ids outnumber what the spec now
+/// asks for. A dropped pool's role is unknown here, so it counts as a controller pool (refused).
+pub fn recorded_shrinks(model: &ClusterModel, previous: Option<&KafkaClusterStatus>) -> Vec<Shrink> {
+    let Some(status) = previous else {
+        return Vec::new();
+    };
+    status
+        .node_pools
+        .iter()
+        .filter_map(|recorded| {
+            let pool = model.pools.iter().find(|p| p.name == recorded.name);
+            let wanted = pool.map_or(0, |p| usize::try_from(p.replicas).unwrap_or(0));
+            let mut ids = recorded.node_ids.clone();
+            ids.sort_unstable();
+            (ids.len() > wanted).then(|| Shrink {
+                pool: recorded.name.clone(),
+                removed: ids.split_off(wanted),
+                controller: pool.is_none_or(|p| p.roles.controller),
+            })
+        })
+        .collect()
+}
+
+fn cached_shrinks(ctx: &Context, model: &ClusterModel) -> Vec<Shrink> {
     let Some(uid) = model.uid.as_deref() else {
         return Vec::new();
     };
@@ -179,6 +215,42 @@ mod tests {
         let removed = removed_brokers(&registered, &model, &["c-brokers-100", "c-brokers-105"]);
         assert_eq!(removed, RemovedBrokers { unregister: vec![103], waiting: vec![104, 105] });
         assert_eq!(removed_brokers(&[(101, true)], &model, &[]), RemovedBrokers::default());
+    }
+
+    #[test]
+    fn recorded_node_ids_count_as_shrinks_when_the_cache_has_no_statefulset() {
+        use crate::api::cluster::{KafkaClusterStatus, NodePoolStatus};
+        let kc: crate::api::KafkaCluster = serde_json::from_value(serde_json::json!({
+            "apiVersion": "kafka.gregor.dev/v1alpha1", "kind": "KafkaCluster",
+            "metadata": {"name": "c", "namespace": "ns", "uid": "u"},
+            "spec": {"version": "4.4.0",
+                "nodePools": [
+                    {"name": "controllers", "roles": ["controller"], "replicas": 1, "storage": {"type": "ephemeral"}},
+                    {"name": "brokers", "roles": ["broker"], "replicas": 2, "nodeIdStart": 100, "storage": {"type": "ephemeral"}}],
+                "listeners": [{"name": "plain", "port": 9092, "type": "internal", "tls": false}]}
+        }))
+        .expect("cluster");
+        let observed = crate::model::Observed { cluster_id: "MkU3OEVBNTcwNTJENDM2Qg".into(), node_id_starts: Default::default() };
+        let model = crate::model::validate(&kc, &observed).expect("valid").model;
+        let pool = |name: &str, node_ids: Vec<i32>| NodePoolStatus { name: name.into(), node_ids };
+        let cases = [
+            ("no status", None, vec![]),
+            ("same size", Some(vec![pool("controllers", vec![0]), pool("brokers", vec![100, 101])]), vec![]),
+            (
+                "brokers 3 -> 2",
+                Some(vec![pool("controllers", vec![0]), pool("brokers", vec![102, 100, 101])]),
+                vec![shrink("brokers", vec![102], false)],
+            ),
+            (
+                "dropped pool: role unknown, refused as a controller pool",
+                Some(vec![pool("old", vec![200, 201])]),
+                vec![shrink("old", vec![200, 201], true)],
+            ),
+        ];
+        for (name, pools, want) in cases {
+            let status = pools.map(|node_pools| KafkaClusterStatus { node_pools, ..KafkaClusterStatus::default() });
+            assert_eq!(recorded_shrinks(&model, status.as_ref()), want, "case {name}");
+        }
     }
 
     #[test]
