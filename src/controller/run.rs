@@ -11,13 +11,13 @@ use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::watcher::{self, Config as WatchConfig};
 use kube::runtime::{Controller, WatchStreamExt};
 use kube::{Resource, ResourceExt};
-use serde::de::DeserializeOwned;
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 
 use super::cluster;
 use super::context::{Context, Settings, Stores};
 use super::leader::{self, LeaderConfig};
+use super::watch::namespaced_api;
 use crate::api::KafkaCluster;
 use crate::model::names;
 
@@ -41,24 +41,15 @@ pub enum RunError {
     ElectionEnded,
 }
 
-fn api<K>(client: &kube::Client, namespace: Option<&str>) -> Api<K>
-where
-    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
-{
-    match namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    }
-}
-
 /// A reflector over objects carrying `app.kubernetes.io/managed-by=gregor`: a cache, and the
 /// stream of changes that drives the controller.
 macro_rules! owned_reflector {
     ($client:expr, $ns:expr, $kind:ty) => {{
         let (reader, writer) = reflector::store::<$kind>();
         let config = WatchConfig::default().labels(&format!("{}={}", names::labels::MANAGED_BY, names::labels::MANAGED_BY_VALUE));
-        let stream =
-            reflector::reflector(writer, watcher::watcher(api::<$kind>(&$client, $ns), config)).default_backoff().touched_objects();
+        let stream = reflector::reflector(writer, watcher::watcher(namespaced_api::<$kind>(&$client, $ns), config))
+            .default_backoff()
+            .touched_objects();
         (reader, stream)
     }};
 }
@@ -111,7 +102,7 @@ pub async fn run(client: kube::Client, opts: RunOptions) -> Result<(), RunError>
         t.attach(ctx.clone());
     }
     let pods_for_nodes: Store<Pod> = pods;
-    let clusters: Api<KafkaCluster> = api(&client, ns);
+    let clusters: Api<KafkaCluster> = namespaced_api(&client, ns);
     let controller = Controller::new(clusters, WatchConfig::default())
         .owns_stream(sts_stream)
         .owns_stream(cm_stream)

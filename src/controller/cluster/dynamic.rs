@@ -230,7 +230,7 @@ mod tests {
                     name: (*k).into(),
                     value: Some((*v).into()),
                     read_only: *ro,
-                    source: source.clone(),
+                    source: *source,
                     sensitive: false,
                 })
                 .collect()),

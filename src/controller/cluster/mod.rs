@@ -15,32 +15,21 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action as Requeue;
 use kube::{Resource, ResourceExt};
 use tracing::{info, instrument, warn};
 
 use crate::api::KafkaCluster;
-use crate::api::cluster::KafkaClusterStatus;
 use crate::controller::context::Context;
 use crate::controller::error::{ControllerError, Result};
-use crate::controller::topic::lifecycle::{annotation_true, is_paused};
+use crate::controller::kafka_access;
+use crate::controller::lifecycle::{annotation_true, is_paused};
+use crate::controller::status_write::write_status;
 use crate::model::{self, Observed, names};
 use crate::render;
 use crate::roll::{self, Action};
 use observe::{Inputs, KafkaFacts};
 use status::{Refusal, StatusInputs};
-
-async fn write_status(kc: &KafkaCluster, ctx: &Context, status: KafkaClusterStatus) -> Result<()> {
-    if kc.status.as_ref() == Some(&status) {
-        return Ok(());
-    }
-    let api: Api<KafkaCluster> = Api::namespaced(ctx.client.clone(), &kc.namespace().unwrap_or_default());
-    let patch = crate::controller::status_patch::status_patch(kc.status.as_ref(), &status);
-    api.patch_status(&kc.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
-    ctx.metrics.count_write();
-    Ok(())
-}
 
 /// The cluster's pods, by name, from the cache.
 fn cluster_pods(ctx: &Context, ns: &str, cluster: &str) -> BTreeMap<String, Pod> {
@@ -87,11 +76,11 @@ pub async fn reconcile(kc: Arc<KafkaCluster>, ctx: Arc<Context>) -> Result<Reque
     let generation = kc.meta().generation;
     if kc.meta().deletion_timestamp.is_some() {
         // Children go with the owner references; PVCs follow their retention policy.
-        kafka_facts::forget_admin_client(&ctx, &ns, &name);
+        kafka_access::forget_admin_client(&ctx, &ns, &name);
         return Ok(Requeue::await_change());
     }
     if is_paused(kc.meta()) {
-        write_status(&kc, &ctx, status::paused(kc.status.as_ref(), generation, now)).await?;
+        write_status(&ctx, kc.as_ref(), &status::paused(kc.status.as_ref(), generation, now)).await?;
         return Ok(Requeue::requeue(ctx.settings.resync));
     }
 
@@ -101,7 +90,7 @@ pub async fn reconcile(kc: Arc<KafkaCluster>, ctx: Arc<Context>) -> Result<Reque
         Ok(v) => v,
         Err(errors) => {
             warn!(%errors, "invalid spec; nothing applied");
-            write_status(&kc, &ctx, status::invalid(kc.status.as_ref(), generation, &errors, now)).await?;
+            write_status(&ctx, kc.as_ref(), &status::invalid(kc.status.as_ref(), generation, &errors, now)).await?;
             return Ok(Requeue::await_change());
         }
     };
@@ -109,7 +98,7 @@ pub async fn reconcile(kc: Arc<KafkaCluster>, ctx: Arc<Context>) -> Result<Reque
     let objects = render::render(model)?;
     let password = identity::operator_password(model, &ctx).await?;
     let pods = cluster_pods(&ctx, &ns, &name);
-    let admin = kafka_facts::admin_client(&ctx, model, password.as_deref()).map_err(ControllerError::from)?;
+    let admin = kafka_access::admin_client(&ctx, model, password.as_deref()).map_err(ControllerError::from)?;
 
     // Refusals that keep the running cluster untouched.
     let mut refusal: Option<Refusal> = scale::downgrade_refusal(kc.status.as_ref(), model);
@@ -202,7 +191,7 @@ pub async fn reconcile(kc: Arc<KafkaCluster>, ctx: Arc<Context>) -> Result<Reque
         metadata_level,
         now,
     });
-    write_status(&kc, &ctx, new_status).await?;
+    write_status(&ctx, kc.as_ref(), &new_status).await?;
     tracing::debug!(
         api_requests = crate::controller::context::api_requests() - requests_before,
         action = ?action,

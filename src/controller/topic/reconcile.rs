@@ -4,22 +4,25 @@
 use std::sync::Arc;
 
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use tracing::{info, instrument, warn};
 
+use super::TopicContext;
 use super::conflict::{Claim, claimed_by_another, held_by};
-use super::kafka_ops::{DescribeTopic, OpError, TopicOps};
-use super::lifecycle::{Lifecycle, add_finalizer, is_managed, is_paused, lifecycle, remove_finalizer};
+use super::kafka_ops::{DescribeTopic, TopicOps};
 use super::plan::{Outcome, TopicPlan, plan, replication_factor};
 use super::status::{TopicFacts, status, verdict};
-use super::{RECHECK, TopicContext};
 use crate::api::KafkaTopic;
 use crate::api::topic::{DeletionPolicy, KafkaTopicStatus};
-use crate::controller::cluster::kafka_facts::{ConnectError, connect};
 use crate::controller::conditions::{self, Verdict};
+use crate::controller::kafka_access::calls::OpError;
+use crate::controller::kafka_access::{ConnectError, connect};
+use crate::controller::lifecycle::{Lifecycle, add_finalizer, is_managed, is_paused, lifecycle, remove_finalizer};
+use crate::controller::status_write::write_status;
+use crate::controller::watch::RECHECK;
 use crate::kafka::ResponseError;
 use crate::kafka::ops::topics::CreatedTopic;
 use crate::model::topic::{TopicDefaults, desired_topic, topic_name};
@@ -68,20 +71,9 @@ fn claims_on(ctx: &TopicContext, me: &Claim) -> Vec<Claim> {
         .collect()
 }
 
-async fn write_status(kt: &KafkaTopic, ctx: &TopicContext, new: KafkaTopicStatus) -> Result<(), TopicError> {
-    if kt.status.as_ref() == Some(&new) {
-        return Ok(());
-    }
-    let api: Api<KafkaTopic> = Api::namespaced(ctx.base.client.clone(), &kt.namespace().unwrap_or_default());
-    let patch = super::lifecycle::status_patch(kt.status.as_ref(), &new);
-    api.patch_status(&kt.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
-    ctx.base.metrics.count_write();
-    Ok(())
-}
-
 /// Writes a Ready verdict that says nothing new about the topic itself.
 async fn report(kt: &KafkaTopic, ctx: &TopicContext, verdict: Verdict) -> Result<(), TopicError> {
-    write_status(kt, ctx, status(kt.status.as_ref(), kt.meta().generation, verdict, None, Timestamp::now())).await
+    Ok(write_status(&ctx.base, kt, &status(kt.status.as_ref(), kt.meta().generation, verdict, None, Timestamp::now())).await?)
 }
 
 /// Carries out a plan; returns what creation reported, if it created the topic.
@@ -149,7 +141,7 @@ pub async fn reconcile(kt: Arc<KafkaTopic>, ctx: Arc<TopicContext>) -> Result<Ac
     if paused && kt.meta().deletion_timestamp.is_none() {
         let previous = kt.status.clone().unwrap_or_default();
         let conditions = conditions::paused(&previous.conditions, kt.meta().generation, Timestamp::now());
-        write_status(&kt, &ctx, KafkaTopicStatus { conditions, ..previous }).await?;
+        write_status(&ctx.base, kt.as_ref(), &KafkaTopicStatus { conditions, ..previous }).await?;
         return Ok(Action::await_change());
     }
     match lifecycle(kt.meta(), wants_finalizer) {
@@ -246,7 +238,7 @@ pub async fn reconcile(kt: Arc<KafkaTopic>, ctx: Arc<TopicContext>) -> Result<Ac
         (None, None) => TopicFacts { topic_name: topic.clone(), ..TopicFacts::default() },
     };
     let verdict = verdict(&plan.outcome, &facts);
-    write_status(&kt, &ctx, status(kt.status.as_ref(), kt.meta().generation, verdict, Some(facts), Timestamp::now())).await?;
+    write_status(&ctx.base, kt.as_ref(), &status(kt.status.as_ref(), kt.meta().generation, verdict, Some(facts), Timestamp::now())).await?;
     Ok(match plan.outcome {
         Outcome::Ready | Outcome::Creating | Outcome::PartitionDecrease { .. } => Action::requeue(ctx.base.settings.resync),
         Outcome::Settling | Outcome::Growing | Outcome::Reassigning(_) | Outcome::WaitingForBrokers { .. } => {

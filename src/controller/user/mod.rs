@@ -25,7 +25,8 @@ use tracing::{debug, warn};
 
 use crate::api::{KafkaCluster, KafkaUser};
 use crate::controller::context::Context;
-use crate::controller::topic::{CONCURRENCY, cluster_watch, lifecycle, namespaced_api};
+use crate::controller::lifecycle;
+use crate::controller::watch::{CONCURRENCY, cluster_watch, namespaced_api};
 use crate::model::user::Credentials;
 use kafka_ops::UserOpsRegistry;
 pub use reconcile::{UserError, error_policy, reconcile};

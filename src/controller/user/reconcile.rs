@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
@@ -17,11 +17,12 @@ use super::secret::{self, owned_by, secret_state, secret_text, user_secret};
 use super::{UserContext, needs_secret};
 use crate::api::KafkaUser;
 use crate::api::user::KafkaUserStatus;
-use crate::controller::cluster::kafka_facts::{ConnectError, connect};
 use crate::controller::conditions::{self, PAUSED, READY, Verdict, WARNING, merge};
-use crate::controller::topic::RECHECK;
-use crate::controller::topic::kafka_ops::OpError;
-use crate::controller::topic::lifecycle::{Lifecycle, add_finalizer, is_managed, is_paused, lifecycle, remove_finalizer};
+use crate::controller::kafka_access::calls::OpError;
+use crate::controller::kafka_access::{ConnectError, connect};
+use crate::controller::lifecycle::{Lifecycle, add_finalizer, is_managed, is_paused, lifecycle, remove_finalizer};
+use crate::controller::status_write::write_status;
+use crate::controller::watch::RECHECK;
 use crate::kafka::ops::acls::{AclBinding, AclFilter};
 use crate::kafka::ops::scram::generate_password;
 use crate::model::user::{Credentials, DesiredUser, desired_user, principal};
@@ -60,17 +61,6 @@ enum ActError {
     Kube(#[from] kube::Error),
 }
 
-async fn write_status(ku: &KafkaUser, ctx: &UserContext, new: KafkaUserStatus) -> Result<(), UserError> {
-    if ku.status.as_ref() == Some(&new) {
-        return Ok(());
-    }
-    let api: Api<KafkaUser> = Api::namespaced(ctx.base.client.clone(), &ku.namespace().unwrap_or_default());
-    let patch = crate::controller::topic::lifecycle::status_patch(ku.status.as_ref(), &new);
-    api.patch_status(&ku.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
-    ctx.base.metrics.count_write();
-    Ok(())
-}
-
 fn status(ku: &KafkaUser, verdicts: &[Verdict], desired: Option<&DesiredUser>) -> KafkaUserStatus {
     let previous = ku.status.clone().unwrap_or_default();
     let generation = ku.meta().generation;
@@ -87,7 +77,7 @@ fn status(ku: &KafkaUser, verdicts: &[Verdict], desired: Option<&DesiredUser>) -
 }
 
 async fn report(ku: &KafkaUser, ctx: &UserContext, verdict: Verdict) -> Result<(), UserError> {
-    write_status(ku, ctx, status(ku, &[verdict], None)).await
+    Ok(write_status(&ctx.base, ku, &status(ku, &[verdict], None)).await?)
 }
 
 fn acl_filters(acls: &[AclBinding]) -> Vec<AclFilter> {
@@ -207,7 +197,7 @@ pub async fn reconcile(ku: Arc<KafkaUser>, ctx: Arc<UserContext>) -> Result<Acti
     if paused && ku.meta().deletion_timestamp.is_none() {
         let previous = ku.status.clone().unwrap_or_default();
         let conditions = conditions::paused(&previous.conditions, ku.meta().generation, Timestamp::now());
-        write_status(&ku, &ctx, KafkaUserStatus { conditions, ..previous }).await?;
+        write_status(&ctx.base, ku.as_ref(), &KafkaUserStatus { conditions, ..previous }).await?;
         return Ok(Action::await_change());
     }
     match lifecycle(ku.meta(), managed) {
@@ -307,7 +297,7 @@ pub async fn reconcile(ku: Arc<KafkaUser>, ctx: Arc<UserContext>) -> Result<Acti
             ),
         ),
     };
-    write_status(&ku, &ctx, status(&ku, &[ready], Some(&desired))).await?;
+    write_status(&ctx.base, ku.as_ref(), &status(&ku, &[ready], Some(&desired))).await?;
     Ok(Action::requeue(ctx.base.settings.resync))
 }
 

@@ -170,23 +170,3 @@ mod tests {
         assert_ne!(running, paused, "pausing and resuming reach the reconciler");
     }
 }
-
-pub use crate::controller::status_patch::status_patch;
-
-#[cfg(test)]
-mod patch_tests {
-    use super::*;
-    use crate::api::topic::{KafkaTopicStatus, ReassignmentStatus};
-
-    #[test]
-    fn cleared_fields_become_null() {
-        let old = KafkaTopicStatus {
-            reassignment: Some(ReassignmentStatus { target_replicas: 3, partitions_done: 0, partitions_total: 1 }),
-            replicas: Some(2),
-            ..KafkaTopicStatus::default()
-        };
-        let new = KafkaTopicStatus { replicas: Some(3), ..KafkaTopicStatus::default() };
-        assert_eq!(status_patch(Some(&old), &new), serde_json::json!({"status": {"replicas": 3, "reassignment": null}}));
-        assert_eq!(status_patch(None, &new), serde_json::json!({"status": {"replicas": 3}}));
-    }
-}
