@@ -20,8 +20,6 @@ pub enum WaitReason {
 pub enum Action {
     /// Nothing is outdated and every node is Ready and caught up.
     Idle,
-    /// Reconciliation is paused by annotation; nothing is restarted.
-    Paused,
     /// Delete this pod now; the StatefulSet recreates it on the current revision.
     Restart {
         node: NodeId,

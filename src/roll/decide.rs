@@ -14,21 +14,17 @@ fn roll_order(obs: &Observation, node: &NodeObservation) -> (u8, bool, i32) {
 /// Decides the next step of a rolling restart.
 ///
 /// Rules, in order:
-/// 1. Paused: do nothing.
-/// 2. An outdated pod that is stuck (crash-looping, image pull failing, unschedulable) is
+/// 1. An outdated pod that is stuck (crash-looping, image pull failing, unschedulable) is
 ///    restarted out of turn: it is down already, so the number of down nodes cannot grow.
-/// 3. Any node that is not Ready and caught up holds the roll: an up-to-date stuck pod halts it,
+/// 2. Any node that is not Ready and caught up holds the roll: an up-to-date stuck pod halts it,
 ///    anything else is waited for (reported as overdue after `policy.catch_up_timeout`), or, when
 ///    Kafka would refuse the next broker anyway, reported as blocked on its partitions. This
 ///    includes the node restarted last, so a roll is over only when that node has caught up.
-/// 4. Nothing outdated and every node healthy: idle.
-/// 5. Otherwise the first outdated node in roll order is the candidate. A controller waits for
+/// 3. Nothing outdated and every node healthy: idle.
+/// 4. Otherwise the first outdated node in roll order is the candidate. A controller waits for
 ///    the quorum to be caught up; a broker waits until no protectable partition would fall below
 ///    its min ISR. Then it is restarted.
 pub fn decide(obs: &Observation, policy: &Policy) -> Action {
-    if obs.paused {
-        return Action::Paused;
-    }
     let mut outdated: Vec<&NodeObservation> = obs.nodes.iter().filter(|n| n.is_outdated()).collect();
     outdated.sort_by_key(|n| roll_order(obs, n));
 

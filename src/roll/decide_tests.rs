@@ -36,7 +36,6 @@ fn split_cluster() -> Observation {
         ],
         active_controller: Some(1),
         quorum_caught_up: Some(true),
-        paused: false,
     }
 }
 
@@ -72,7 +71,6 @@ fn table() {
             with(all_current.clone(), 100, |n| n.phase = PodPhase::Starting),
             Action::Wait { node: 100, pod: "c-pool-100".into(), reason: WaitReason::NodeNotCaughtUp, overdue: false },
         ),
-        ("paused does nothing", Observation { paused: true, ..split_cluster() }, Action::Paused),
         (
             "controllers first, lowest non-active id",
             split_cluster(),
@@ -273,7 +271,7 @@ fn combined(quorum: Option<bool>, verdict: RestartVerdict) -> Observation {
     let mut nodes = vec![outdated(node(0, Role::Combined)), outdated(node(1, Role::Combined)), outdated(node(2, Role::Combined))];
     nodes[0].restart_verdict = verdict;
     // Node 2 is the active controller, so it goes last; node 0 is first.
-    Observation { nodes, active_controller: Some(2), quorum_caught_up: quorum, paused: false }
+    Observation { nodes, active_controller: Some(2), quorum_caught_up: quorum }
 }
 
 /// Simulates a whole roll: after each restart the pod comes back on the new revision, becomes
@@ -350,9 +348,9 @@ fn arb_observation() -> impl Strategy<Value = Observation> {
     (1usize..8)
         .prop_flat_map(|n| {
             let nodes: Vec<_> = (0..n as i32).map(arb_node).collect();
-            (nodes, proptest::option::of(0..n as i32), proptest::option::of(any::<bool>()), any::<bool>())
+            (nodes, proptest::option::of(0..n as i32), proptest::option::of(any::<bool>()))
         })
-        .prop_map(|(nodes, active, quorum, paused)| Observation { nodes, active_controller: active, quorum_caught_up: quorum, paused })
+        .prop_map(|(nodes, active, quorum)| Observation { nodes, active_controller: active, quorum_caught_up: quorum })
 }
 
 proptest! {
@@ -377,11 +375,10 @@ proptest! {
                     prop_assert_eq!(obs.quorum_caught_up, Some(true));
                 }
             }
-            prop_assert!(!obs.paused);
         }
     }
 
-    /// Idle means done: nothing outdated and every node healthy (or reconciliation paused).
+    /// Idle means done: nothing outdated and every node healthy.
     #[test]
     fn idle_only_when_converged(obs in arb_observation()) {
         if decide(&obs, &Policy::default()) == Action::Idle {

@@ -132,8 +132,6 @@ pub struct Observation {
     /// Every voter other than the leader has caught up with it (DescribeQuorum). `None` when
     /// unknown.
     pub quorum_caught_up: Option<bool>,
-    /// `kafka.gregor.dev/pause-reconciliation=true`.
-    pub paused: bool,
 }
 
 /// Limits that turn waits into conditions.

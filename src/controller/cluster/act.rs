@@ -11,7 +11,7 @@ use kube::runtime::events::{Event, EventType};
 use kube::{Resource, ResourceExt};
 use tracing::{info, warn};
 
-use super::status::Refusal;
+use super::scale::Refusal;
 use crate::api::KafkaCluster;
 use crate::controller::apply::{self, delete_orphan, orphans};
 use crate::controller::context::Context;

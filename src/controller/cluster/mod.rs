@@ -20,16 +20,19 @@ use kube::{Resource, ResourceExt};
 use tracing::{info, instrument, warn};
 
 use crate::api::KafkaCluster;
+use crate::api::cluster::KafkaClusterStatus;
 use crate::controller::context::Context;
 use crate::controller::error::{ControllerError, Result};
 use crate::controller::kafka_access;
 use crate::controller::lifecycle::{annotation_true, is_paused};
 use crate::controller::status_write::write_status;
+use crate::kafka;
 use crate::model::{self, Observed, names};
-use crate::render;
-use crate::roll::{self, Action};
+use crate::render::{self, ClusterObjects};
+use crate::roll::{self, Action, NodeId, Observation};
 use observe::{Inputs, KafkaFacts};
-use status::{Refusal, StatusInputs};
+use scale::Refusal;
+use status::StatusInputs;
 
 /// The cluster's pods, by name, from the cache.
 fn cluster_pods(ctx: &Context, ns: &str, cluster: &str) -> BTreeMap<String, Pod> {
@@ -65,7 +68,108 @@ fn manual_roll_pools(ctx: &Context, model: &model::ClusterModel) -> BTreeSet<Str
         .collect()
 }
 
-/// Reconciles one KafkaCluster.
+/// What a reconcile works with once the spec is valid and rendered.
+struct Valid<'a> {
+    kc: &'a KafkaCluster,
+    ctx: &'a Context,
+    validated: &'a model::Validated,
+    objects: &'a ClusterObjects,
+    pods: &'a BTreeMap<String, Pod>,
+    admin: &'a kafka::Client,
+    now: Timestamp,
+}
+
+impl Valid<'_> {
+    fn model(&self) -> &model::ClusterModel {
+        &self.validated.model
+    }
+
+    /// The observation inputs; `config_restarts` from the dynamic-config step.
+    fn inputs<'a>(
+        &'a self,
+        cordoned: &'a BTreeSet<String>,
+        config_restarts: &'a BTreeSet<NodeId>,
+        manual: &'a BTreeSet<String>,
+    ) -> Inputs<'a> {
+        Inputs {
+            model: self.model(),
+            objects: self.objects,
+            pods: self.pods,
+            cordoned,
+            config_restarts,
+            manual_roll_pools: manual,
+            now: self.now,
+        }
+    }
+
+    fn status(
+        &self,
+        observation: &Observation,
+        step: &Action,
+        refusal: Option<&Refusal>,
+        metadata_level: Option<i16>,
+    ) -> KafkaClusterStatus {
+        status::status(&StatusInputs {
+            previous: self.kc.status.as_ref(),
+            generation: self.kc.meta().generation,
+            model: self.model(),
+            warnings: &self.validated.warnings,
+            observation,
+            action: step,
+            refusal,
+            metadata_level,
+            now: self.now,
+        })
+    }
+
+    /// Asks Kafka when the cached observation cannot settle the roll, or metadata.version may be
+    /// behind. `known`: facts gathered earlier in this reconcile.
+    async fn facts_if_needed(&self, observation: &Observation, known: Option<KafkaFacts>) -> (bool, Option<KafkaFacts>) {
+        let needed = observe::needs_kafka(observation) || scale::metadata_upgrade_pending(self.kc.status.as_ref(), self.model());
+        if !needed || known.is_some() {
+            return (needed, known);
+        }
+        match kafka_facts::gather(self.admin, self.model()).await {
+            Ok(f) => (true, Some(f)),
+            Err(e) => {
+                info!(error = %e, "Kafka's Admin API did not answer; the roll waits");
+                (true, None)
+            }
+        }
+    }
+
+    /// A refusal leaves the running cluster untouched: record it, write the status, look again soon.
+    async fn refuse(&self, refusal: Refusal, known: Option<KafkaFacts>) -> Result<Requeue> {
+        act::report_refusal(self.ctx, self.kc, &refusal).await;
+        let (cordoned, manual) = (cordoned_nodes(self.ctx), manual_roll_pools(self.ctx, self.model()));
+        let no_restarts = BTreeSet::new();
+        let observation = observe::observation(&self.inputs(&cordoned, &no_restarts, &manual));
+        let (_, facts) = self.facts_if_needed(&observation, known).await;
+        let metadata_level = facts.and_then(|f| f.metadata_level);
+        write_status(self.ctx, self.kc, &self.status(&observation, &Action::Idle, Some(&refusal), metadata_level)).await?;
+        Ok(Requeue::requeue(self.ctx.settings.requeue_busy))
+    }
+
+    /// Housekeeping that only runs while the roll is idle: brokers a scale-down removed stay
+    /// registered in KRaft until unregistered, so unregister them once their process has stopped
+    /// and their pod is gone (one DescribeCluster per idle reconcile); and raise metadata.version
+    /// once every node runs the new binaries. Returns whether a removal is still pending, and the
+    /// metadata.version level now active.
+    async fn idle_housekeeping(&self, metadata_level: Option<i16>) -> Result<(bool, Option<i16>)> {
+        let names: Vec<&str> = self.pods.keys().map(String::as_str).collect();
+        let removal_pending = match kafka_facts::unregister_removed_brokers(self.admin, self.model(), &names).await {
+            Ok(removed) => !removed.waiting.is_empty(),
+            Err(e) => {
+                info!(error = %e, "could not unregister removed brokers; trying again at the next reconcile");
+                false
+            }
+        };
+        let raised = act::upgrade_metadata_version(self.admin, self.model(), metadata_level).await?;
+        Ok((removal_pending, raised.or(metadata_level)))
+    }
+}
+
+/// Reconciles one KafkaCluster: every step either hands on to the next or returns.
 #[instrument(skip_all, fields(cluster = %kc.name_any(), namespace = kc.namespace().unwrap_or_default()))]
 pub async fn reconcile(kc: Arc<KafkaCluster>, ctx: Arc<Context>) -> Result<Requeue> {
     ctx.metrics.reconciles.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -84,6 +188,7 @@ pub async fn reconcile(kc: Arc<KafkaCluster>, ctx: Arc<Context>) -> Result<Reque
         return Ok(Requeue::requeue(ctx.settings.resync));
     }
 
+    // Validate and render, purely.
     let cluster_id = identity::cluster_id(&kc, &ctx).await?;
     let observed = Observed { cluster_id, node_id_starts: Observed::node_id_starts_from_status(&kc) };
     let validated = match model::validate(&kc, &observed) {
@@ -99,106 +204,57 @@ pub async fn reconcile(kc: Arc<KafkaCluster>, ctx: Arc<Context>) -> Result<Reque
     let password = identity::operator_password(model, &ctx).await?;
     let pods = cluster_pods(&ctx, &ns, &name);
     let admin = kafka_access::admin_client(&ctx, model, password.as_deref()).map_err(ControllerError::from)?;
+    let valid = Valid { kc: &kc, ctx: &ctx, validated: &validated, objects: &objects, pods: &pods, admin: &admin, now };
 
     // Refusals that keep the running cluster untouched.
-    let mut refusal: Option<Refusal> = scale::downgrade_refusal(kc.status.as_ref(), model);
-    let mut facts: Option<KafkaFacts> = None;
-    let shrinking = scale::shrinking_pools(&ctx, model);
-    if refusal.is_none() && !shrinking.is_empty() {
-        let gathered = kafka_facts::gather(&admin, model).await;
-        refusal = scale::scale_down_refusal(&shrinking, gathered.as_ref().ok());
-        facts = gathered.ok();
+    if let Some(refusal) = scale::downgrade_refusal(kc.status.as_ref(), model) {
+        return valid.refuse(refusal, None).await;
     }
-    let mut recreating = BTreeSet::new();
-    if refusal.is_none() {
-        let step = storage::reconcile(&ctx, &ns, &objects).await?;
-        refusal = step.refusal;
-        recreating = step.recreating;
-    }
-    if refusal.is_none() {
-        act::apply_objects(&ctx, &objects, &recreating).await?;
-        act::delete_orphans(&ctx, &kc, &objects).await?;
-    }
+    let facts = match scale::check_scale_down(&ctx, &admin, model).await {
+        Ok(facts) => facts,
+        Err((refusal, facts)) => return valid.refuse(refusal, facts).await,
+    };
+    let recreating = match storage::reconcile(&ctx, &ns, &objects).await? {
+        Ok(recreating) => recreating,
+        Err(refusal) => return valid.refuse(refusal, facts).await,
+    };
 
-    if let Some(r) = &refusal {
-        act::report_refusal(&ctx, &kc, r).await;
-    }
+    // Apply, clean up, and change what needs no restart.
+    act::apply_objects(&ctx, &objects, &recreating).await?;
+    act::delete_orphans(&ctx, &kc, &objects).await?;
     let cordoned = cordoned_nodes(&ctx);
     let manual = manual_roll_pools(&ctx, model);
-    if refusal.is_none() && !manual.is_empty() {
+    if !manual.is_empty() {
         act::hand_over_manual_roll(&ctx, model, &manual, &pods).await?;
     }
-    let config_restarts = if refusal.is_none() { dynamic::reconcile(&ctx, &admin, model, &objects, &pods).await? } else { BTreeSet::new() };
-    let mut inputs = Inputs {
-        model,
-        objects: &objects,
-        pods: &pods,
-        cordoned: &cordoned,
-        config_restarts: &config_restarts,
-        manual_roll_pools: &manual,
-        kafka: None,
-        paused: false,
-        now,
-    };
-    let base = observe::observation(&inputs);
-    let needs_kafka = observe::needs_kafka(&base) || scale::metadata_upgrade_pending(kc.status.as_ref(), model);
-    if needs_kafka && facts.is_none() {
-        match kafka_facts::gather(&admin, model).await {
-            Ok(f) => facts = Some(f),
-            Err(e) => info!(error = %e, "Kafka's Admin API did not answer; the roll waits"),
-        }
-    }
-    let (observation, action) = if refusal.is_some() {
-        (base, Action::Idle)
-    } else if needs_kafka {
-        inputs.kafka = facts.as_ref();
-        let obs = observe::observation(&inputs);
-        let action = roll::decide(&obs, &ctx.settings.roll_policy);
-        (obs, action)
-    } else {
-        (base, Action::Idle)
-    };
-    if refusal.is_none() {
-        act::perform(&ctx, &kc, &pods, &action).await?;
-    }
-    // Brokers a scale-down removed stay registered in KRaft until unregistered: once their
-    // process has stopped and their pod is gone, unregister them (one DescribeCluster per idle
-    // reconcile).
-    let mut removal_pending = false;
-    if refusal.is_none() && action == Action::Idle {
-        let names: Vec<&str> = pods.keys().map(String::as_str).collect();
-        match kafka_facts::unregister_removed_brokers(&admin, model, &names).await {
-            Ok(removed) => removal_pending = !removed.waiting.is_empty(),
-            Err(e) => info!(error = %e, "could not unregister removed brokers; trying again at the next reconcile"),
-        }
-    }
-    let mut metadata_level = facts.as_ref().and_then(|f| f.metadata_level);
-    if refusal.is_none()
-        && action == Action::Idle
-        && let Some(level) = act::upgrade_metadata_version(&admin, model, metadata_level).await?
-    {
-        metadata_level = Some(level);
-    }
+    let config_restarts = dynamic::reconcile(&ctx, &admin, model, &objects, &pods).await?;
 
-    let new_status = status::status(&StatusInputs {
-        previous: kc.status.as_ref(),
-        generation,
-        model,
-        warnings: &validated.warnings,
-        observation: &observation,
-        action: &action,
-        refusal: refusal.as_ref(),
-        metadata_level,
-        now,
-    });
-    write_status(&ctx, kc.as_ref(), &new_status).await?;
+    // Observe, and roll one step.
+    let observation = observe::observation(&valid.inputs(&cordoned, &config_restarts, &manual));
+    let (needs_kafka, facts) = valid.facts_if_needed(&observation, facts).await;
+    let (observation, step) = if needs_kafka {
+        let observation = match &facts {
+            Some(f) => observe::with_kafka_facts(observation, f),
+            None => observation,
+        };
+        let step = roll::decide(&observation, &ctx.settings.roll_policy);
+        (observation, step)
+    } else {
+        (observation, Action::Idle)
+    };
+    act::perform(&ctx, &kc, &pods, &step).await?;
+    let metadata_level = facts.as_ref().and_then(|f| f.metadata_level);
+    let (removal_pending, metadata_level) =
+        if step == Action::Idle { valid.idle_housekeeping(metadata_level).await? } else { (false, metadata_level) };
+
+    write_status(&ctx, kc.as_ref(), &valid.status(&observation, &step, None, metadata_level)).await?;
     tracing::debug!(
         api_requests = crate::controller::context::api_requests() - requests_before,
-        action = ?action,
+        step = ?step,
         "reconcile done"
     );
-    Ok(match action {
-        Action::Idle if refusal.is_none() && !removal_pending && recreating.is_empty() => Requeue::requeue(ctx.settings.resync),
+    Ok(match step {
+        Action::Idle if !removal_pending && recreating.is_empty() => Requeue::requeue(ctx.settings.resync),
         _ => Requeue::requeue(ctx.settings.requeue_busy),
     })
 }

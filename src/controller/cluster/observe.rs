@@ -38,8 +38,6 @@ pub struct Inputs<'a> {
     pub config_restarts: &'a BTreeSet<NodeId>,
     /// Pools asked to roll with the manual-roll annotation on their StatefulSet.
     pub manual_roll_pools: &'a BTreeSet<String>,
-    pub kafka: Option<&'a KafkaFacts>,
-    pub paused: bool,
     pub now: Timestamp,
 }
 
@@ -91,7 +89,7 @@ pub fn restart_reasons(
     reasons
 }
 
-/// The observation of every node of the cluster.
+/// The observation of every node of the cluster, from the caches alone (see [`with_kafka_facts`]).
 pub fn observation(inputs: &Inputs<'_>) -> Observation {
     let model = inputs.model;
     let mut nodes = Vec::new();
@@ -105,7 +103,6 @@ pub fn observation(inputs: &Inputs<'_>) -> Observation {
                 }
                 _ => Vec::new(),
             };
-            let facts = inputs.kafka;
             nodes.push(NodeObservation {
                 id,
                 pod: pod_name,
@@ -113,17 +110,23 @@ pub fn observation(inputs: &Inputs<'_>) -> Observation {
                 phase: pod_phase(pod),
                 unready_for: unready_for(pod, inputs.now),
                 restart_reasons,
-                caught_up: facts.and_then(|f| f.caught_up.get(&id).copied()),
-                restart_verdict: facts.and_then(|f| f.verdicts.get(&id).cloned()).unwrap_or_default(),
+                caught_up: None,
+                restart_verdict: RestartVerdict::default(),
             });
         }
     }
-    Observation {
-        nodes,
-        active_controller: inputs.kafka.and_then(|f| f.active_controller),
-        quorum_caught_up: inputs.kafka.and_then(|f| f.quorum_caught_up),
-        paused: inputs.paused,
+    Observation { nodes, active_controller: None, quorum_caught_up: None }
+}
+
+/// The observation completed with what Kafka said.
+pub fn with_kafka_facts(mut obs: Observation, facts: &KafkaFacts) -> Observation {
+    for node in &mut obs.nodes {
+        node.caught_up = facts.caught_up.get(&node.id).copied();
+        node.restart_verdict = facts.verdicts.get(&node.id).cloned().unwrap_or_default();
     }
+    obs.active_controller = facts.active_controller;
+    obs.quorum_caught_up = facts.quorum_caught_up;
+    obs
 }
 
 /// Whether Kafka must be asked this reconcile: something is outdated, or some pod is not Ready.

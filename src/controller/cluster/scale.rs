@@ -7,13 +7,22 @@ use std::collections::BTreeMap;
 use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef as StoreRef;
 
+use super::kafka_facts;
 use super::observe::KafkaFacts;
-use super::status::Refusal;
 use crate::api::cluster::KafkaClusterStatus;
 use crate::controller::apply::owned_by;
 use crate::controller::context::Context;
+use crate::kafka;
 use crate::model::version::{metadata_version_level, metadata_version_rank};
 use crate::model::{ClusterModel, names};
+
+/// Something that stops the reconcile from applying a change, with its reason. Produced here
+/// (scale-downs, downgrades) and by the storage step (claims that cannot grow).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    pub reason: &'static str,
+    pub message: String,
+}
 
 /// Nodes a change would remove from one pool.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -81,6 +90,24 @@ pub fn scale_down_refusal(shrinks: &[Shrink], facts: Option<&KafkaFacts>) -> Opt
             busy.join(", ")
         ),
     })
+}
+
+/// When pools shrink, asks Kafka whether the nodes to remove are free, and refuses the change
+/// otherwise. Returns the facts it gathered (if it asked), with the refusal too.
+pub async fn check_scale_down(
+    ctx: &Context,
+    admin: &kafka::Client,
+    model: &ClusterModel,
+) -> Result<Option<KafkaFacts>, (Refusal, Option<KafkaFacts>)> {
+    let shrinking = shrinking_pools(ctx, model);
+    if shrinking.is_empty() {
+        return Ok(None);
+    }
+    let facts = kafka_facts::gather(admin, model).await.ok();
+    match scale_down_refusal(&shrinking, facts.as_ref()) {
+        Some(refusal) => Err((refusal, facts)),
+        None => Ok(facts),
+    }
 }
 
 /// A version change Kafka cannot take: the active metadata.version is newer than the requested

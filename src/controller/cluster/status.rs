@@ -3,6 +3,7 @@
 
 use k8s_openapi::jiff::Timestamp;
 
+use super::scale::Refusal;
 use crate::api::cluster::{KafkaClusterStatus, ListenerStatus, NodePoolStatus, RollStatus};
 use crate::controller::conditions::{PAUSED, READY, ROLLING, Verdict, WARNING, merge};
 use crate::model::version::metadata_version_name;
@@ -11,13 +12,6 @@ use crate::roll::{Action, Observation, RestartReason, WaitReason};
 
 /// Condition types this reconciler owns (others are left alone).
 pub const OWNED: &[&str] = &[READY, WARNING, ROLLING, PAUSED];
-
-/// Something that stops the reconcile from applying a change, with its reason.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Refusal {
-    pub reason: &'static str,
-    pub message: String,
-}
 
 /// Everything the status is computed from.
 pub struct StatusInputs<'a> {
@@ -43,7 +37,6 @@ fn ready_verdict(action: &Action, model: &ClusterModel) -> Verdict {
             "Ready",
             format!("{} nodes run Kafka {} and are caught up", model.pools.iter().map(|p| p.replicas).sum::<i32>(), model.version.version),
         ),
-        Action::Paused => Verdict::not_ready("ReconciliationPaused", "reconciliation is paused by annotation"),
         Action::Restart { pod, reasons, .. } => {
             Verdict::not_ready("RollingRestart", format!("restarting {pod}: {}", reasons_text(reasons)))
         }
