@@ -6,27 +6,26 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod, Secret, Service, ServiceAccount};
-use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::core::v1::{Node, Pod, Secret};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::Store;
 
 use crate::kafka;
 
-/// Reflector caches of everything the cluster reconciler reads, so a steady-state reconcile
-/// makes no LIST and no GET.
-#[derive(Clone)]
-pub struct Stores {
-    pub pods: Store<Pod>,
-    pub stateful_sets: Store<StatefulSet>,
-    pub config_maps: Store<ConfigMap>,
-    pub services: Store<Service>,
-    pub service_accounts: Store<ServiceAccount>,
-    pub pod_disruption_budgets: Store<PodDisruptionBudget>,
-    pub secrets: Store<Secret>,
-    pub nodes: Store<Node>,
+macro_rules! stores {
+    ($($kind:ident($ty:ty) => $field:ident,)*) => {
+        /// Reflector caches of everything the cluster reconciler reads, so a steady-state
+        /// reconcile makes no LIST and no GET: one per child kind, plus pods, Secrets and nodes.
+        #[derive(Clone)]
+        pub struct Stores {
+            $(pub $field: Store<$ty>,)*
+            pub pods: Store<Pod>,
+            pub secrets: Store<Secret>,
+            pub nodes: Store<Node>,
+        }
+    };
 }
+crate::with_child_kinds!(stores);
 
 /// Operator settings from the command line.
 #[derive(Clone, Debug)]

@@ -3,9 +3,7 @@
 use std::sync::Arc;
 
 use futures::StreamExt;
-use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod, Secret, Service, ServiceAccount};
-use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::core::v1::{Node, Pod, Secret};
 use kube::api::Api;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::watcher::{self, Config as WatchConfig};
@@ -54,6 +52,39 @@ macro_rules! owned_reflector {
     }};
 }
 
+macro_rules! children {
+    ($($kind:ident($ty:ty) => $field:ident,)*) => {
+        /// The caches the reconciler reads, with the controller owning every child kind and the
+        /// cluster's Secrets; the pod and node streams are returned to be watched.
+        #[allow(clippy::type_complexity)]
+        fn with_children(
+            client: &kube::Client,
+            ns: Option<&str>,
+            controller: Controller<KafkaCluster>,
+        ) -> (
+            Stores,
+            Controller<KafkaCluster>,
+            impl futures::Stream<Item = Result<Pod, watcher::Error>> + Send + 'static,
+            impl futures::Stream<Item = Result<Node, watcher::Error>> + Send + 'static,
+        ) {
+            $(
+                let ($field, stream) = owned_reflector!(client, ns, $ty);
+                let controller = controller.owns_stream(stream);
+            )*
+            let (secrets, secret_stream) = owned_reflector!(client, ns, Secret);
+            let controller = controller.owns_stream(secret_stream);
+            let (pods, pod_stream) = owned_reflector!(client, ns, Pod);
+            let (nodes, node_writer) = reflector::store::<Node>();
+            let node_stream =
+                reflector::reflector(node_writer, watcher::watcher(Api::<Node>::all(client.clone()), WatchConfig::default()))
+                    .default_backoff()
+                    .touched_objects();
+            (Stores { $($field,)* pods, secrets, nodes }, controller, pod_stream, node_stream)
+        }
+    };
+}
+crate::with_child_kinds!(children);
+
 fn cluster_of<K: Resource>(obj: &K) -> Option<ObjectRef<KafkaCluster>> {
     let cluster = obj.meta().labels.as_ref()?.get(names::labels::CLUSTER)?;
     Some(ObjectRef::new(cluster).within(obj.meta().namespace.as_deref()?))
@@ -83,33 +114,15 @@ pub async fn run(client: kube::Client, opts: RunOptions) -> Result<(), RunError>
     }
 
     let ns = opts.namespace.as_deref();
-    let (pods, pod_stream) = owned_reflector!(client, ns, Pod);
-    let (stateful_sets, sts_stream) = owned_reflector!(client, ns, StatefulSet);
-    let (config_maps, cm_stream) = owned_reflector!(client, ns, ConfigMap);
-    let (services, svc_stream) = owned_reflector!(client, ns, Service);
-    let (service_accounts, sa_stream) = owned_reflector!(client, ns, ServiceAccount);
-    let (pdbs, pdb_stream) = owned_reflector!(client, ns, PodDisruptionBudget);
-    let (secrets, secret_stream) = owned_reflector!(client, ns, Secret);
-    let (nodes, node_writer) = reflector::store::<Node>();
-    let node_stream = reflector::reflector(node_writer, watcher::watcher(Api::<Node>::all(client.clone()), WatchConfig::default()))
-        .default_backoff()
-        .touched_objects();
-
-    let stores =
-        Stores { pods: pods.clone(), stateful_sets, config_maps, services, service_accounts, pod_disruption_budgets: pdbs, secrets, nodes };
+    let clusters: Api<KafkaCluster> = namespaced_api(&client, ns);
+    let (stores, controller, pod_stream, node_stream) = with_children(&client, ns, Controller::new(clusters, WatchConfig::default()));
+    let pods = stores.pods.clone();
     let ctx = Arc::new(Context::new(client.clone(), stores, opts.settings.clone()));
     if let Some(t) = &opts.telemetry {
         t.attach(ctx.clone());
     }
     let pods_for_nodes: Store<Pod> = pods;
-    let clusters: Api<KafkaCluster> = namespaced_api(&client, ns);
-    let controller = Controller::new(clusters, WatchConfig::default())
-        .owns_stream(sts_stream)
-        .owns_stream(cm_stream)
-        .owns_stream(svc_stream)
-        .owns_stream(sa_stream)
-        .owns_stream(pdb_stream)
-        .owns_stream(secret_stream)
+    let controller = controller
         .watches_stream(pod_stream, |pod: Pod| cluster_of(&pod))
         .watches_stream(node_stream, move |node: Node| {
             // A node (un)cordoned: reconcile the clusters with pods on it.

@@ -8,6 +8,7 @@ pub mod error;
 pub mod names;
 pub mod node_ids;
 pub mod quantity;
+pub mod role;
 pub mod topic;
 pub mod user;
 mod validate;
@@ -19,11 +20,12 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 
 pub use cluster::{
-    AdminAccess, Authorization, ClientListener, ClusterModel, Component, InternalSecurity, ListenerAuth, OperatorCredentials, PoolModel,
-    RackAwareness, Roles, StorageModel,
+    AdminAccess, Authorization, ClientListener, ClusterModel, InternalSecurity, ListenerAuth, OperatorCredentials, PoolModel,
+    RackAwareness, StorageModel,
 };
 pub use config::Replication;
 pub use error::{ValidationError, ValidationErrors, Warning};
+pub use role::Role;
 pub use validate::{DEFAULT_TERMINATION_GRACE_SECONDS, SUPPORTED_RACK_KEYS};
 pub use version::{SUPPORTED_VERSIONS, SupportedVersion};
 

@@ -6,26 +6,7 @@ use std::time::Duration;
 /// A Kafka `node.id`; equal to the pod's StatefulSet ordinal.
 pub type NodeId = i32;
 
-/// A node's KRaft roles. The declaration order is the roll order: controllers, then combined
-/// nodes, then brokers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Role {
-    Controller,
-    Combined,
-    Broker,
-}
-
-impl Role {
-    /// Whether the node votes in the KRaft quorum.
-    pub fn is_controller(self) -> bool {
-        matches!(self, Role::Controller | Role::Combined)
-    }
-
-    /// Whether the node hosts partitions.
-    pub fn is_broker(self) -> bool {
-        matches!(self, Role::Broker | Role::Combined)
-    }
-}
+pub use crate::model::Role;
 
 /// The pod's state as Kubernetes reports it.
 #[derive(Clone, Debug, PartialEq, Eq)]

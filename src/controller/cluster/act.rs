@@ -4,8 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{ConfigMap, ObjectReference, Pod, Service, ServiceAccount};
-use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::core::v1::{ObjectReference, Pod};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use kube::runtime::events::{Event, EventType};
 use kube::{Resource, ResourceExt};
@@ -13,7 +12,7 @@ use tracing::{info, warn};
 
 use super::scale::Refusal;
 use crate::api::KafkaCluster;
-use crate::controller::apply::{self, delete_orphan, orphans};
+use crate::controller::apply;
 use crate::controller::context::Context;
 use crate::controller::error::Result;
 use crate::kafka::{self, ops::features::UpgradeType};
@@ -36,28 +35,7 @@ pub async fn delete_orphans(ctx: &Context, kc: &KafkaCluster, objects: &ClusterO
     let (Some(uid), Some(ns)) = (kc.meta().uid.as_deref(), kc.meta().namespace.as_deref()) else {
         return Ok(());
     };
-    let mut keep: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for o in objects.iter() {
-        keep.entry(o.kind()).or_default().push(o.name());
-    }
-    let kept = |kind: &str| keep.get(kind).cloned().unwrap_or_default();
-    let s = &ctx.stores;
-    for name in orphans(&s.stateful_sets, ns, uid, &kept("StatefulSet")) {
-        delete_orphan::<StatefulSet>(ctx, ns, &name).await?;
-    }
-    for name in orphans(&s.config_maps, ns, uid, &kept("ConfigMap")) {
-        delete_orphan::<ConfigMap>(ctx, ns, &name).await?;
-    }
-    for name in orphans(&s.services, ns, uid, &kept("Service")) {
-        delete_orphan::<Service>(ctx, ns, &name).await?;
-    }
-    for name in orphans(&s.pod_disruption_budgets, ns, uid, &kept("PodDisruptionBudget")) {
-        delete_orphan::<PodDisruptionBudget>(ctx, ns, &name).await?;
-    }
-    for name in orphans(&s.service_accounts, ns, uid, &kept("ServiceAccount")) {
-        delete_orphan::<ServiceAccount>(ctx, ns, &name).await?;
-    }
-    Ok(())
+    apply::delete_orphans(ctx, ns, uid, objects.iter()).await
 }
 
 /// Records an Event about the cluster. `related`: the object it concerns (a pod), which also

@@ -66,13 +66,13 @@ pub async fn gather(admin: &kafka::Client, model: &ClusterModel) -> Result<Kafka
     for pool in &model.pools {
         for id in pool.node_ids() {
             let mut caught_up = true;
-            if pool.roles.broker {
+            if pool.role.is_broker() {
                 let c = safety::caught_up(&cluster, &snap, id);
                 caught_up &= c.is_caught_up();
                 facts.verdicts.insert(id, verdict(safety::can_restart(&snap, id, &min_isr, default_min_isr)));
                 hosted.entry(id).or_insert(0);
             }
-            if pool.roles.controller {
+            if pool.role.is_controller() {
                 let is_voter = quorum.voters.iter().any(|v| v.id == id);
                 caught_up &= is_voter && !lagging.contains(&id);
             }

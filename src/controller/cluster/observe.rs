@@ -6,9 +6,9 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
 
 use crate::controller::pod_phase::{pod_phase, unready_for};
-use crate::model::{ClusterModel, Component, names};
+use crate::model::{ClusterModel, names};
 use crate::render::ClusterObjects;
-use crate::roll::{NodeId, NodeObservation, Observation, RestartReason, RestartVerdict, Role};
+use crate::roll::{NodeId, NodeObservation, Observation, RestartReason, RestartVerdict};
 
 /// Name of the Kafka container in every pod.
 pub const KAFKA_CONTAINER: &str = "kafka";
@@ -39,14 +39,6 @@ pub struct Inputs<'a> {
     /// Pools asked to roll with the manual-roll annotation on their StatefulSet.
     pub manual_roll_pools: &'a BTreeSet<String>,
     pub now: Timestamp,
-}
-
-fn role(component: Component) -> Role {
-    match component {
-        Component::Controller => Role::Controller,
-        Component::Combined => Role::Combined,
-        Component::Broker => Role::Broker,
-    }
 }
 
 /// A pod annotation's value.
@@ -106,7 +98,7 @@ pub fn observation(inputs: &Inputs<'_>) -> Observation {
             nodes.push(NodeObservation {
                 id,
                 pod: pod_name,
-                role: role(pool.roles.component()),
+                role: pool.role,
                 phase: pod_phase(pod),
                 unready_for: unready_for(pod, inputs.now),
                 restart_reasons,

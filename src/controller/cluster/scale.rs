@@ -14,7 +14,7 @@ use crate::controller::apply::owned_by;
 use crate::controller::context::Context;
 use crate::kafka;
 use crate::model::version::{metadata_version_level, metadata_version_rank};
-use crate::model::{ClusterModel, names};
+use crate::model::{ClusterModel, Role, names};
 
 /// Something that stops the reconcile from applying a change, with its reason. Produced here
 /// (scale-downs, downgrades) and by the storage step (claims that cannot grow).
@@ -50,11 +50,11 @@ pub fn shrinking_pools(ctx: &Context, model: &ClusterModel) -> Vec<Shrink> {
         if wanted >= current {
             continue;
         }
-        let component = sts.labels().get(names::labels::COMPONENT).cloned().unwrap_or_default();
+        let role = sts.labels().get(names::labels::COMPONENT).and_then(|l| Role::from_label(l));
         out.push(Shrink {
             pool: sts.labels().get(names::labels::POOL).cloned().unwrap_or_else(|| sts.name_any()),
             removed: (start + wanted..start + current).collect(),
-            controller: component == "controller" || component == "combined",
+            controller: role.is_some_and(Role::is_controller),
         });
     }
     out.sort_by(|a, b| a.pool.cmp(&b.pool));
