@@ -158,7 +158,7 @@ mod tests {
                 namespace: Some(ns.into()),
                 owner_references: owner.map(|uid| {
                     vec![OwnerReference {
-                        api_version: "kafka.gregor.dev/v1alpha1".into(),
+                        api_version: format!("{}/{}", crate::api::common::GROUP, crate::api::common::VERSION),
                         kind: "KafkaCluster".into(),
                         name: "c".into(),
                         uid: uid.into(),

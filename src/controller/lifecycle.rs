@@ -16,9 +16,9 @@ use serde::de::DeserializeOwned;
 use crate::model::names::annotations::PAUSE_RECONCILIATION;
 
 /// Our finalizer on KafkaTopics and KafkaUsers.
-pub const FINALIZER: &str = "kafka.gregor.dev/finalizer";
+pub const FINALIZER: &str = concat!(crate::api_group!(), "/finalizer");
 /// `kafka.gregor.dev/managed=false` detaches a resource from Kafka: nothing is changed or deleted.
-pub const MANAGED_ANNOTATION: &str = "kafka.gregor.dev/managed";
+pub const MANAGED_ANNOTATION: &str = concat!(crate::api_group!(), "/managed");
 
 /// Whether the resource is managed (not detached by `kafka.gregor.dev/managed=false`).
 pub fn is_managed(meta: &ObjectMeta) -> bool {

@@ -2,6 +2,7 @@
 //!
 //! Entry point: [`validate`]. It never talks to the API server; what it needs from the live cluster
 //! (the KRaft cluster id, the node ids already in use) comes in through [`Observed`].
+pub mod acl;
 pub mod cluster;
 pub mod config;
 pub mod error;

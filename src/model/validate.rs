@@ -1,4 +1,6 @@
-//! Spec -> validated model. Pure: every rule of KAFKA.md, every error with its field path.
+//! Spec -> validated model. Pure: every rule a KafkaCluster spec must follow (node pools and the KRaft
+//! quorum, listeners, operator-owned configuration, storage, rack awareness), every error with
+//! its field path.
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{

@@ -10,6 +10,7 @@ pub mod pdb;
 pub mod revision;
 pub mod script;
 pub mod service;
+pub mod service_account;
 pub mod statefulset;
 
 use std::collections::BTreeMap;
@@ -171,7 +172,7 @@ fn render_pool(model: &ClusterModel, pool: &PoolModel) -> Result<PoolObjects, Re
 /// Renders every object of a validated cluster.
 pub fn render(model: &ClusterModel) -> Result<ClusterObjects, RenderError> {
     Ok(ClusterObjects {
-        service_account: pdb::service_account(model),
+        service_account: service_account::service_account(model),
         headless_service: service::headless_service(model),
         bootstrap_service: service::bootstrap_service(model),
         pod_disruption_budget: pdb::pod_disruption_budget(model),

@@ -26,8 +26,7 @@ use super::{
 };
 use crate::model::{ClusterModel, InternalSecurity, PoolModel, StorageModel, names};
 
-/// Container and volume names.
-const CONTAINER: &str = "kafka";
+/// Volume names.
 const CONFIG_VOLUME: &str = "config";
 const RUN_VOLUME: &str = "run";
 const TMP_VOLUME: &str = "tmp";
@@ -122,7 +121,7 @@ fn mount(name: &str, path: &str) -> VolumeMount {
 fn container(model: &ClusterModel, pool: &PoolModel) -> Container {
     let port = serving_port(pool);
     Container {
-        name: CONTAINER.to_owned(),
+        name: names::KAFKA_CONTAINER.to_owned(),
         image: Some(model.image.clone()),
         image_pull_policy: Some("IfNotPresent".to_owned()),
         command: Some(vec!["/bin/bash".to_owned(), format!("{CONFIG_MOUNT}/start.sh")]),

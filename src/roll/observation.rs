@@ -64,7 +64,7 @@ impl fmt::Display for RestartReason {
 
 /// What Kafka's Admin API says about restarting one broker now.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
-pub enum RestartVerdict {
+pub enum RestartSafety {
     /// Not known: the Admin API could not be asked.
     #[default]
     Unknown,
@@ -90,7 +90,7 @@ pub struct NodeObservation {
     /// hosts (brokers); a voter that follows the leader (controllers). `None` when unknown.
     pub caught_up: Option<bool>,
     /// For brokers: whether restarting it would drop a partition below min ISR.
-    pub restart_verdict: RestartVerdict,
+    pub restart_safety: RestartSafety,
 }
 
 impl NodeObservation {

@@ -19,7 +19,7 @@ use crate::kafka::{self, ops::features::UpgradeType};
 use crate::model::version::metadata_version_level;
 use crate::model::{ClusterModel, names};
 use crate::render::ClusterObjects;
-use crate::roll::Action;
+use crate::roll::Step;
 
 /// Applies every rendered object but the StatefulSets in `held_back` (being re-created: see `storage`).
 pub async fn apply_objects(ctx: &Context, objects: &ClusterObjects, held_back: &BTreeSet<String>) -> Result<()> {
@@ -68,10 +68,10 @@ pub async fn report_refusal(ctx: &Context, kc: &KafkaCluster, refusal: &Refusal)
     }
 }
 
-/// Carries out the planner's action. Only `Restart` writes: it deletes the one pod (only if it
+/// Carries out the planner's step. Only `Restart` writes: it deletes the one pod (only if it
 /// is still the pod that was observed), and the StatefulSet recreates it on the current revision.
-pub async fn perform(ctx: &Context, kc: &KafkaCluster, pods: &BTreeMap<String, Pod>, action: &Action) -> Result<()> {
-    let Action::Restart { node, pod, reasons, out_of_turn, .. } = action else {
+pub async fn perform(ctx: &Context, kc: &KafkaCluster, pods: &BTreeMap<String, Pod>, step: &Step) -> Result<()> {
+    let Step::Restart { node, pod, reasons, out_of_turn, .. } = step else {
         return Ok(());
     };
     let Some(uid) = pods.get(pod).and_then(|p| p.metadata.uid.clone()) else {

@@ -8,10 +8,11 @@ use tracing::{debug, info};
 
 use super::observe::KafkaFacts;
 use crate::kafka::ops::configs::ConfigResource;
-use crate::kafka::safety::{self, MIN_ISR_KEY, RestartDecision};
+use crate::kafka::safety::{self, RestartDecision};
 use crate::kafka::{self, TopicPartition};
 use crate::model::ClusterModel;
-use crate::roll::RestartVerdict;
+use crate::model::config::MIN_ISR_KEY;
+use crate::roll::RestartSafety;
 
 /// A voter may lag this many records behind the leader and still count as caught up.
 const MAX_VOTER_LAG: i64 = 1000;
@@ -22,13 +23,13 @@ fn names(parts: &[TopicPartition]) -> Vec<String> {
     parts.iter().map(|p| format!("{}-{}", p.topic, p.partition)).collect()
 }
 
-/// The roll planner's verdict from the admin client's decision.
-pub fn verdict(decision: RestartDecision) -> RestartVerdict {
+/// The roll planner's restart safety from the admin client's decision.
+pub fn restart_safety(decision: RestartDecision) -> RestartSafety {
     match decision {
-        RestartDecision::Ok { unprotectable } => RestartVerdict::Safe { unprotectable: names(&unprotectable) },
+        RestartDecision::Ok { unprotectable } => RestartSafety::Safe { unprotectable: names(&unprotectable) },
         RestartDecision::Blocked { at_risk, .. } => {
             let parts: Vec<TopicPartition> = at_risk.into_iter().map(|a| a.partition).collect();
-            RestartVerdict::Blocked { partitions: names(&parts) }
+            RestartSafety::Blocked { partitions: names(&parts) }
         }
     }
 }
@@ -69,7 +70,7 @@ pub async fn gather(admin: &kafka::Client, model: &ClusterModel) -> Result<Kafka
             if pool.role.is_broker() {
                 let c = safety::caught_up(&cluster, &snap, id);
                 caught_up &= c.is_caught_up();
-                facts.verdicts.insert(id, verdict(safety::can_restart(&snap, id, &min_isr, default_min_isr)));
+                facts.restart_safety.insert(id, restart_safety(safety::can_restart(&snap, id, &min_isr, default_min_isr)));
                 hosted.entry(id).or_insert(0);
             }
             if pool.role.is_controller() {

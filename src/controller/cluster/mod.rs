@@ -29,7 +29,7 @@ use crate::controller::status_write::write_status;
 use crate::kafka;
 use crate::model::{self, Observed, names};
 use crate::render::{self, ClusterObjects};
-use crate::roll::{self, Action, NodeId, Observation};
+use crate::roll::{self, NodeId, Observation, Step};
 use observe::{Inputs, KafkaFacts};
 use scale::Refusal;
 use status::StatusInputs;
@@ -102,20 +102,14 @@ impl Valid<'_> {
         }
     }
 
-    fn status(
-        &self,
-        observation: &Observation,
-        step: &Action,
-        refusal: Option<&Refusal>,
-        metadata_level: Option<i16>,
-    ) -> KafkaClusterStatus {
+    fn status(&self, observation: &Observation, step: &Step, refusal: Option<&Refusal>, metadata_level: Option<i16>) -> KafkaClusterStatus {
         status::status(&StatusInputs {
             previous: self.kc.status.as_ref(),
             generation: self.kc.meta().generation,
             model: self.model(),
             warnings: &self.validated.warnings,
             observation,
-            action: step,
+            step,
             refusal,
             metadata_level,
             now: self.now,
@@ -146,7 +140,7 @@ impl Valid<'_> {
         let observation = observe::observation(&self.inputs(&cordoned, &no_restarts, &manual));
         let (_, facts) = self.facts_if_needed(&observation, known).await;
         let metadata_level = facts.and_then(|f| f.metadata_level);
-        write_status(self.ctx, self.kc, &self.status(&observation, &Action::Idle, Some(&refusal), metadata_level)).await?;
+        write_status(self.ctx, self.kc, &self.status(&observation, &Step::Idle, Some(&refusal), metadata_level)).await?;
         Ok(Requeue::requeue(self.ctx.settings.requeue_busy))
     }
 
@@ -240,12 +234,12 @@ pub async fn reconcile(kc: Arc<KafkaCluster>, ctx: Arc<Context>) -> Result<Reque
         let step = roll::decide(&observation, &ctx.settings.roll_policy);
         (observation, step)
     } else {
-        (observation, Action::Idle)
+        (observation, Step::Idle)
     };
     act::perform(&ctx, &kc, &pods, &step).await?;
     let metadata_level = facts.as_ref().and_then(|f| f.metadata_level);
     let (removal_pending, metadata_level) =
-        if step == Action::Idle { valid.idle_housekeeping(metadata_level).await? } else { (false, metadata_level) };
+        if step == Step::Idle { valid.idle_housekeeping(metadata_level).await? } else { (false, metadata_level) };
 
     write_status(&ctx, kc.as_ref(), &valid.status(&observation, &step, None, metadata_level)).await?;
     tracing::debug!(
@@ -254,7 +248,7 @@ pub async fn reconcile(kc: Arc<KafkaCluster>, ctx: Arc<Context>) -> Result<Reque
         "reconcile done"
     );
     Ok(match step {
-        Action::Idle if !removal_pending && recreating.is_empty() => Requeue::requeue(ctx.settings.resync),
+        Step::Idle if !removal_pending && recreating.is_empty() => Requeue::requeue(ctx.settings.resync),
         _ => Requeue::requeue(ctx.settings.requeue_busy),
     })
 }

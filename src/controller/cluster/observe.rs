@@ -8,10 +8,7 @@ use k8s_openapi::jiff::Timestamp;
 use crate::controller::pod_phase::{pod_phase, unready_for};
 use crate::model::{ClusterModel, names};
 use crate::render::ClusterObjects;
-use crate::roll::{NodeId, NodeObservation, Observation, RestartReason, RestartVerdict};
-
-/// Name of the Kafka container in every pod.
-pub const KAFKA_CONTAINER: &str = "kafka";
+use crate::roll::{NodeId, NodeObservation, Observation, RestartReason, RestartSafety};
 
 /// What Kafka said, gathered once per reconcile (see `kafka_facts`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -19,7 +16,7 @@ pub struct KafkaFacts {
     pub active_controller: Option<NodeId>,
     pub quorum_caught_up: Option<bool>,
     pub caught_up: BTreeMap<NodeId, bool>,
-    pub verdicts: BTreeMap<NodeId, RestartVerdict>,
+    pub restart_safety: BTreeMap<NodeId, RestartSafety>,
     /// The finalized metadata.version feature level.
     pub metadata_level: Option<i16>,
     /// Partitions hosted per broker, for scale-down checks.
@@ -48,7 +45,7 @@ pub fn annotation<'p>(pod: &'p Pod, key: &str) -> Option<&'p str> {
 
 fn kafka_image(pod: &Pod) -> Option<&str> {
     let spec = pod.spec.as_ref()?;
-    spec.containers.iter().find(|c| c.name == KAFKA_CONTAINER)?.image.as_deref()
+    spec.containers.iter().find(|c| c.name == names::KAFKA_CONTAINER)?.image.as_deref()
 }
 
 /// Why a pod needs a restart, given its pool's current revision.
@@ -103,7 +100,7 @@ pub fn observation(inputs: &Inputs<'_>) -> Observation {
                 unready_for: unready_for(pod, inputs.now),
                 restart_reasons,
                 caught_up: None,
-                restart_verdict: RestartVerdict::default(),
+                restart_safety: RestartSafety::default(),
             });
         }
     }
@@ -114,7 +111,7 @@ pub fn observation(inputs: &Inputs<'_>) -> Observation {
 pub fn with_kafka_facts(mut obs: Observation, facts: &KafkaFacts) -> Observation {
     for node in &mut obs.nodes {
         node.caught_up = facts.caught_up.get(&node.id).copied();
-        node.restart_verdict = facts.verdicts.get(&node.id).cloned().unwrap_or_default();
+        node.restart_safety = facts.restart_safety.get(&node.id).cloned().unwrap_or_default();
     }
     obs.active_controller = facts.active_controller;
     obs.quorum_caught_up = facts.quorum_caught_up;

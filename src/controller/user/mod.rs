@@ -6,6 +6,7 @@
 //! - `secret` renders and writes the user's Secret;
 //! - `reconcile` is the thin wiring.
 
+pub mod acl;
 pub mod kafka_ops;
 pub mod plan;
 mod reconcile;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::Api;
-use kube::runtime::controller::Action;
+use kube::runtime::controller::Action as Requeue;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use tracing::{info, instrument, warn};
@@ -17,10 +17,10 @@ use super::secret::{self, owned_by, secret_state, secret_text, user_secret};
 use super::{UserContext, needs_secret};
 use crate::api::KafkaUser;
 use crate::api::user::KafkaUserStatus;
-use crate::controller::conditions::{self, PAUSED, READY, Verdict, WARNING, merge};
+use crate::controller::conditions::{self, Conclusion, PAUSED, READY, WARNING, merge};
 use crate::controller::kafka_access::calls::OpError;
 use crate::controller::kafka_access::{ConnectError, connect};
-use crate::controller::lifecycle::{Lifecycle, add_finalizer, is_managed, is_paused, lifecycle, remove_finalizer};
+use crate::controller::lifecycle::{Lifecycle, MANAGED_ANNOTATION, add_finalizer, is_managed, is_paused, lifecycle, remove_finalizer};
 use crate::controller::status_write::write_status;
 use crate::controller::watch::RECHECK;
 use crate::kafka::ops::acls::{AclBinding, AclFilter};
@@ -61,10 +61,10 @@ enum ActError {
     Kube(#[from] kube::Error),
 }
 
-fn status(ku: &KafkaUser, verdicts: &[Verdict], desired: Option<&DesiredUser>) -> KafkaUserStatus {
+fn status(ku: &KafkaUser, conclusions: &[Conclusion], desired: Option<&DesiredUser>) -> KafkaUserStatus {
     let previous = ku.status.clone().unwrap_or_default();
     let generation = ku.meta().generation;
-    let conditions = merge(&previous.conditions, verdicts, OWNED, generation, Timestamp::now());
+    let conditions = merge(&previous.conditions, conclusions, OWNED, generation, Timestamp::now());
     match desired {
         Some(d) => KafkaUserStatus {
             observed_generation: generation,
@@ -76,8 +76,8 @@ fn status(ku: &KafkaUser, verdicts: &[Verdict], desired: Option<&DesiredUser>) -
     }
 }
 
-async fn report(ku: &KafkaUser, ctx: &UserContext, verdict: Verdict) -> Result<(), UserError> {
-    Ok(write_status(&ctx.base, ku, &status(ku, &[verdict], None)).await?)
+async fn report(ku: &KafkaUser, ctx: &UserContext, conclusion: Conclusion) -> Result<(), UserError> {
+    Ok(write_status(&ctx.base, ku, &status(ku, &[conclusion], None)).await?)
 }
 
 fn acl_filters(acls: &[AclBinding]) -> Vec<AclFilter> {
@@ -93,7 +93,7 @@ async fn act(
     observed: &ObservedUser,
     own_secret: Option<&Secret>,
     source_password: Option<&str>,
-) -> Result<Option<Verdict>, ActError> {
+) -> Result<Option<Conclusion>, ActError> {
     let user = &desired.username;
     let state = own_secret.map(secret_state);
     match credential_plan(desired, state.as_ref(), observed, source_password, &generate_password(PASSWORD_LEN)) {
@@ -128,7 +128,7 @@ async fn act(
             ops.create_acls(plan.create).await?;
         }
     } else if !desired.acls.is_empty() {
-        warning = Some(Verdict::not_ready(
+        warning = Some(Conclusion::not_ready(
             "AuthorizationDisabled",
             format!(
                 "cluster {} has no authorizer (spec.authorization): the {} ACLs of {user} cannot be set",
@@ -184,7 +184,7 @@ async fn clean_up(ku: &KafkaUser, ctx: &UserContext, secrets: &Api<Secret>) -> R
 
 /// Reconciles one KafkaUser.
 #[instrument(skip_all, fields(user = %ku.name_any(), namespace = ku.namespace().unwrap_or_default()))]
-pub async fn reconcile(ku: Arc<KafkaUser>, ctx: Arc<UserContext>) -> Result<Action, UserError> {
+pub async fn reconcile(ku: Arc<KafkaUser>, ctx: Arc<UserContext>) -> Result<Requeue, UserError> {
     ctx.base.metrics.reconciles.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     ctx.users.wait_until_ready().await.ok();
     ctx.clusters.wait_until_ready().await.ok();
@@ -198,34 +198,34 @@ pub async fn reconcile(ku: Arc<KafkaUser>, ctx: Arc<UserContext>) -> Result<Acti
         let previous = ku.status.clone().unwrap_or_default();
         let conditions = conditions::paused(&previous.conditions, ku.meta().generation, Timestamp::now());
         write_status(&ctx.base, ku.as_ref(), &KafkaUserStatus { conditions, ..previous }).await?;
-        return Ok(Action::await_change());
+        return Ok(Requeue::await_change());
     }
     match lifecycle(ku.meta(), managed) {
         Lifecycle::CleanUp if paused => {
             info!(user = %name, "resource deleted while paused; credentials, ACLs, quotas and Secret stay");
             remove_finalizer(&api, ku.as_ref()).await?;
-            return Ok(Action::await_change());
+            return Ok(Requeue::await_change());
         }
         Lifecycle::CleanUp => {
             clean_up(&ku, &ctx, &secrets).await?;
             remove_finalizer(&api, ku.as_ref()).await?;
-            return Ok(Action::await_change());
+            return Ok(Requeue::await_change());
         }
-        Lifecycle::Gone => return Ok(Action::await_change()),
+        Lifecycle::Gone => return Ok(Requeue::await_change()),
         Lifecycle::AddFinalizer => add_finalizer(&api, ku.as_ref()).await?,
         Lifecycle::RemoveFinalizer => remove_finalizer(&api, ku.as_ref()).await?,
         Lifecycle::Live => {}
     }
     if !managed {
-        report(&ku, &ctx, Verdict::ready("Unmanaged", format!("kafka.gregor.dev/managed=false: user {name} is not touched"))).await?;
-        return Ok(Action::await_change());
+        report(&ku, &ctx, Conclusion::ready("Unmanaged", format!("{MANAGED_ANNOTATION}=false: user {name} is not touched"))).await?;
+        return Ok(Requeue::await_change());
     }
     let desired = match desired_user(&name, &ku.spec) {
         Ok(d) => d,
         Err(errors) => {
             warn!(%errors, "invalid spec");
-            report(&ku, &ctx, Verdict::not_ready("InvalidSpec", errors.to_string())).await?;
-            return Ok(Action::await_change());
+            report(&ku, &ctx, Conclusion::not_ready("InvalidSpec", errors.to_string())).await?;
+            return Ok(Requeue::await_change());
         }
     };
 
@@ -240,8 +240,8 @@ pub async fn reconcile(ku: Arc<KafkaUser>, ctx: Arc<UserContext>) -> Result<Acti
     let foreign_secret = own_secret.as_ref().is_some_and(|s| !owned_by(s, &ku));
     if foreign_secret && needs_secret(&desired.credentials) {
         let message = format!("Secret {name} exists and does not belong to this KafkaUser; Gregor will not overwrite it");
-        report(&ku, &ctx, Verdict::not_ready("SecretConflict", message)).await?;
-        return Ok(Action::requeue(RECHECK));
+        report(&ku, &ctx, Conclusion::not_ready("SecretConflict", message)).await?;
+        return Ok(Requeue::requeue(RECHECK));
     }
     let own_secret = own_secret.filter(|s| owned_by(s, &ku));
     let source_password = match &desired.credentials {
@@ -251,8 +251,8 @@ pub async fn reconcile(ku: Arc<KafkaUser>, ctx: Arc<UserContext>) -> Result<Acti
                 Some(v) => Some(v),
                 None => {
                     let message = format!("Secret {} has no key {} (spec.authentication.password)", r.name, r.key);
-                    report(&ku, &ctx, Verdict::not_ready("PasswordSecretMissing", message)).await?;
-                    return Ok(Action::requeue(RECHECK));
+                    report(&ku, &ctx, Conclusion::not_ready("PasswordSecretMissing", message)).await?;
+                    return Ok(Requeue::requeue(RECHECK));
                 }
             }
         }
@@ -263,16 +263,16 @@ pub async fn reconcile(ku: Arc<KafkaUser>, ctx: Arc<UserContext>) -> Result<Acti
     let (_, client) = match connect(&ctx.base, kc.as_deref(), &ku.spec.cluster).await {
         Ok(v) => v,
         Err(e) => {
-            report(&ku, &ctx, Verdict::not_ready("ClusterNotReady", e.to_string())).await?;
-            return Ok(Action::requeue(RECHECK));
+            report(&ku, &ctx, Conclusion::not_ready("ClusterNotReady", e.to_string())).await?;
+            return Ok(Requeue::requeue(RECHECK));
         }
     };
     let ops = ctx.ops.get(&format!("{ns}/{}", ku.spec.cluster), &client);
     let observed = match ops.describe(&name).await {
         Ok(o) => o,
         Err(e) => {
-            report(&ku, &ctx, Verdict::not_ready("KafkaUnavailable", format!("describing user {name}: {e}"))).await?;
-            return Ok(Action::requeue(RECHECK));
+            report(&ku, &ctx, Conclusion::not_ready("KafkaUnavailable", format!("describing user {name}: {e}"))).await?;
+            return Ok(Requeue::requeue(RECHECK));
         }
     };
     let warning = match act(&ku, &ops, &secrets, &desired, &observed, own_secret.as_ref(), source_password.as_deref()).await {
@@ -281,13 +281,13 @@ pub async fn reconcile(ku: Arc<KafkaUser>, ctx: Arc<UserContext>) -> Result<Acti
         Err(ActError::Kafka(e)) => {
             let (reason, after) =
                 if e.is_retriable() { ("KafkaUnavailable", RECHECK) } else { ("KafkaRejected", ctx.base.settings.resync) };
-            report(&ku, &ctx, Verdict::not_ready(reason, format!("user {name}: {e}"))).await?;
-            return Ok(Action::requeue(after));
+            report(&ku, &ctx, Conclusion::not_ready(reason, format!("user {name}: {e}"))).await?;
+            return Ok(Requeue::requeue(after));
         }
     };
     let ready = match warning {
         Some(w) => w,
-        None => Verdict::ready(
+        None => Conclusion::ready(
             "Ready",
             format!(
                 "user {name}: {}, {} ACLs, {} quotas",
@@ -298,11 +298,11 @@ pub async fn reconcile(ku: Arc<KafkaUser>, ctx: Arc<UserContext>) -> Result<Acti
         ),
     };
     write_status(&ctx.base, ku.as_ref(), &status(&ku, &[ready], Some(&desired))).await?;
-    Ok(Action::requeue(ctx.base.settings.resync))
+    Ok(Requeue::requeue(ctx.base.settings.resync))
 }
 
 /// Retries failed reconciles with a short backoff.
-pub fn error_policy(ku: Arc<KafkaUser>, error: &UserError, ctx: Arc<UserContext>) -> Action {
+pub fn error_policy(ku: Arc<KafkaUser>, error: &UserError, ctx: Arc<UserContext>) -> Requeue {
     warn!(user = %ku.name_any(), %error, "user reconcile failed; retrying");
-    Action::requeue(ctx.base.settings.requeue_busy.max(std::time::Duration::from_secs(5)))
+    Requeue::requeue(ctx.base.settings.requeue_busy.max(std::time::Duration::from_secs(5)))
 }
