@@ -5,6 +5,7 @@
 //! patch), `watch` (API handles and the cluster watch) and `conditions`.
 
 pub mod apply;
+pub mod backoff;
 pub mod batch;
 pub mod cluster;
 pub mod conditions;
@@ -15,6 +16,7 @@ pub mod kafka_access;
 pub mod leader;
 pub mod lifecycle;
 pub mod pod_phase;
+pub mod reason;
 pub mod run;
 pub mod status_write;
 pub mod topic;

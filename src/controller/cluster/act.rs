@@ -15,6 +15,7 @@ use crate::api::KafkaCluster;
 use crate::controller::apply;
 use crate::controller::context::Context;
 use crate::controller::error::Result;
+use crate::controller::reason::ClusterReason;
 use crate::kafka::{self, ops::features::UpgradeType};
 use crate::model::version::metadata_version_level;
 use crate::model::{ClusterModel, names};
@@ -45,11 +46,11 @@ async fn publish(
     ctx: &Context,
     kc: &KafkaCluster,
     type_: EventType,
-    (reason, action): (&str, &str),
+    (reason, action): (ClusterReason, &str),
     note: String,
     related: Option<ObjectReference>,
 ) {
-    let event = Event { type_, reason: reason.into(), note: Some(note), action: action.into(), secondary: related };
+    let event = Event { type_, reason: reason.as_str().into(), note: Some(note), action: action.into(), secondary: related };
     if let Err(e) = ctx.recorder.publish(&event, &kc.object_ref(&())).await {
         warn!(error = %e, "could not record an event");
     }
@@ -63,7 +64,7 @@ pub async fn report_refusal(ctx: &Context, kc: &KafkaCluster, refusal: &Refusal)
         .as_ref()
         .and_then(|s| s.conditions.iter().find(|c| c.type_ == crate::controller::conditions::READY))
         .map(|c| c.reason.as_str());
-    if ready_reason != Some(refusal.reason) {
+    if ready_reason != Some(refusal.reason.as_str()) {
         publish(ctx, kc, EventType::Warning, (refusal.reason, "Refuse"), refusal.message.clone(), None).await;
     }
 }
@@ -95,7 +96,7 @@ pub async fn perform(ctx: &Context, kc: &KafkaCluster, pods: &BTreeMap<String, P
     ctx.metrics.count_write();
     ctx.metrics.pod_restarts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let related = pods.get(pod).map(|p| p.object_ref(&()));
-    publish(ctx, kc, EventType::Normal, ("RestartingNode", "Roll"), note, related).await;
+    publish(ctx, kc, EventType::Normal, (ClusterReason::RestartingNode, "Roll"), note, related).await;
     Ok(())
 }
 

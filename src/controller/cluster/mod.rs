@@ -21,10 +21,12 @@ use tracing::{info, instrument, warn};
 
 use crate::api::KafkaCluster;
 use crate::api::cluster::KafkaClusterStatus;
+use crate::controller::backoff;
 use crate::controller::context::Context;
 use crate::controller::error::{ControllerError, Result};
 use crate::controller::kafka_access;
 use crate::controller::lifecycle::{annotation_true, is_paused};
+use crate::controller::reason::{ClusterReason, Reason};
 use crate::controller::status_write::write_status;
 use crate::kafka;
 use crate::model::{self, Observed, names};
@@ -135,6 +137,7 @@ impl Valid<'_> {
     /// A refusal leaves the running cluster untouched: record it, write the status, look again soon.
     async fn refuse(&self, refusal: Refusal, known: Option<KafkaFacts>) -> Result<Requeue> {
         act::report_refusal(self.ctx, self.kc, &refusal).await;
+        self.ctx.metrics.record_outcome(refusal.reason);
         let (cordoned, manual) = (cordoned_nodes(self.ctx), manual_roll_pools(self.ctx, self.model()));
         let no_restarts = BTreeSet::new();
         let observation = observe::observation(&self.inputs(&cordoned, &no_restarts, &manual));
@@ -163,9 +166,17 @@ impl Valid<'_> {
     }
 }
 
-/// Reconciles one KafkaCluster: every step either hands on to the next or returns.
+/// Reconciles one KafkaCluster.
 #[instrument(skip_all, fields(cluster = %kc.name_any(), namespace = kc.namespace().unwrap_or_default()))]
 pub async fn reconcile(kc: Arc<KafkaCluster>, ctx: Arc<Context>) -> Result<Requeue> {
+    let result = reconcile_steps(&kc, &ctx).await;
+    backoff::record(&ctx, kc.as_ref(), &result);
+    result
+}
+
+/// The reconcile's steps: each either hands on to the next or returns.
+async fn reconcile_steps(kc: &Arc<KafkaCluster>, ctx: &Arc<Context>) -> Result<Requeue> {
+    let (kc, ctx) = (kc.clone(), ctx.clone());
     ctx.metrics.reconciles.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let requests_before = crate::controller::context::api_requests();
     let ns = kc.namespace().unwrap_or_else(|| "default".into());
@@ -178,6 +189,7 @@ pub async fn reconcile(kc: Arc<KafkaCluster>, ctx: Arc<Context>) -> Result<Reque
         return Ok(Requeue::await_change());
     }
     if is_paused(kc.meta()) {
+        ctx.metrics.record_outcome(ClusterReason::Paused);
         write_status(&ctx, kc.as_ref(), &status::paused(kc.status.as_ref(), generation, now)).await?;
         return Ok(Requeue::requeue(ctx.settings.resync));
     }
@@ -189,6 +201,7 @@ pub async fn reconcile(kc: Arc<KafkaCluster>, ctx: Arc<Context>) -> Result<Reque
         Ok(v) => v,
         Err(errors) => {
             warn!(%errors, "invalid spec; nothing applied");
+            ctx.metrics.record_outcome(ClusterReason::InvalidSpec);
             write_status(&ctx, kc.as_ref(), &status::invalid(kc.status.as_ref(), generation, &errors, now)).await?;
             return Ok(Requeue::await_change());
         }
@@ -242,6 +255,7 @@ pub async fn reconcile(kc: Arc<KafkaCluster>, ctx: Arc<Context>) -> Result<Reque
         if step == Step::Idle { valid.idle_housekeeping(metadata_level).await? } else { (false, metadata_level) };
 
     write_status(&ctx, kc.as_ref(), &valid.status(&observation, &step, None, metadata_level)).await?;
+    ctx.metrics.record_outcome(status::ready_reason(&step));
     tracing::debug!(
         api_requests = crate::controller::context::api_requests() - requests_before,
         step = ?step,
@@ -253,8 +267,8 @@ pub async fn reconcile(kc: Arc<KafkaCluster>, ctx: Arc<Context>) -> Result<Reque
     })
 }
 
-/// Retries failed reconciles with a short backoff.
+/// After a failed reconcile: exponential backoff for transient errors, the next change for an
+/// invalid object (see [`backoff`]).
 pub fn error_policy(kc: Arc<KafkaCluster>, error: &ControllerError, ctx: Arc<Context>) -> Requeue {
-    warn!(cluster = %kc.name_any(), %error, "reconcile failed; retrying");
-    Requeue::requeue(ctx.settings.requeue_busy.max(std::time::Duration::from_secs(5)))
+    backoff::after_failure(&ctx, ClusterReason::KIND, kc.as_ref(), error.category(), error)
 }

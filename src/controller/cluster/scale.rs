@@ -12,6 +12,7 @@ use super::observe::KafkaFacts;
 use crate::api::cluster::KafkaClusterStatus;
 use crate::controller::apply::owned_by;
 use crate::controller::context::Context;
+use crate::controller::reason::ClusterReason;
 use crate::kafka;
 use crate::model::version::{metadata_version_level, metadata_version_rank};
 use crate::model::{ClusterModel, Role, names};
@@ -20,7 +21,7 @@ use crate::model::{ClusterModel, Role, names};
 /// (scale-downs, downgrades) and by the storage step (claims that cannot grow).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Refusal {
-    pub reason: &'static str,
+    pub reason: ClusterReason,
     pub message: String,
 }
 
@@ -65,7 +66,7 @@ pub fn shrinking_pools(ctx: &Context, model: &ClusterModel) -> Vec<Shrink> {
 pub fn scale_down_refusal(shrinks: &[Shrink], facts: Option<&KafkaFacts>) -> Option<Refusal> {
     if let Some(s) = shrinks.iter().find(|s| s.controller) {
         return Some(Refusal {
-            reason: "ScaleDownRefused",
+            reason: ClusterReason::ScaleDownRefused,
             message: format!(
                 "pool {} runs KRaft controllers; the controller quorum is static and cannot shrink (nodes {:?} would be removed)",
                 s.pool, s.removed
@@ -74,7 +75,7 @@ pub fn scale_down_refusal(shrinks: &[Shrink], facts: Option<&KafkaFacts>) -> Opt
     }
     let Some(facts) = facts else {
         return Some(Refusal {
-            reason: "ScaleDownRefused",
+            reason: ClusterReason::ScaleDownRefused,
             message: "cannot check that the brokers to remove host no partition: Kafka did not answer".into(),
         });
     };
@@ -84,7 +85,7 @@ pub fn scale_down_refusal(shrinks: &[Shrink], facts: Option<&KafkaFacts>) -> Opt
         .filter_map(|id| facts.hosted_partitions.get(id).filter(|n| **n > 0).map(|n| format!("{id} ({n} replicas)")))
         .collect();
     (!busy.is_empty()).then(|| Refusal {
-        reason: "ScaleDownBlocked",
+        reason: ClusterReason::ScaleDownBlocked,
         message: format!(
             "brokers still host partition replicas: {}; reassign them to the remaining brokers before scaling down",
             busy.join(", ")
@@ -118,7 +119,7 @@ pub fn downgrade_refusal(status: Option<&KafkaClusterStatus>, model: &ClusterMod
     let supported = metadata_version_rank(model.version.default_metadata_version)?;
     if active_rank > supported {
         return Some(Refusal {
-            reason: "UnsafeDowngrade",
+            reason: ClusterReason::UnsafeDowngrade,
             message: format!(
                 "metadata.version {active} is active and Kafka {} supports at most {}; a downgrade must lower metadata.version first, which Kafka does not allow here",
                 model.version.version, model.version.default_metadata_version
@@ -127,7 +128,7 @@ pub fn downgrade_refusal(status: Option<&KafkaClusterStatus>, model: &ClusterMod
     }
     let wanted = metadata_version_rank(&model.metadata_version)?;
     (wanted < active_rank).then(|| Refusal {
-        reason: "UnsafeDowngrade",
+        reason: ClusterReason::UnsafeDowngrade,
         message: format!(
             "spec.metadataVersion {} is lower than the active {active}; Kafka cannot lower metadata.version safely",
             model.metadata_version
@@ -213,9 +214,9 @@ mod tests {
         let facts = KafkaFacts { hosted_partitions: BTreeMap::from([(102, 0), (103, 7)]), ..KafkaFacts::default() };
         assert_eq!(scale_down_refusal(&[shrink("b", vec![102], false)], Some(&facts)), None);
         let blocked = scale_down_refusal(&[shrink("b", vec![102, 103], false)], Some(&facts)).expect("blocked");
-        assert_eq!(blocked.reason, "ScaleDownBlocked");
+        assert_eq!(blocked.reason.as_str(), "ScaleDownBlocked");
         assert!(blocked.message.contains("103 (7 replicas)"), "{}", blocked.message);
-        assert_eq!(scale_down_refusal(&[shrink("c", vec![2], true)], Some(&facts)).map(|r| r.reason), Some("ScaleDownRefused"));
-        assert_eq!(scale_down_refusal(&[shrink("b", vec![102], false)], None).map(|r| r.reason), Some("ScaleDownRefused"));
+        assert_eq!(scale_down_refusal(&[shrink("c", vec![2], true)], Some(&facts)).map(|r| r.reason.as_str()), Some("ScaleDownRefused"));
+        assert_eq!(scale_down_refusal(&[shrink("b", vec![102], false)], None).map(|r| r.reason.as_str()), Some("ScaleDownRefused"));
     }
 }

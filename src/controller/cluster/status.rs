@@ -6,6 +6,7 @@ use k8s_openapi::jiff::Timestamp;
 use super::scale::Refusal;
 use crate::api::cluster::{KafkaClusterStatus, ListenerStatus, NodePoolStatus, RollStatus};
 use crate::controller::conditions::{Conclusion, PAUSED, READY, ROLLING, WARNING, merge};
+use crate::controller::reason::ClusterReason;
 use crate::model::version::metadata_version_name;
 use crate::model::{ClusterModel, ValidationErrors, Warning};
 use crate::roll::{Observation, RestartReason, Step, WaitReason};
@@ -30,38 +31,43 @@ fn reasons_text(reasons: &[RestartReason]) -> String {
     reasons.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
 }
 
+/// The reason of the Ready condition for a roll step.
+pub fn ready_reason(step: &Step) -> ClusterReason {
+    match step {
+        Step::Idle => ClusterReason::Ready,
+        Step::Restart { .. } => ClusterReason::RollingRestart,
+        Step::Wait { overdue: true, .. } => ClusterReason::RollStalled,
+        Step::Wait { overdue: false, .. } => ClusterReason::Progressing,
+        Step::Blocked { .. } => ClusterReason::RollBlocked,
+        Step::Halted { .. } => ClusterReason::RollHalted,
+    }
+}
+
 /// The Ready condition for a roll step.
 fn ready_conclusion(step: &Step, model: &ClusterModel) -> Conclusion {
-    match step {
-        Step::Idle => Conclusion::ready(
-            "Ready",
-            format!("{} nodes run Kafka {} and are caught up", model.pools.iter().map(|p| p.replicas).sum::<i32>(), model.version.version),
-        ),
-        Step::Restart { pod, reasons, .. } => {
-            Conclusion::not_ready("RollingRestart", format!("restarting {pod}: {}", reasons_text(reasons)))
+    let message = match step {
+        Step::Idle => {
+            format!("{} nodes run Kafka {} and are caught up", model.pools.iter().map(|p| p.replicas).sum::<i32>(), model.version.version)
         }
-        Step::Wait { pod, reason, overdue, .. } => {
+        Step::Restart { pod, reasons, .. } => format!("restarting {pod}: {}", reasons_text(reasons)),
+        Step::Wait { pod, reason, .. } => {
             let what = match reason {
                 WaitReason::NodeNotCaughtUp => "to be Ready and back in every ISR",
                 WaitReason::PodNotRunning => "to be scheduled and running",
                 WaitReason::QuorumNotCaughtUp => "the controller quorum to catch up before restarting",
                 WaitReason::KafkaUnreachable => "Kafka's Admin API to answer before restarting",
             };
-            let reason = if *overdue { "RollStalled" } else { "Progressing" };
-            Conclusion::not_ready(reason, format!("waiting for {pod} {what}"))
+            format!("waiting for {pod} {what}")
         }
-        Step::Blocked { pod, partitions, .. } => Conclusion::not_ready(
-            "RollBlocked",
-            format!(
-                "restarting {pod} would take partitions below min.insync.replicas: {}; waiting for their ISR to recover",
-                partitions.join(", ")
-            ),
+        Step::Blocked { pod, partitions, .. } => format!(
+            "restarting {pod} would take partitions below min.insync.replicas: {}; waiting for their ISR to recover",
+            partitions.join(", ")
         ),
-        Step::Halted { pod, .. } => Conclusion::not_ready(
-            "RollHalted",
-            format!("{pod} is stuck (crash loop, image pull or unschedulable) on the current revision; fix it to resume"),
-        ),
-    }
+        Step::Halted { pod, .. } => {
+            format!("{pod} is stuck (crash loop, image pull or unschedulable) on the current revision; fix it to resume")
+        }
+    };
+    Conclusion::new(READY, *step == Step::Idle, ready_reason(step), message)
 }
 
 /// The status after a reconcile of a valid spec.
@@ -81,7 +87,7 @@ pub fn status(i: &StatusInputs<'_>) -> KafkaClusterStatus {
         ));
     }
     if !warnings.is_empty() {
-        conclusions.push(Conclusion::new(WARNING, true, "UnsafeSettings", warnings.join("; ")));
+        conclusions.push(Conclusion::new(WARNING, true, ClusterReason::UnsafeSettings, warnings.join("; ")));
     }
     let outdated: Vec<&str> = i.observation.nodes.iter().filter(|n| n.is_outdated()).map(|n| n.pod.as_str()).collect();
     let rolling = !outdated.is_empty();
@@ -89,7 +95,7 @@ pub fn status(i: &StatusInputs<'_>) -> KafkaClusterStatus {
         conclusions.push(Conclusion::new(
             ROLLING,
             true,
-            "NodesOutdated",
+            ClusterReason::NodesOutdated,
             format!("{} node(s) to restart: {}", outdated.len(), outdated.join(", ")),
         ));
     }
@@ -135,7 +141,7 @@ pub fn invalid(
 ) -> KafkaClusterStatus {
     let mut status = previous.cloned().unwrap_or_default();
     let message = format!("the spec is invalid and was not applied: {errors}");
-    let conclusions = [Conclusion::not_ready("InvalidSpec", message)];
+    let conclusions = [Conclusion::not_ready(ClusterReason::InvalidSpec, message)];
     // Keep Warning/Rolling as they were: nothing was applied.
     status.conditions = merge(&status.conditions, &conclusions, &[READY], generation, now);
     status.observed_generation = generation;
@@ -145,6 +151,6 @@ pub fn invalid(
 /// The status while reconciliation is paused.
 pub fn paused(previous: Option<&KafkaClusterStatus>, generation: Option<i64>, now: Timestamp) -> KafkaClusterStatus {
     let mut status = previous.cloned().unwrap_or_default();
-    status.conditions = crate::controller::conditions::paused(&status.conditions, generation, now);
+    status.conditions = crate::controller::conditions::paused(&status.conditions, ClusterReason::Paused, generation, now);
     status
 }

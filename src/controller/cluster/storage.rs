@@ -16,6 +16,7 @@ use tracing::info;
 
 use super::scale::Refusal;
 use crate::controller::context::Context;
+use crate::controller::reason::ClusterReason;
 use crate::model::quantity::parse_bytes;
 use crate::render::ClusterObjects;
 
@@ -110,7 +111,7 @@ pub async fn reconcile(ctx: &Context, namespace: &str, objects: &ClusterObjects)
                     Ok(_) => info!(claim, size, "asked the claim to grow"),
                     Err(kube::Error::Api(e)) if e.code == 403 || e.code == 422 => {
                         return Ok(Err(Refusal {
-                            reason: "StorageResizeRefused",
+                            reason: ClusterReason::StorageResizeRefused,
                             message: format!(
                                 "claim {claim} cannot grow to {size}: {}; check that its StorageClass allows volume expansion",
                                 e.message

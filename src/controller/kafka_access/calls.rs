@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::controller::batch::BatchDropped;
+use crate::controller::error::ErrorCategory;
 use crate::kafka::{self, ResponseError};
 
 /// A Kafka error shared by every item of a failed batch.
@@ -39,6 +40,11 @@ impl OpError {
             OpError::Kafka(e) => e.is_retriable(),
             OpError::Dropped(_) | OpError::Unreachable(_) => true,
         }
+    }
+
+    /// How `error_policy` retries it.
+    pub fn category(&self) -> ErrorCategory {
+        if self.is_retriable() { ErrorCategory::Transient } else { ErrorCategory::Permanent }
     }
 }
 

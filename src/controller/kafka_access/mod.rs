@@ -6,6 +6,7 @@ pub mod calls;
 use std::sync::Arc;
 
 use crate::controller::context::{CachedKafka, Context};
+use crate::controller::error::{ErrorCategory, kafka_category};
 use crate::kafka::{self, ClientConfig, ResolverConfig, SaslConfig};
 use crate::model::ClusterModel;
 
@@ -58,6 +59,19 @@ pub enum ConnectError {
     Controller(#[from] crate::controller::error::ControllerError),
     #[error(transparent)]
     Kafka(#[from] kafka::Error),
+}
+
+impl ConnectError {
+    /// How `error_policy` retries it: an invalid cluster must change first (its changes reach
+    /// the topics and users that name it); anything else may pass by itself.
+    pub fn category(&self) -> ErrorCategory {
+        match self {
+            ConnectError::NoCluster(_) | ConnectError::NotInitialised(_) | ConnectError::NoCredentials(_) => ErrorCategory::Transient,
+            ConnectError::InvalidCluster { .. } => ErrorCategory::Invalid,
+            ConnectError::Controller(e) => e.category(),
+            ConnectError::Kafka(e) => kafka_category(e),
+        }
+    }
 }
 
 /// The validated model and the admin client of a KafkaCluster, for the topic and user

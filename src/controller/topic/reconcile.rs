@@ -17,10 +17,13 @@ use super::plan::{Outcome, TopicPlan, plan, replication_factor};
 use super::status::{TopicFacts, conclusion, status};
 use crate::api::KafkaTopic;
 use crate::api::topic::{DeletionPolicy, KafkaTopicStatus};
+use crate::controller::backoff;
 use crate::controller::conditions::{self, Conclusion};
+use crate::controller::error::{ErrorCategory, kube_category};
 use crate::controller::kafka_access::calls::OpError;
 use crate::controller::kafka_access::{ConnectError, connect};
 use crate::controller::lifecycle::{Lifecycle, MANAGED_ANNOTATION, add_finalizer, is_managed, is_paused, lifecycle, remove_finalizer};
+use crate::controller::reason::{Reason, TopicReason};
 use crate::controller::status_write::write_status;
 use crate::controller::watch::RECHECK;
 use crate::kafka::ResponseError;
@@ -45,6 +48,17 @@ pub enum TopicError {
         #[source]
         source: OpError,
     },
+}
+
+impl TopicError {
+    /// How `error_policy` retries it.
+    pub fn category(&self) -> ErrorCategory {
+        match self {
+            TopicError::Kube(e) => kube_category(e),
+            TopicError::Connect { source, .. } => source.category(),
+            TopicError::Delete { source, .. } => source.category(),
+        }
+    }
 }
 
 fn claim(kt: &KafkaTopic) -> Claim {
@@ -73,6 +87,7 @@ fn claims_on(ctx: &TopicContext, me: &Claim) -> Vec<Claim> {
 
 /// Writes a Ready conclusion that says nothing new about the topic itself.
 async fn report(kt: &KafkaTopic, ctx: &TopicContext, conclusion: Conclusion) -> Result<(), TopicError> {
+    ctx.base.metrics.record_conclusion::<TopicReason>(&conclusion);
     Ok(write_status(&ctx.base, kt, &status(kt.status.as_ref(), kt.meta().generation, conclusion, None, Timestamp::now())).await?)
 }
 
@@ -129,6 +144,12 @@ async fn clean_up(kt: &KafkaTopic, ctx: &TopicContext) -> Result<(), TopicError>
 /// Reconciles one KafkaTopic.
 #[instrument(skip_all, fields(topic = %kt.name_any(), namespace = kt.namespace().unwrap_or_default()))]
 pub async fn reconcile(kt: Arc<KafkaTopic>, ctx: Arc<TopicContext>) -> Result<Requeue, TopicError> {
+    let result = reconcile_steps(kt.clone(), ctx.clone()).await;
+    backoff::record(&ctx.base, kt.as_ref(), &result);
+    result
+}
+
+async fn reconcile_steps(kt: Arc<KafkaTopic>, ctx: Arc<TopicContext>) -> Result<Requeue, TopicError> {
     ctx.base.metrics.reconciles.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     ctx.topics.wait_until_ready().await.ok();
     ctx.clusters.wait_until_ready().await.ok();
@@ -140,7 +161,8 @@ pub async fn reconcile(kt: Arc<KafkaTopic>, ctx: Arc<TopicContext>) -> Result<Re
     let paused = is_paused(kt.meta());
     if paused && kt.meta().deletion_timestamp.is_none() {
         let previous = kt.status.clone().unwrap_or_default();
-        let conditions = conditions::paused(&previous.conditions, kt.meta().generation, Timestamp::now());
+        ctx.base.metrics.record_outcome(TopicReason::Paused);
+        let conditions = conditions::paused(&previous.conditions, TopicReason::Paused, kt.meta().generation, Timestamp::now());
         write_status(&ctx.base, kt.as_ref(), &KafkaTopicStatus { conditions, ..previous }).await?;
         return Ok(Requeue::await_change());
     }
@@ -162,14 +184,15 @@ pub async fn reconcile(kt: Arc<KafkaTopic>, ctx: Arc<TopicContext>) -> Result<Re
     }
     let topic = topic_name(&name, &kt.spec).to_owned();
     if !managed {
-        report(&kt, &ctx, Conclusion::ready("Unmanaged", format!("{MANAGED_ANNOTATION}=false: topic {topic} is not touched"))).await?;
+        report(&kt, &ctx, Conclusion::ready(TopicReason::Unmanaged, format!("{MANAGED_ANNOTATION}=false: topic {topic} is not touched")))
+            .await?;
         return Ok(Requeue::await_change());
     }
     let me = claim(&kt);
     if let Some(holder) = held_by(&me, &claims_on(&ctx, &me)) {
         let message =
             format!("topic {topic} of cluster {} is already managed by the older KafkaTopic {}", kt.spec.cluster, holder.resource);
-        report(&kt, &ctx, Conclusion::not_ready("ResourceConflict", message)).await?;
+        report(&kt, &ctx, Conclusion::not_ready(TopicReason::ResourceConflict, message)).await?;
         return Ok(Requeue::requeue(RECHECK));
     }
 
@@ -177,7 +200,7 @@ pub async fn reconcile(kt: Arc<KafkaTopic>, ctx: Arc<TopicContext>) -> Result<Re
     let (model, client) = match connect(&ctx.base, kc.as_deref(), &kt.spec.cluster).await {
         Ok(v) => v,
         Err(e) => {
-            report(&kt, &ctx, Conclusion::not_ready("ClusterNotReady", e.to_string())).await?;
+            report(&kt, &ctx, Conclusion::not_ready(TopicReason::ClusterNotReady, e.to_string())).await?;
             return Ok(Requeue::requeue(RECHECK));
         }
     };
@@ -186,7 +209,7 @@ pub async fn reconcile(kt: Arc<KafkaTopic>, ctx: Arc<TopicContext>) -> Result<Re
         Ok(d) => d,
         Err(errors) => {
             warn!(%errors, "invalid spec");
-            report(&kt, &ctx, Conclusion::not_ready("InvalidSpec", errors.to_string())).await?;
+            report(&kt, &ctx, Conclusion::not_ready(TopicReason::InvalidSpec, errors.to_string())).await?;
             return Ok(Requeue::await_change());
         }
     };
@@ -200,7 +223,7 @@ pub async fn reconcile(kt: Arc<KafkaTopic>, ctx: Arc<TopicContext>) -> Result<Re
     let described = match ops.describe(request).await {
         Ok(d) => d,
         Err(e) => {
-            report(&kt, &ctx, Conclusion::not_ready("KafkaUnavailable", format!("describing topic {topic}: {e}"))).await?;
+            report(&kt, &ctx, Conclusion::not_ready(TopicReason::KafkaUnavailable, format!("describing topic {topic}: {e}"))).await?;
             return Ok(Requeue::requeue(RECHECK));
         }
     };
@@ -209,11 +232,12 @@ pub async fn reconcile(kt: Arc<KafkaTopic>, ctx: Arc<TopicContext>) -> Result<Re
         Ok(created) => created,
         Err(e) if e.code() == Some(ResponseError::TopicAlreadyExists) => return Ok(Requeue::requeue(std::time::Duration::from_secs(1))),
         Err(e) if e.is_retriable() => {
-            report(&kt, &ctx, Conclusion::not_ready("KafkaUnavailable", format!("topic {topic}: {e}"))).await?;
+            report(&kt, &ctx, Conclusion::not_ready(TopicReason::KafkaUnavailable, format!("topic {topic}: {e}"))).await?;
             return Ok(Requeue::requeue(RECHECK));
         }
         Err(e) => {
-            report(&kt, &ctx, Conclusion::not_ready("KafkaRejected", format!("Kafka refused the change of topic {topic}: {e}"))).await?;
+            report(&kt, &ctx, Conclusion::not_ready(TopicReason::KafkaRejected, format!("Kafka refused the change of topic {topic}: {e}")))
+                .await?;
             return Ok(Requeue::requeue(ctx.base.settings.resync));
         }
     };
@@ -238,6 +262,7 @@ pub async fn reconcile(kt: Arc<KafkaTopic>, ctx: Arc<TopicContext>) -> Result<Re
         (None, None) => TopicFacts { topic_name: topic.clone(), ..TopicFacts::default() },
     };
     let conclusion = conclusion(&plan.outcome, &facts);
+    ctx.base.metrics.record_conclusion::<TopicReason>(&conclusion);
     write_status(&ctx.base, kt.as_ref(), &status(kt.status.as_ref(), kt.meta().generation, conclusion, Some(facts), Timestamp::now()))
         .await?;
     Ok(match plan.outcome {
@@ -248,8 +273,8 @@ pub async fn reconcile(kt: Arc<KafkaTopic>, ctx: Arc<TopicContext>) -> Result<Re
     })
 }
 
-/// Retries failed reconciles with a short backoff.
+/// After a failed reconcile: exponential backoff for transient errors, the next change for an
+/// invalid object (see [`backoff`]).
 pub fn error_policy(kt: Arc<KafkaTopic>, error: &TopicError, ctx: Arc<TopicContext>) -> Requeue {
-    warn!(topic = %kt.name_any(), %error, "topic reconcile failed; retrying");
-    Requeue::requeue(ctx.base.settings.requeue_busy.max(std::time::Duration::from_secs(5)))
+    backoff::after_failure(&ctx.base, TopicReason::KIND, kt.as_ref(), error.category(), error)
 }

@@ -6,6 +6,7 @@ use k8s_openapi::jiff::Timestamp;
 use super::plan::Outcome;
 use crate::api::topic::{KafkaTopicStatus, ReassignmentStatus};
 use crate::controller::conditions::{Conclusion, PAUSED, READY, WARNING, merge};
+use crate::controller::reason::TopicReason;
 
 /// Condition types the topic reconciler owns (a reconcile that runs is not paused).
 pub const OWNED: &[&str] = &[READY, WARNING, PAUSED];
@@ -31,27 +32,28 @@ pub fn conclusion(outcome: &Outcome, facts: &TopicFacts) -> Conclusion {
         )
     };
     match outcome {
-        Outcome::Ready => Conclusion::ready("Ready", described()),
-        Outcome::Creating => Conclusion::ready("Created", described()),
-        Outcome::Settling => Conclusion::not_ready("Creating", format!("topic {} is being created", facts.topic_name)),
-        Outcome::Growing => Conclusion::not_ready("AddingPartitions", described()),
+        Outcome::Ready => Conclusion::ready(TopicReason::Ready, described()),
+        Outcome::Creating => Conclusion::ready(TopicReason::Created, described()),
+        Outcome::Settling => Conclusion::not_ready(TopicReason::Creating, format!("topic {} is being created", facts.topic_name)),
+        Outcome::Growing => Conclusion::not_ready(TopicReason::AddingPartitions, described()),
         Outcome::PartitionDecrease { in_kafka, desired } => Conclusion::not_ready(
-            "PartitionDecrease",
+            TopicReason::PartitionDecrease,
             format!(
                 "topic {} has {in_kafka} partitions in Kafka, more than the {desired} in spec.partitions; Kafka cannot remove partitions",
                 facts.topic_name
             ),
         ),
         Outcome::Reassigning(p) => Conclusion::not_ready(
-            "Reassigning",
+            TopicReason::Reassigning,
             format!(
                 "changing the replication factor of {} to {}: {}/{} partitions done",
                 facts.topic_name, p.target_replicas, p.partitions_done, p.partitions_total
             ),
         ),
-        Outcome::WaitingForBrokers { needed, registered } => {
-            Conclusion::not_ready("WaitingForBrokers", format!("{needed} replicas need {needed} brokers; {registered} are registered"))
-        }
+        Outcome::WaitingForBrokers { needed, registered } => Conclusion::not_ready(
+            TopicReason::WaitingForBrokers,
+            format!("{needed} replicas need {needed} brokers; {registered} are registered"),
+        ),
     }
 }
 
@@ -92,7 +94,7 @@ mod tests {
         assert_eq!(s.observed_generation, Some(2));
         assert_eq!(s.topic_id.as_deref(), Some("id"));
         assert_eq!(s.conditions[0].message, "topic t has 3 partitions with 3 replicas");
-        let next = status(Some(&s), Some(3), Conclusion::not_ready("ClusterNotReady", "x"), None, now);
+        let next = status(Some(&s), Some(3), Conclusion::not_ready(TopicReason::ClusterNotReady, "x"), None, now);
         assert_eq!(next.topic_id.as_deref(), Some("id"));
         assert_eq!(next.observed_generation, Some(3));
         assert_eq!(next.conditions[0].reason, "ClusterNotReady");

@@ -17,10 +17,13 @@ use super::secret::{self, owned_by, secret_state, secret_text, user_secret};
 use super::{UserContext, needs_secret};
 use crate::api::KafkaUser;
 use crate::api::user::KafkaUserStatus;
+use crate::controller::backoff;
 use crate::controller::conditions::{self, Conclusion, PAUSED, READY, WARNING, merge};
+use crate::controller::error::{ErrorCategory, kube_category};
 use crate::controller::kafka_access::calls::OpError;
 use crate::controller::kafka_access::{ConnectError, connect};
 use crate::controller::lifecycle::{Lifecycle, MANAGED_ANNOTATION, add_finalizer, is_managed, is_paused, lifecycle, remove_finalizer};
+use crate::controller::reason::{Reason, UserReason};
 use crate::controller::status_write::write_status;
 use crate::controller::watch::RECHECK;
 use crate::kafka::ops::acls::{AclBinding, AclFilter};
@@ -52,6 +55,17 @@ pub enum UserError {
     },
 }
 
+impl UserError {
+    /// How `error_policy` retries it.
+    pub fn category(&self) -> ErrorCategory {
+        match self {
+            UserError::Kube(e) => kube_category(e),
+            UserError::Connect { source, .. } => source.category(),
+            UserError::CleanUp { source, .. } => source.category(),
+        }
+    }
+}
+
 /// A failure while changing Kafka or the user's Secret.
 #[derive(Debug, thiserror::Error)]
 enum ActError {
@@ -77,6 +91,7 @@ fn status(ku: &KafkaUser, conclusions: &[Conclusion], desired: Option<&DesiredUs
 }
 
 async fn report(ku: &KafkaUser, ctx: &UserContext, conclusion: Conclusion) -> Result<(), UserError> {
+    ctx.base.metrics.record_conclusion::<UserReason>(&conclusion);
     Ok(write_status(&ctx.base, ku, &status(ku, &[conclusion], None)).await?)
 }
 
@@ -129,7 +144,7 @@ async fn act(
         }
     } else if !desired.acls.is_empty() {
         warning = Some(Conclusion::not_ready(
-            "AuthorizationDisabled",
+            UserReason::AuthorizationDisabled,
             format!(
                 "cluster {} has no authorizer (spec.authorization): the {} ACLs of {user} cannot be set",
                 ku.spec.cluster,
@@ -185,6 +200,12 @@ async fn clean_up(ku: &KafkaUser, ctx: &UserContext, secrets: &Api<Secret>) -> R
 /// Reconciles one KafkaUser.
 #[instrument(skip_all, fields(user = %ku.name_any(), namespace = ku.namespace().unwrap_or_default()))]
 pub async fn reconcile(ku: Arc<KafkaUser>, ctx: Arc<UserContext>) -> Result<Requeue, UserError> {
+    let result = reconcile_steps(ku.clone(), ctx.clone()).await;
+    backoff::record(&ctx.base, ku.as_ref(), &result);
+    result
+}
+
+async fn reconcile_steps(ku: Arc<KafkaUser>, ctx: Arc<UserContext>) -> Result<Requeue, UserError> {
     ctx.base.metrics.reconciles.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     ctx.users.wait_until_ready().await.ok();
     ctx.clusters.wait_until_ready().await.ok();
@@ -196,7 +217,8 @@ pub async fn reconcile(ku: Arc<KafkaUser>, ctx: Arc<UserContext>) -> Result<Requ
     let paused = is_paused(ku.meta());
     if paused && ku.meta().deletion_timestamp.is_none() {
         let previous = ku.status.clone().unwrap_or_default();
-        let conditions = conditions::paused(&previous.conditions, ku.meta().generation, Timestamp::now());
+        ctx.base.metrics.record_outcome(UserReason::Paused);
+        let conditions = conditions::paused(&previous.conditions, UserReason::Paused, ku.meta().generation, Timestamp::now());
         write_status(&ctx.base, ku.as_ref(), &KafkaUserStatus { conditions, ..previous }).await?;
         return Ok(Requeue::await_change());
     }
@@ -217,14 +239,15 @@ pub async fn reconcile(ku: Arc<KafkaUser>, ctx: Arc<UserContext>) -> Result<Requ
         Lifecycle::Live => {}
     }
     if !managed {
-        report(&ku, &ctx, Conclusion::ready("Unmanaged", format!("{MANAGED_ANNOTATION}=false: user {name} is not touched"))).await?;
+        report(&ku, &ctx, Conclusion::ready(UserReason::Unmanaged, format!("{MANAGED_ANNOTATION}=false: user {name} is not touched")))
+            .await?;
         return Ok(Requeue::await_change());
     }
     let desired = match desired_user(&name, &ku.spec) {
         Ok(d) => d,
         Err(errors) => {
             warn!(%errors, "invalid spec");
-            report(&ku, &ctx, Conclusion::not_ready("InvalidSpec", errors.to_string())).await?;
+            report(&ku, &ctx, Conclusion::not_ready(UserReason::InvalidSpec, errors.to_string())).await?;
             return Ok(Requeue::await_change());
         }
     };
@@ -240,7 +263,7 @@ pub async fn reconcile(ku: Arc<KafkaUser>, ctx: Arc<UserContext>) -> Result<Requ
     let foreign_secret = own_secret.as_ref().is_some_and(|s| !owned_by(s, &ku));
     if foreign_secret && needs_secret(&desired.credentials) {
         let message = format!("Secret {name} exists and does not belong to this KafkaUser; Gregor will not overwrite it");
-        report(&ku, &ctx, Conclusion::not_ready("SecretConflict", message)).await?;
+        report(&ku, &ctx, Conclusion::not_ready(UserReason::SecretConflict, message)).await?;
         return Ok(Requeue::requeue(RECHECK));
     }
     let own_secret = own_secret.filter(|s| owned_by(s, &ku));
@@ -251,7 +274,7 @@ pub async fn reconcile(ku: Arc<KafkaUser>, ctx: Arc<UserContext>) -> Result<Requ
                 Some(v) => Some(v),
                 None => {
                     let message = format!("Secret {} has no key {} (spec.authentication.password)", r.name, r.key);
-                    report(&ku, &ctx, Conclusion::not_ready("PasswordSecretMissing", message)).await?;
+                    report(&ku, &ctx, Conclusion::not_ready(UserReason::PasswordSecretMissing, message)).await?;
                     return Ok(Requeue::requeue(RECHECK));
                 }
             }
@@ -263,7 +286,7 @@ pub async fn reconcile(ku: Arc<KafkaUser>, ctx: Arc<UserContext>) -> Result<Requ
     let (_, client) = match connect(&ctx.base, kc.as_deref(), &ku.spec.cluster).await {
         Ok(v) => v,
         Err(e) => {
-            report(&ku, &ctx, Conclusion::not_ready("ClusterNotReady", e.to_string())).await?;
+            report(&ku, &ctx, Conclusion::not_ready(UserReason::ClusterNotReady, e.to_string())).await?;
             return Ok(Requeue::requeue(RECHECK));
         }
     };
@@ -271,7 +294,7 @@ pub async fn reconcile(ku: Arc<KafkaUser>, ctx: Arc<UserContext>) -> Result<Requ
     let observed = match ops.describe(&name).await {
         Ok(o) => o,
         Err(e) => {
-            report(&ku, &ctx, Conclusion::not_ready("KafkaUnavailable", format!("describing user {name}: {e}"))).await?;
+            report(&ku, &ctx, Conclusion::not_ready(UserReason::KafkaUnavailable, format!("describing user {name}: {e}"))).await?;
             return Ok(Requeue::requeue(RECHECK));
         }
     };
@@ -279,8 +302,11 @@ pub async fn reconcile(ku: Arc<KafkaUser>, ctx: Arc<UserContext>) -> Result<Requ
         Ok(w) => w,
         Err(ActError::Kube(e)) => return Err(e.into()),
         Err(ActError::Kafka(e)) => {
-            let (reason, after) =
-                if e.is_retriable() { ("KafkaUnavailable", RECHECK) } else { ("KafkaRejected", ctx.base.settings.resync) };
+            let (reason, after) = if e.is_retriable() {
+                (UserReason::KafkaUnavailable, RECHECK)
+            } else {
+                (UserReason::KafkaRejected, ctx.base.settings.resync)
+            };
             report(&ku, &ctx, Conclusion::not_ready(reason, format!("user {name}: {e}"))).await?;
             return Ok(Requeue::requeue(after));
         }
@@ -288,7 +314,7 @@ pub async fn reconcile(ku: Arc<KafkaUser>, ctx: Arc<UserContext>) -> Result<Requ
     let ready = match warning {
         Some(w) => w,
         None => Conclusion::ready(
-            "Ready",
+            UserReason::Ready,
             format!(
                 "user {name}: {}, {} ACLs, {} quotas",
                 if needs_secret(&desired.credentials) { "SCRAM-SHA-512 credential" } else { "no credential" },
@@ -297,12 +323,13 @@ pub async fn reconcile(ku: Arc<KafkaUser>, ctx: Arc<UserContext>) -> Result<Requ
             ),
         ),
     };
+    ctx.base.metrics.record_conclusion::<UserReason>(&ready);
     write_status(&ctx.base, ku.as_ref(), &status(&ku, &[ready], Some(&desired))).await?;
     Ok(Requeue::requeue(ctx.base.settings.resync))
 }
 
-/// Retries failed reconciles with a short backoff.
+/// After a failed reconcile: exponential backoff for transient errors, the next change for an
+/// invalid object (see [`backoff`]).
 pub fn error_policy(ku: Arc<KafkaUser>, error: &UserError, ctx: Arc<UserContext>) -> Requeue {
-    warn!(user = %ku.name_any(), %error, "user reconcile failed; retrying");
-    Requeue::requeue(ctx.base.settings.requeue_busy.max(std::time::Duration::from_secs(5)))
+    backoff::after_failure(&ctx.base, UserReason::KIND, ku.as_ref(), error.category(), error)
 }
