@@ -4,8 +4,18 @@ use std::collections::BTreeMap;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
 
+/// The API group of every Gregor resource, as a literal for `concat!` (annotation, label and
+/// finalizer keys live under it). The `#[kube(group = ...)]` attributes need a literal too: a
+/// test checks that they say the same.
+#[macro_export]
+macro_rules! api_group {
+    () => {
+        "kafka.gregor.dev"
+    };
+}
+
 /// The API group of every Gregor resource.
-pub const GROUP: &str = "kafka.gregor.dev";
+pub const GROUP: &str = api_group!();
 /// The API version served and stored.
 pub const VERSION: &str = "v1alpha1";
 
@@ -47,6 +57,14 @@ pub struct SecretKeyRef {
 #[cfg(test)]
 mod tests {
     use crate::api::KafkaTopic;
+
+    #[test]
+    fn every_kind_is_in_the_one_group() {
+        use kube::Resource;
+        assert_eq!(crate::api::KafkaCluster::group(&()), super::GROUP);
+        assert_eq!(crate::api::KafkaTopic::group(&()), super::GROUP);
+        assert_eq!(crate::api::KafkaUser::group(&()), super::GROUP);
+    }
 
     #[test]
     fn null_config_reads_as_empty() {

@@ -79,19 +79,32 @@ where
     Ok(true)
 }
 
-/// Applies one rendered object. Returns whether a write was sent.
-pub async fn apply(ctx: &Context, object: ObjectRef<'_>) -> Result<bool> {
-    let value = object.to_json()?;
-    let meta = object.metadata();
-    let s = &ctx.stores;
-    match object {
-        ObjectRef::ServiceAccount(_) => apply_typed(ctx, &s.service_accounts, object.kind(), &value, meta).await,
-        ObjectRef::Service(_) => apply_typed(ctx, &s.services, object.kind(), &value, meta).await,
-        ObjectRef::PodDisruptionBudget(_) => apply_typed(ctx, &s.pod_disruption_budgets, object.kind(), &value, meta).await,
-        ObjectRef::ConfigMap(_) => apply_typed(ctx, &s.config_maps, object.kind(), &value, meta).await,
-        ObjectRef::StatefulSet(_) => apply_typed(ctx, &s.stateful_sets, object.kind(), &value, meta).await,
-    }
+macro_rules! apply_child {
+    ($($kind:ident($ty:ty) => $field:ident,)*) => {
+        /// Applies one rendered object. Returns whether a write was sent.
+        pub async fn apply(ctx: &Context, object: ObjectRef<'_>) -> Result<bool> {
+            let value = object.to_json()?;
+            let meta = object.metadata();
+            match object {
+                $(ObjectRef::$kind(_) => apply_typed(ctx, &ctx.stores.$field, object.kind(), &value, meta).await,)*
+            }
+        }
+
+        /// Deletes the objects of `ns` owned by `owner_uid` that `rendered` does not name, kind by
+        /// kind (StatefulSets first). PVCs and Secrets are never touched here.
+        pub async fn delete_orphans<'a>(ctx: &Context, ns: &str, owner_uid: &str, rendered: impl Iterator<Item = ObjectRef<'a>>) -> Result<()> {
+            let rendered: Vec<ObjectRef<'a>> = rendered.collect();
+            $(
+                let keep: Vec<&str> = rendered.iter().filter(|o| matches!(o, ObjectRef::$kind(_))).map(|o| o.name()).collect();
+                for name in orphans(&ctx.stores.$field, ns, owner_uid, &keep) {
+                    delete_orphan::<$ty>(ctx, ns, &name).await?;
+                }
+            )*
+            Ok(())
+        }
+    };
 }
+crate::with_child_kinds!(apply_child);
 
 /// Whether `meta` is owned (controller reference) by the object with `owner_uid`.
 pub fn owned_by(meta: &ObjectMeta, owner_uid: &str) -> bool {
@@ -145,7 +158,7 @@ mod tests {
                 namespace: Some(ns.into()),
                 owner_references: owner.map(|uid| {
                     vec![OwnerReference {
-                        api_version: "kafka.gregor.dev/v1alpha1".into(),
+                        api_version: format!("{}/{}", crate::api::common::GROUP, crate::api::common::VERSION),
                         kind: "KafkaCluster".into(),
                         name: "c".into(),
                         uid: uid.into(),

@@ -4,6 +4,8 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
 
+use crate::controller::reason::Reason;
+
 /// The condition types Gregor writes.
 pub const READY: &str = "Ready";
 pub const WARNING: &str = "Warning";
@@ -13,41 +15,49 @@ pub const PAUSED: &str = "ReconciliationPaused";
 
 /// What a reconcile concluded for one condition type.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Verdict {
+pub struct Conclusion {
     pub type_: &'static str,
     pub status: bool,
-    pub reason: String,
+    /// A typed reason's string form (see [`Reason`]).
+    pub reason: &'static str,
     pub message: String,
 }
 
-impl Verdict {
-    pub fn new(type_: &'static str, status: bool, reason: impl Into<String>, message: impl Into<String>) -> Self {
-        Verdict { type_, status, reason: reason.into(), message: message.into() }
+impl Conclusion {
+    pub fn new(type_: &'static str, status: bool, reason: impl Reason, message: impl Into<String>) -> Self {
+        Conclusion { type_, status, reason: reason.as_str(), message: message.into() }
     }
 
-    pub fn ready(reason: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn ready(reason: impl Reason, message: impl Into<String>) -> Self {
         Self::new(READY, true, reason, message)
     }
 
-    pub fn not_ready(reason: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn not_ready(reason: impl Reason, message: impl Into<String>) -> Self {
         Self::new(READY, false, reason, message)
     }
 }
 
 /// The conditions of a paused resource: `ReconciliationPaused=True`, everything else as it was.
-pub fn paused(existing: &[Condition], generation: Option<i64>, now: Timestamp) -> Vec<Condition> {
-    let verdict = Verdict::new(PAUSED, true, "Paused", "kafka.gregor.dev/pause-reconciliation=true: no change is applied");
-    merge(existing, &[verdict], &[PAUSED], generation, now)
+pub fn paused(existing: &[Condition], reason: impl Reason, generation: Option<i64>, now: Timestamp) -> Vec<Condition> {
+    let message = format!("{}=true: no change is applied", crate::model::names::annotations::PAUSE_RECONCILIATION);
+    let conclusion = Conclusion::new(PAUSED, true, reason, message);
+    merge(existing, &[conclusion], &[PAUSED], generation, now)
 }
 
-/// Merges `verdicts` into `existing`: a condition whose status did not change keeps its
+/// Merges `conclusions` into `existing`: a condition whose status did not change keeps its
 /// `lastTransitionTime`, so a steady state writes identical status. Condition types not named in
-/// `verdicts` but listed in `owned` are dropped (e.g. a cleared `Warning`); any other condition is
+/// `conclusions` but listed in `owned` are dropped (e.g. a cleared `Warning`); any other condition is
 /// kept untouched.
-pub fn merge(existing: &[Condition], verdicts: &[Verdict], owned: &[&str], generation: Option<i64>, now: Timestamp) -> Vec<Condition> {
-    let replaced = |c: &Condition| owned.contains(&c.type_.as_str()) || verdicts.iter().any(|v| v.type_ == c.type_);
+pub fn merge(
+    existing: &[Condition],
+    conclusions: &[Conclusion],
+    owned: &[&str],
+    generation: Option<i64>,
+    now: Timestamp,
+) -> Vec<Condition> {
+    let replaced = |c: &Condition| owned.contains(&c.type_.as_str()) || conclusions.iter().any(|v| v.type_ == c.type_);
     let mut out: Vec<Condition> = existing.iter().filter(|c| !replaced(c)).cloned().collect();
-    for v in verdicts {
+    for v in conclusions {
         let status = if v.status { "True" } else { "False" }.to_string();
         let previous = existing.iter().find(|c| c.type_ == v.type_);
         let last_transition_time = match previous {
@@ -57,7 +67,7 @@ pub fn merge(existing: &[Condition], verdicts: &[Verdict], owned: &[&str], gener
         out.push(Condition {
             type_: v.type_.to_string(),
             status,
-            reason: v.reason.clone(),
+            reason: v.reason.to_owned(),
             message: v.message.clone(),
             observed_generation: generation,
             last_transition_time,
@@ -70,6 +80,7 @@ pub fn merge(existing: &[Condition], verdicts: &[Verdict], owned: &[&str], gener
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::controller::reason::ClusterReason;
 
     fn ts(s: &str) -> Timestamp {
         s.parse().expect("timestamp")
@@ -78,8 +89,8 @@ mod tests {
     #[test]
     fn keeps_transition_time_when_status_is_unchanged() {
         let t0 = ts("2026-01-01T00:00:00Z");
-        let first = merge(&[], &[Verdict::ready("Ready", "all good")], &[READY], Some(1), t0);
-        let second = merge(&first, &[Verdict::ready("Ready", "all good")], &[READY], Some(1), ts("2026-01-01T01:00:00Z"));
+        let first = merge(&[], &[Conclusion::ready(ClusterReason::Ready, "all good")], &[READY], Some(1), t0);
+        let second = merge(&first, &[Conclusion::ready(ClusterReason::Ready, "all good")], &[READY], Some(1), ts("2026-01-01T01:00:00Z"));
         assert_eq!(first, second, "a steady state must produce identical conditions");
     }
 
@@ -87,8 +98,8 @@ mod tests {
     fn flips_transition_time_on_change_and_stamps_generation() {
         let t0 = ts("2026-01-01T00:00:00Z");
         let t1 = ts("2026-01-01T01:00:00Z");
-        let first = merge(&[], &[Verdict::ready("Ready", "ok")], &[READY], Some(1), t0);
-        let second = merge(&first, &[Verdict::not_ready("InvalidSpec", "bad")], &[READY], Some(2), t1);
+        let first = merge(&[], &[Conclusion::ready(ClusterReason::Ready, "ok")], &[READY], Some(1), t0);
+        let second = merge(&first, &[Conclusion::not_ready(ClusterReason::InvalidSpec, "bad")], &[READY], Some(2), t1);
         assert_eq!(second.len(), 1);
         assert_eq!(second[0].status, "False");
         assert_eq!(second[0].reason, "InvalidSpec");
@@ -101,7 +112,7 @@ mod tests {
         let t0 = ts("2026-01-01T00:00:00Z");
         let with_warning = merge(
             &[],
-            &[Verdict::ready("Ready", "ok"), Verdict::new(WARNING, true, "LowReplication", "rf 1")],
+            &[Conclusion::ready(ClusterReason::Ready, "ok"), Conclusion::new(WARNING, true, ClusterReason::UnsafeSettings, "rf 1")],
             &[READY, WARNING],
             Some(1),
             t0,
@@ -115,7 +126,7 @@ mod tests {
             observed_generation: None,
             last_transition_time: Time(t0),
         });
-        let cleared = merge(&foreign, &[Verdict::ready("Ready", "ok")], &[READY, WARNING], Some(1), t0);
+        let cleared = merge(&foreign, &[Conclusion::ready(ClusterReason::Ready, "ok")], &[READY, WARNING], Some(1), t0);
         let types: Vec<_> = cleared.iter().map(|c| c.type_.as_str()).collect();
         assert_eq!(types, vec!["Ready", "Reconciling"]);
     }

@@ -1,32 +1,35 @@
 //! What every reconcile shares: the API client, reflector caches, Kafka admin clients, events.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod, Secret, Service, ServiceAccount};
-use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::core::v1::{Node, Pod, Secret};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::Store;
 
+use super::backoff::Backoff;
+use super::conditions::Conclusion;
+use super::error::ErrorCategory;
+use super::reason::Reason;
 use crate::kafka;
 
-/// Reflector caches of everything the cluster reconciler reads, so a steady-state reconcile
-/// makes no LIST and no GET.
-#[derive(Clone)]
-pub struct Stores {
-    pub pods: Store<Pod>,
-    pub stateful_sets: Store<StatefulSet>,
-    pub config_maps: Store<ConfigMap>,
-    pub services: Store<Service>,
-    pub service_accounts: Store<ServiceAccount>,
-    pub pod_disruption_budgets: Store<PodDisruptionBudget>,
-    pub secrets: Store<Secret>,
-    pub nodes: Store<Node>,
+macro_rules! stores {
+    ($($kind:ident($ty:ty) => $field:ident,)*) => {
+        /// Reflector caches of everything the cluster reconciler reads, so a steady-state
+        /// reconcile makes no LIST and no GET: one per child kind, plus pods, Secrets and nodes.
+        #[derive(Clone)]
+        pub struct Stores {
+            $(pub $field: Store<$ty>,)*
+            pub pods: Store<Pod>,
+            pub secrets: Store<Secret>,
+            pub nodes: Store<Node>,
+        }
+    };
 }
+crate::with_child_kinds!(stores);
 
 impl Stores {
     /// Resolves once every cache has had its initial list (a dropped writer counts as never).
@@ -115,11 +118,45 @@ pub struct Metrics {
     /// Create/patch/delete requests sent to the API server for owned objects and status.
     pub writes: AtomicU64,
     pub pod_restarts: AtomicU64,
+    /// Reconcile outcomes by kind and typed reason (the Ready condition's reason).
+    outcomes: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
+    /// Failed reconciles by kind and error category.
+    failures: Mutex<BTreeMap<(&'static str, ErrorCategory), u64>>,
 }
 
 impl Metrics {
     pub fn count_write(&self) {
         self.writes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a reconcile that concluded with `reason`.
+    pub fn record_outcome<R: Reason>(&self, reason: R) {
+        let mut map = self.outcomes.lock().unwrap_or_else(|p| p.into_inner());
+        *map.entry((R::KIND, reason.as_str())).or_insert(0) += 1;
+    }
+
+    /// Counts a reconcile that concluded with this Ready conclusion (its reason is typed `R`).
+    pub fn record_conclusion<R: Reason>(&self, conclusion: &Conclusion) {
+        let mut map = self.outcomes.lock().unwrap_or_else(|p| p.into_inner());
+        *map.entry((R::KIND, conclusion.reason)).or_insert(0) += 1;
+    }
+
+    /// Counts a failed reconcile.
+    pub fn record_failure(&self, kind: &'static str, category: ErrorCategory) {
+        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        *map.entry((kind, category)).or_insert(0) += 1;
+    }
+
+    /// `(kind, reason, count)` of every outcome so far, for `/metrics` labels.
+    pub fn outcomes(&self) -> Vec<(&'static str, &'static str, u64)> {
+        let map = self.outcomes.lock().unwrap_or_else(|p| p.into_inner());
+        map.iter().map(|((kind, reason), n)| (*kind, *reason, *n)).collect()
+    }
+
+    /// `(kind, category label, count)` of every failure so far, for `/metrics` labels.
+    pub fn failures(&self) -> Vec<(&'static str, &'static str, u64)> {
+        let map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        map.iter().map(|((kind, category), n)| (*kind, category.as_str(), *n)).collect()
     }
 }
 
@@ -142,6 +179,8 @@ pub struct Context {
     pub kafka: Mutex<HashMap<String, CachedKafka>>,
     /// What we applied last, per object, to skip unchanged applies (see `apply`).
     pub applied: Mutex<HashMap<String, crate::controller::apply::AppliedMark>>,
+    /// Consecutive failed reconciles per object, for `error_policy`.
+    pub backoff: Backoff,
 }
 
 impl Context {
@@ -156,6 +195,7 @@ impl Context {
             caches: CacheGate::default(),
             kafka: Mutex::new(HashMap::new()),
             applied: Mutex::new(HashMap::new()),
+            backoff: Backoff::default(),
         }
     }
 }

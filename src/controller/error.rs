@@ -1,6 +1,43 @@
-//! Errors of the reconcilers.
+//! Errors of the reconcilers, and their categories (what `error_policy` does with them, and the
+//! metric label).
 
-/// What can fail in a reconcile. Every variant is retried with backoff by `error_policy`.
+/// How a failed reconcile is retried (see [`backoff`](super::backoff)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ErrorCategory {
+    /// May succeed by itself later (the API server or Kafka did not answer, a conflict).
+    Transient,
+    /// The object (or what it names) must change first.
+    Invalid,
+    /// Refused for good as things stand (a request the API server or Kafka rejects).
+    Permanent,
+}
+
+impl ErrorCategory {
+    /// The metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCategory::Transient => "transient",
+            ErrorCategory::Invalid => "invalid",
+            ErrorCategory::Permanent => "permanent",
+        }
+    }
+}
+
+/// The category of a Kubernetes API failure: a request the API server rejects (4xx other than
+/// not found, conflict and too many requests) is permanent; anything else may pass later.
+pub fn kube_category(e: &kube::Error) -> ErrorCategory {
+    match e {
+        kube::Error::Api(s) if (400..500).contains(&s.code) && ![404, 409, 429].contains(&s.code) => ErrorCategory::Permanent,
+        _ => ErrorCategory::Transient,
+    }
+}
+
+/// The category of a Kafka client failure.
+pub fn kafka_category(e: &crate::kafka::Error) -> ErrorCategory {
+    if e.is_retriable() { ErrorCategory::Transient } else { ErrorCategory::Permanent }
+}
+
+/// What can fail in a reconcile. `error_policy` retries by [`category`](Self::category).
 #[derive(Debug, thiserror::Error)]
 pub enum ControllerError {
     #[error("Kubernetes API: {0}")]
@@ -19,6 +56,18 @@ pub enum ControllerError {
     MissingField { kind: &'static str, field: &'static str },
     #[error("Secret {secret} lacks key {key}")]
     SecretKey { secret: String, key: String },
+}
+
+impl ControllerError {
+    /// How `error_policy` retries it.
+    pub fn category(&self) -> ErrorCategory {
+        match self {
+            ControllerError::Kube(e) => kube_category(e),
+            ControllerError::Kafka(e) => kafka_category(e),
+            ControllerError::Render(_) | ControllerError::Serialize { .. } => ErrorCategory::Permanent,
+            ControllerError::MissingField { .. } | ControllerError::SecretKey { .. } => ErrorCategory::Invalid,
+        }
+    }
 }
 
 pub type Result<T, E = ControllerError> = std::result::Result<T, E>;

@@ -3,21 +3,19 @@
 use std::sync::Arc;
 
 use futures::StreamExt;
-use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod, Secret, Service, ServiceAccount};
-use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::core::v1::{Node, Pod, Secret};
 use kube::api::Api;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::watcher::{self, Config as WatchConfig};
 use kube::runtime::{Controller, WatchStreamExt};
 use kube::{Resource, ResourceExt};
-use serde::de::DeserializeOwned;
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 
 use super::cluster;
 use super::context::{Context, Settings, Stores};
 use super::leader::{self, Fence, LeaderConfig};
+use super::watch::namespaced_api;
 use crate::api::KafkaCluster;
 use crate::model::names;
 
@@ -41,24 +39,15 @@ pub enum RunError {
     ElectionEnded,
 }
 
-fn api<K>(client: &kube::Client, namespace: Option<&str>) -> Api<K>
-where
-    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
-{
-    match namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    }
-}
-
 /// A reflector over objects carrying `app.kubernetes.io/managed-by=gregor`: a cache, and the
 /// stream of changes that drives the controller.
 macro_rules! owned_reflector {
     ($client:expr, $ns:expr, $kind:ty, $delay:expr) => {{
         let (reader, writer) = reflector::store::<$kind>();
         let config = WatchConfig::default().labels(&format!("{}={}", names::labels::MANAGED_BY, names::labels::MANAGED_BY_VALUE));
-        let stream =
-            reflector::reflector(writer, watcher::watcher(api::<$kind>(&$client, $ns), config)).default_backoff().touched_objects();
+        let stream = reflector::reflector(writer, watcher::watcher(namespaced_api::<$kind>(&$client, $ns), config))
+            .default_backoff()
+            .touched_objects();
         (reader, delayed(stream, $delay))
     }};
 }
@@ -76,6 +65,42 @@ fn delayed<S: futures::Stream + Send + 'static>(
     })
     .flatten()
 }
+
+macro_rules! children {
+    ($($kind:ident($ty:ty) => $field:ident,)*) => {
+        /// The caches the reconciler reads, with the controller owning every child kind and the
+        /// cluster's Secrets; the pod and node streams are returned to be watched.
+        #[allow(clippy::type_complexity)]
+        fn with_children(
+            client: &kube::Client,
+            ns: Option<&str>,
+            controller: Controller<KafkaCluster>,
+            delay: Option<std::time::Duration>,
+        ) -> (
+            Stores,
+            Controller<KafkaCluster>,
+            impl futures::Stream<Item = Result<Pod, watcher::Error>> + Send + 'static,
+            impl futures::Stream<Item = Result<Node, watcher::Error>> + Send + 'static,
+        ) {
+            $(
+                let ($field, stream) = owned_reflector!(client, ns, $ty, delay);
+                let controller = controller.owns_stream(stream);
+            )*
+            let (secrets, secret_stream) = owned_reflector!(client, ns, Secret, delay);
+            let controller = controller.owns_stream(secret_stream);
+            let (pods, pod_stream) = owned_reflector!(client, ns, Pod, delay);
+            let (nodes, node_writer) = reflector::store::<Node>();
+            let node_stream = delayed(
+                reflector::reflector(node_writer, watcher::watcher(Api::<Node>::all(client.clone()), WatchConfig::default()))
+                    .default_backoff()
+                    .touched_objects(),
+                delay,
+            );
+            (Stores { $($field,)* pods, secrets, nodes }, controller, pod_stream, node_stream)
+        }
+    };
+}
+crate::with_child_kinds!(children);
 
 fn cluster_of<K: Resource>(obj: &K) -> Option<ObjectRef<KafkaCluster>> {
     let cluster = obj.meta().labels.as_ref()?.get(names::labels::CLUSTER)?;
@@ -107,38 +132,17 @@ pub async fn run(client: kube::Client, opts: RunOptions) -> Result<(), RunError>
     }
 
     let ns = opts.namespace.as_deref();
-    let delay = opts.settings.debug_delay_child_watches;
-    let (pods, pod_stream) = owned_reflector!(client, ns, Pod, delay);
-    let (stateful_sets, sts_stream) = owned_reflector!(client, ns, StatefulSet, delay);
-    let (config_maps, cm_stream) = owned_reflector!(client, ns, ConfigMap, delay);
-    let (services, svc_stream) = owned_reflector!(client, ns, Service, delay);
-    let (service_accounts, sa_stream) = owned_reflector!(client, ns, ServiceAccount, delay);
-    let (pdbs, pdb_stream) = owned_reflector!(client, ns, PodDisruptionBudget, delay);
-    let (secrets, secret_stream) = owned_reflector!(client, ns, Secret, delay);
-    let (nodes, node_writer) = reflector::store::<Node>();
-    let node_stream = delayed(
-        reflector::reflector(node_writer, watcher::watcher(Api::<Node>::all(client.clone()), WatchConfig::default()))
-            .default_backoff()
-            .touched_objects(),
-        delay,
-    );
-
-    let stores =
-        Stores { pods: pods.clone(), stateful_sets, config_maps, services, service_accounts, pod_disruption_budgets: pdbs, secrets, nodes };
+    let clusters: Api<KafkaCluster> = namespaced_api(&client, ns);
+    let (stores, controller, pod_stream, node_stream) =
+        with_children(&client, ns, Controller::new(clusters, WatchConfig::default()), opts.settings.debug_delay_child_watches);
+    let pods = stores.pods.clone();
     let ctx = Arc::new(Context::new(client.clone(), stores.clone(), opts.settings.clone()));
     ctx.caches.open_when_synced(stores);
     if let Some(t) = &opts.telemetry {
         t.attach(ctx.clone());
     }
     let pods_for_nodes: Store<Pod> = pods;
-    let clusters: Api<KafkaCluster> = api(&client, ns);
-    let controller = Controller::new(clusters, WatchConfig::default())
-        .owns_stream(sts_stream)
-        .owns_stream(cm_stream)
-        .owns_stream(svc_stream)
-        .owns_stream(sa_stream)
-        .owns_stream(pdb_stream)
-        .owns_stream(secret_stream)
+    let controller = controller
         .watches_stream(pod_stream, |pod: Pod| cluster_of(&pod))
         .watches_stream(node_stream, move |node: Node| {
             // A node (un)cordoned: reconcile the clusters with pods on it.

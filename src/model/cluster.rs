@@ -1,5 +1,6 @@
 //! The validated model of a KafkaCluster: everything the renderer and the controllers need,
 //! with defaults applied and no Kubernetes API types except pass-through pod settings.
+use super::role::Role;
 use std::{collections::BTreeMap, ops::Range};
 
 use k8s_openapi::api::core::v1::ResourceRequirements;
@@ -42,61 +43,13 @@ pub struct ClusterModel {
     pub pdb_max_unavailable: i32,
 }
 
-/// Roles of a pool's nodes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Roles {
-    /// Runs the KRaft controller.
-    pub controller: bool,
-    /// Runs the broker.
-    pub broker: bool,
-}
-
-/// The component label value of a pool.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Component {
-    Controller,
-    Combined,
-    Broker,
-}
-
-impl Component {
-    /// Label value: controller, combined or broker.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Component::Controller => "controller",
-            Component::Combined => "combined",
-            Component::Broker => "broker",
-        }
-    }
-}
-
-impl Roles {
-    /// The component these roles make.
-    pub fn component(self) -> Component {
-        match (self.controller, self.broker) {
-            (true, true) => Component::Combined,
-            (true, false) => Component::Controller,
-            _ => Component::Broker,
-        }
-    }
-
-    /// `process.roles` value.
-    pub fn process_roles(self) -> &'static str {
-        match self.component() {
-            Component::Combined => "broker,controller",
-            Component::Controller => "controller",
-            Component::Broker => "broker",
-        }
-    }
-}
-
 /// A validated node pool.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PoolModel {
     /// Pool name.
     pub name: String,
-    /// Roles of its nodes.
-    pub roles: Roles,
+    /// The KRaft role of its nodes.
+    pub role: Role,
     /// Number of nodes.
     pub replicas: i32,
     /// First node id; the pool's nodes are `node_id_start .. node_id_start + replicas`.
@@ -226,12 +179,12 @@ pub struct OperatorCredentials {
 impl ClusterModel {
     /// Pools whose nodes run the controller role.
     pub fn controller_pools(&self) -> impl Iterator<Item = &PoolModel> {
-        self.pools.iter().filter(|p| p.roles.controller)
+        self.pools.iter().filter(|p| p.role.is_controller())
     }
 
     /// Pools whose nodes run the broker role.
     pub fn broker_pools(&self) -> impl Iterator<Item = &PoolModel> {
-        self.pools.iter().filter(|p| p.roles.broker)
+        self.pools.iter().filter(|p| p.role.is_broker())
     }
 
     /// Number of broker (and combined) nodes.

@@ -3,6 +3,9 @@ use std::collections::BTreeMap;
 
 use super::error::Findings;
 
+/// `min.insync.replicas`: with `acks=all`, a write needs this many in-sync replicas. A roll
+/// must never take a partition below it.
+pub const MIN_ISR_KEY: &str = "min.insync.replicas";
 /// Key prefixes the operator owns; a `spec.config` key starting with one is rejected.
 pub const OWNED_PREFIXES: &[&str] = &[
     "listeners",
@@ -44,7 +47,7 @@ pub const ALLOWED_EXCEPTIONS: &[&str] = &[
 
 /// Replication-factor keys that default to min(3, brokers), each with its min-ISR key (default max(1, RF-1)).
 pub const REPLICATION_KEYS: &[(&str, Option<&str>)] = &[
-    ("default.replication.factor", Some("min.insync.replicas")),
+    ("default.replication.factor", Some(MIN_ISR_KEY)),
     ("offsets.topic.replication.factor", None),
     ("transaction.state.log.replication.factor", Some("transaction.state.log.min.isr")),
     ("share.coordinator.state.topic.replication.factor", Some("share.coordinator.state.topic.min.isr")),
@@ -80,7 +83,7 @@ const KNOWN_KEYS: &[(&str, ValueKind)] = &[
     ("offsets.topic.replication.factor", ValueKind::Int(1, i16::MAX as i64)),
     ("transaction.state.log.replication.factor", ValueKind::Int(1, i16::MAX as i64)),
     ("share.coordinator.state.topic.replication.factor", ValueKind::Int(1, i16::MAX as i64)),
-    ("min.insync.replicas", POSITIVE),
+    (MIN_ISR_KEY, POSITIVE),
     ("transaction.state.log.min.isr", POSITIVE),
     ("share.coordinator.state.topic.min.isr", ValueKind::Int(1, i16::MAX as i64)),
     ("num.partitions", POSITIVE),
@@ -111,8 +114,9 @@ const KNOWN_KEYS: &[(&str, ValueKind)] = &[
     ("log.cleanup.policy", ValueKind::ListOf(&["delete", "compact"])),
 ];
 
-/// Turns a scalar JSON value into its server.properties text.
-fn scalar_text(value: &serde_json::Value) -> Result<String, &'static str> {
+/// Turns a scalar JSON value of a Kafka configuration map into its text (server.properties,
+/// topic configs).
+pub(crate) fn scalar_text(value: &serde_json::Value) -> Result<String, &'static str> {
     match value {
         serde_json::Value::String(s) => Ok(s.clone()),
         serde_json::Value::Number(n) => Ok(n.to_string()),
@@ -244,7 +248,7 @@ pub(crate) fn apply_replication_defaults(config: &mut BTreeMap<String, String>, 
     }
     Replication {
         replication_factor: int_of(config, "default.replication.factor").unwrap_or(default_rf),
-        min_insync_replicas: int_of(config, "min.insync.replicas").unwrap_or(1),
+        min_insync_replicas: int_of(config, MIN_ISR_KEY).unwrap_or(1),
     }
 }
 

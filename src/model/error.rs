@@ -54,7 +54,7 @@ impl fmt::Display for Warning {
     }
 }
 
-/// Collects errors and warnings while a spec is walked.
+/// Collects errors and warnings while a spec (of any kind) is walked.
 #[derive(Debug, Default)]
 pub(crate) struct Findings {
     pub errors: Vec<ValidationError>,
@@ -68,5 +68,10 @@ impl Findings {
 
     pub fn warn(&mut self, path: impl Into<String>, message: impl Into<String>) {
         self.warnings.push(Warning { path: path.into(), message: message.into() });
+    }
+
+    /// `value` when no error was found, else every error (warnings are not kept).
+    pub fn into_result<T>(self, value: T) -> Result<T, ValidationErrors> {
+        if self.errors.is_empty() { Ok(value) } else { Err(ValidationErrors(self.errors)) }
     }
 }

@@ -2,12 +2,14 @@
 //!
 //! Entry point: [`validate`]. It never talks to the API server; what it needs from the live cluster
 //! (the KRaft cluster id, the node ids already in use) comes in through [`Observed`].
+pub mod acl;
 pub mod cluster;
 pub mod config;
 pub mod error;
 pub mod names;
 pub mod node_ids;
 pub mod quantity;
+pub mod role;
 pub mod topic;
 pub mod user;
 mod validate;
@@ -19,11 +21,12 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 
 pub use cluster::{
-    AdminAccess, Authorization, ClientListener, ClusterModel, Component, InternalSecurity, ListenerAuth, OperatorCredentials, PoolModel,
-    RackAwareness, Roles, StorageModel,
+    AdminAccess, Authorization, ClientListener, ClusterModel, InternalSecurity, ListenerAuth, OperatorCredentials, PoolModel,
+    RackAwareness, StorageModel,
 };
 pub use config::Replication;
 pub use error::{ValidationError, ValidationErrors, Warning};
+pub use role::Role;
 pub use validate::{DEFAULT_TERMINATION_GRACE_SECONDS, SUPPORTED_RACK_KEYS};
 pub use version::{SUPPORTED_VERSIONS, SupportedVersion};
 

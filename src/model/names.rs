@@ -17,30 +17,32 @@ pub mod labels {
     /// `app.kubernetes.io/component`: broker, controller or combined (per-pool objects only).
     pub const COMPONENT: &str = "app.kubernetes.io/component";
     /// `kafka.gregor.dev/cluster`: the cluster name.
-    pub const CLUSTER: &str = "kafka.gregor.dev/cluster";
+    pub const CLUSTER: &str = concat!(crate::api_group!(), "/cluster");
     /// `kafka.gregor.dev/pool`: the node pool name (per-pool objects only).
-    pub const POOL: &str = "kafka.gregor.dev/pool";
+    pub const POOL: &str = concat!(crate::api_group!(), "/pool");
     /// `kafka.gregor.dev/broker=true` on pods that serve clients (broker or combined); the bootstrap Service selects it.
-    pub const BROKER_ROLE: &str = "kafka.gregor.dev/broker";
+    pub const BROKER_ROLE: &str = concat!(crate::api_group!(), "/broker");
 }
 
 /// Annotation keys.
 pub mod annotations {
     /// Hash of everything in a pod that needs a restart when it changes (pod spec, start script, operator-owned config).
-    pub const REVISION: &str = "kafka.gregor.dev/revision";
+    pub const REVISION: &str = concat!(crate::api_group!(), "/revision");
     /// Hash of the user part of server.properties (`spec.config` plus defaults). A change may be dynamic.
-    pub const CONFIG_HASH: &str = "kafka.gregor.dev/config-hash";
+    pub const CONFIG_HASH: &str = concat!(crate::api_group!(), "/config-hash");
     /// Stops all changes to a cluster.
-    pub const PAUSE_RECONCILIATION: &str = "kafka.gregor.dev/pause-reconciliation";
+    pub const PAUSE_RECONCILIATION: &str = concat!(crate::api_group!(), "/pause-reconciliation");
     /// On a pod or StatefulSet: asks for a safe roll.
-    pub const MANUAL_ROLL: &str = "kafka.gregor.dev/manual-roll";
+    pub const MANUAL_ROLL: &str = concat!(crate::api_group!(), "/manual-roll");
     /// On PVCs (through the claim template): the KRaft cluster id their volume is formatted with,
     /// so a cluster re-created over retained volumes keeps its id.
-    pub const CLUSTER_ID: &str = "kafka.gregor.dev/cluster-id";
+    pub const CLUSTER_ID: &str = concat!(crate::api_group!(), "/cluster-id");
     /// Prefix reserved for the operator in pod annotations and labels.
-    pub const RESERVED_PREFIX: &str = "kafka.gregor.dev/";
+    pub const RESERVED_PREFIX: &str = concat!(crate::api_group!(), "/");
 }
 
+/// Name of the Kafka container in every pod.
+pub const KAFKA_CONTAINER: &str = "kafka";
 /// Port of the operator-owned KRaft controller listener.
 pub const CONTROLLER_PORT: i32 = 9090;
 /// Port of the operator-owned replication (inter-broker and operator admin) listener.

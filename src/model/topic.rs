@@ -3,11 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use super::error::{ValidationError, ValidationErrors};
+use super::config::scalar_text;
+use super::error::{Findings, ValidationErrors};
 use crate::api::topic::{DeletionPolicy, KafkaTopicSpec};
 
 /// The topic config key whose default follows the replication factor.
-pub const MIN_ISR_KEY: &str = "min.insync.replicas";
+pub use super::config::MIN_ISR_KEY;
 /// Longest legal Kafka topic name.
 pub const MAX_TOPIC_NAME_LEN: usize = 249;
 
@@ -49,20 +50,10 @@ pub fn is_legal_topic_name(name: &str) -> bool {
         && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
-fn scalar_text(value: &serde_json::Value) -> Result<String, &'static str> {
-    match value {
-        serde_json::Value::String(s) => Ok(s.clone()),
-        serde_json::Value::Number(n) => Ok(n.to_string()),
-        serde_json::Value::Bool(b) => Ok(b.to_string()),
-        serde_json::Value::Null => Err("must have a value (null is not allowed)"),
-        serde_json::Value::Array(_) | serde_json::Value::Object(_) => Err("must be a string, number or boolean"),
-    }
-}
-
 /// Validates a KafkaTopic spec against its cluster's defaults.
 pub fn desired_topic(resource_name: &str, spec: &KafkaTopicSpec, defaults: &TopicDefaults) -> Result<DesiredTopic, ValidationErrors> {
-    let mut errors = Vec::new();
-    let mut error = |path: &str, message: String| errors.push(ValidationError { path: path.to_owned(), message });
+    let mut findings = Findings::default();
+    let mut error = |path: &str, message: String| findings.error(path, message);
     let name = topic_name(resource_name, spec);
     if !is_legal_topic_name(name) {
         let path = if spec.topic_name.is_some() { "spec.topicName" } else { "metadata.name" };
@@ -105,10 +96,7 @@ pub fn desired_topic(resource_name: &str, spec: &KafkaTopicSpec, defaults: &Topi
     } else {
         config.insert(MIN_ISR_KEY.to_owned(), (replicas - 1).max(1).to_string());
     }
-    if !errors.is_empty() {
-        return Err(ValidationErrors(errors));
-    }
-    Ok(DesiredTopic {
+    findings.into_result(DesiredTopic {
         name: name.to_owned(),
         partitions: spec.partitions,
         replicas,

@@ -3,12 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use super::error::{ValidationError, ValidationErrors};
+use super::acl::{Acl, Pattern, Permission, ResourceType};
+use super::error::{Findings, ValidationErrors};
 use crate::api::common::SecretKeyRef;
-use crate::api::user::{
-    AclOperation as SpecOperation, AclPatternType, AclResourceType as SpecResourceType, AclRuleType, KafkaUserSpec, UserAuthenticationType,
-};
-use crate::kafka::ops::acls::{AclBinding, AclOperation, AclPermission, AclResourceType, PatternType};
+use crate::api::user::{AclPatternType, AclResourceType as SpecResourceType, AclRuleType, KafkaUserSpec, UserAuthenticationType};
 use crate::kafka::ops::quotas::{CONSUMER_BYTE_RATE, CONTROLLER_MUTATION_RATE, PRODUCER_BYTE_RATE, REQUEST_PERCENTAGE};
 
 /// Kafka's name of the cluster resource in ACLs.
@@ -34,7 +32,7 @@ pub struct DesiredUser {
     pub username: String,
     pub credentials: Credentials,
     /// The full ACL set of the principal, sorted and without duplicates.
-    pub acls: Vec<AclBinding>,
+    pub acls: Vec<Acl>,
     /// Quota values by Kafka key; keys of [`MANAGED_QUOTA_KEYS`] not listed are removed.
     pub quotas: BTreeMap<String, f64>,
 }
@@ -50,38 +48,20 @@ pub fn principal(username: &str) -> String {
     format!("User:{username}")
 }
 
-fn resource_type(t: SpecResourceType) -> AclResourceType {
+fn resource_type(t: SpecResourceType) -> ResourceType {
     match t {
-        SpecResourceType::Topic => AclResourceType::Topic,
-        SpecResourceType::Group => AclResourceType::Group,
-        SpecResourceType::Cluster => AclResourceType::Cluster,
-        SpecResourceType::TransactionalId => AclResourceType::TransactionalId,
-        SpecResourceType::DelegationToken => AclResourceType::DelegationToken,
-    }
-}
-
-fn operation(o: SpecOperation) -> AclOperation {
-    match o {
-        SpecOperation::All => AclOperation::All,
-        SpecOperation::Read => AclOperation::Read,
-        SpecOperation::Write => AclOperation::Write,
-        SpecOperation::Create => AclOperation::Create,
-        SpecOperation::Delete => AclOperation::Delete,
-        SpecOperation::Alter => AclOperation::Alter,
-        SpecOperation::Describe => AclOperation::Describe,
-        SpecOperation::ClusterAction => AclOperation::ClusterAction,
-        SpecOperation::DescribeConfigs => AclOperation::DescribeConfigs,
-        SpecOperation::AlterConfigs => AclOperation::AlterConfigs,
-        SpecOperation::IdempotentWrite => AclOperation::IdempotentWrite,
-        SpecOperation::CreateTokens => AclOperation::CreateTokens,
-        SpecOperation::DescribeTokens => AclOperation::DescribeTokens,
+        SpecResourceType::Topic => ResourceType::Topic,
+        SpecResourceType::Group => ResourceType::Group,
+        SpecResourceType::Cluster => ResourceType::Cluster,
+        SpecResourceType::TransactionalId => ResourceType::TransactionalId,
+        SpecResourceType::DelegationToken => ResourceType::DelegationToken,
     }
 }
 
 /// Validates a KafkaUser spec. `username` is the resource name.
 pub fn desired_user(username: &str, spec: &KafkaUserSpec) -> Result<DesiredUser, ValidationErrors> {
-    let mut errors = Vec::new();
-    let mut error = |path: String, message: String| errors.push(ValidationError { path, message });
+    let mut findings = Findings::default();
+    let mut error = |path: String, message: String| findings.error(path, message);
     let credentials = match &spec.authentication {
         None => Credentials::None,
         Some(auth) => match (auth.type_, &auth.password) {
@@ -107,7 +87,7 @@ pub fn desired_user(username: &str, spec: &KafkaUserSpec) -> Result<DesiredUser,
     for (i, rule) in spec.authorization.iter().flat_map(|a| a.acls.iter()).enumerate() {
         let kind = resource_type(rule.resource.type_);
         let name = match (kind, rule.resource.name.as_deref()) {
-            (AclResourceType::Cluster, _) => CLUSTER_RESOURCE_NAME.to_owned(),
+            (ResourceType::Cluster, _) => CLUSTER_RESOURCE_NAME.to_owned(),
             (_, Some(n)) if !n.is_empty() => n.to_owned(),
             _ => {
                 error(format!("spec.authorization.acls[{i}].resource.name"), "is required for this resource type (\"*\" for all)".into());
@@ -115,24 +95,24 @@ pub fn desired_user(username: &str, spec: &KafkaUserSpec) -> Result<DesiredUser,
             }
         };
         let pattern_type = match (kind, rule.resource.pattern_type) {
-            (AclResourceType::Cluster, _) | (_, None | Some(AclPatternType::Literal)) => PatternType::Literal,
-            (_, Some(AclPatternType::Prefix)) => PatternType::Prefixed,
+            (ResourceType::Cluster, _) | (_, None | Some(AclPatternType::Literal)) => Pattern::Literal,
+            (_, Some(AclPatternType::Prefix)) => Pattern::Prefixed,
         };
         if rule.operations.is_empty() {
             error(format!("spec.authorization.acls[{i}].operations"), "must name at least one operation".into());
         }
         let permission = match rule.type_ {
-            Some(AclRuleType::Deny) => AclPermission::Deny,
-            None | Some(AclRuleType::Allow) => AclPermission::Allow,
+            Some(AclRuleType::Deny) => Permission::Deny,
+            None | Some(AclRuleType::Allow) => Permission::Allow,
         };
         for op in &rule.operations {
-            acls.push(AclBinding {
+            acls.push(Acl {
                 resource_type: kind,
                 resource_name: name.clone(),
                 pattern_type,
                 principal: principal.clone(),
                 host: rule.host.clone().unwrap_or_else(|| "*".to_owned()),
-                operation: operation(*op),
+                operation: *op,
                 permission,
             });
         }
@@ -159,10 +139,7 @@ pub fn desired_user(username: &str, spec: &KafkaUserSpec) -> Result<DesiredUser,
             }
         }
     }
-    if !errors.is_empty() {
-        return Err(ValidationErrors(errors));
-    }
-    Ok(DesiredUser { username: username.to_owned(), credentials, acls, quotas })
+    findings.into_result(DesiredUser { username: username.to_owned(), credentials, acls, quotas })
 }
 
 #[cfg(test)]

@@ -1,14 +1,18 @@
-//! Spec -> validated model. Pure: every rule of KAFKA.md, every error with its field path.
+//! Spec -> validated model. Pure: every rule a KafkaCluster spec must follow (node pools and the KRaft
+//! quorum, listeners, operator-owned configuration, storage, rack awareness), every error with
+//! its field path.
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{
     Observed,
-    cluster::{Authorization, ClientListener, ClusterModel, InternalSecurity, ListenerAuth, PoolModel, RackAwareness, Roles, StorageModel},
+    cluster::{Authorization, ClientListener, ClusterModel, InternalSecurity, ListenerAuth, PoolModel, RackAwareness, StorageModel},
     config,
     error::Findings,
     names::{self, annotations},
     node_ids::{self, PoolRequest},
-    quantity, version,
+    quantity,
+    role::Role,
+    version,
 };
 use crate::api::cluster::{KafkaClusterSpec, Listener, ListenerAuthenticationType, NodePool, NodeRole, StorageType};
 
@@ -92,8 +96,8 @@ pub(crate) fn validate_spec(
     }
 
     let pools = validate_pools(identity, spec, observed, findings);
-    let brokers: i32 = pools.iter().filter(|p| p.roles.broker).map(|p| p.replicas).sum();
-    let controllers: i32 = pools.iter().filter(|p| p.roles.controller).map(|p| p.replicas).sum();
+    let brokers: i32 = pools.iter().filter(|p| p.role.is_broker()).map(|p| p.replicas).sum();
+    let controllers: i32 = pools.iter().filter(|p| p.role.is_controller()).map(|p| p.replicas).sum();
     check_quorum(&pools, brokers, controllers, findings);
 
     let listeners = validate_listeners(&spec.listeners, findings);
@@ -163,7 +167,7 @@ pub(crate) fn validate_spec(
 
 fn check_quorum(pools: &[PoolModel], brokers: i32, controllers: i32, findings: &mut Findings) {
     // A missing role is an error; a pool with a bad replica count is reported on its own field.
-    if !pools.iter().any(|p| p.roles.controller) {
+    if !pools.iter().any(|p| p.role.is_controller()) {
         findings.error("spec.nodePools", "at least one node pool must have the controller role");
     } else if controllers == 2 {
         findings.warn("spec.nodePools", "2 controllers tolerate no controller failure, like 1; use 3");
@@ -173,17 +177,17 @@ fn check_quorum(pools: &[PoolModel], brokers: i32, controllers: i32, findings: &
             format!("{controllers} controllers tolerate no more failures than {}; use an odd number", controllers - 1),
         );
     }
-    if !pools.iter().any(|p| p.roles.broker) {
+    if !pools.iter().any(|p| p.role.is_broker()) {
         findings.error("spec.nodePools", "at least one node pool must have the broker role");
     }
     for (i, pool) in pools.iter().enumerate() {
         if !matches!(pool.storage, StorageModel::Ephemeral { .. }) {
             continue;
         }
-        if pool.roles.broker && brokers == 1 {
+        if pool.role.is_broker() && brokers == 1 {
             findings.warn(format!("spec.nodePools[{i}].storage"), "the only broker is on ephemeral storage: every restart loses all data");
         }
-        if pool.roles.controller && controllers == 1 {
+        if pool.role.is_controller() && controllers == 1 {
             findings.warn(
                 format!("spec.nodePools[{i}].storage"),
                 "the only controller is on ephemeral storage: every restart loses the cluster metadata",
@@ -216,7 +220,7 @@ fn validate_pool(identity: &Identity<'_>, i: usize, pool: &NodePool, start: i32,
         findings
             .error(format!("{path}.name"), format!("\"{}-{}\" is longer than {MAX_STATEFULSET_NAME} characters", identity.name, pool.name));
     }
-    let roles = Roles { controller: pool.roles.contains(&NodeRole::Controller), broker: pool.roles.contains(&NodeRole::Broker) };
+    let role = Role::from_roles(pool.roles.contains(&NodeRole::Controller), pool.roles.contains(&NodeRole::Broker));
     if pool.roles.is_empty() {
         findings.error(format!("{path}.roles"), "must list controller, broker or both");
     } else if pool.roles.len() != pool.roles.iter().collect::<BTreeSet<_>>().len() {
@@ -313,7 +317,7 @@ fn validate_pool(identity: &Identity<'_>, i: usize, pool: &NodePool, start: i32,
 
     PoolModel {
         name: pool.name.clone(),
-        roles,
+        role,
         replicas: pool.replicas,
         node_id_start: start,
         storage,

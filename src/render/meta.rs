@@ -25,7 +25,7 @@ pub fn owner_references(model: &ClusterModel) -> Option<Vec<OwnerReference>> {
 /// Labels of a pool's objects: the cluster labels plus component and pool.
 pub fn pool_labels(model: &ClusterModel, pool: &PoolModel) -> BTreeMap<String, String> {
     let mut labels = names::cluster_labels(&model.name);
-    labels.insert(names::labels::COMPONENT.to_owned(), pool.roles.component().as_str().to_owned());
+    labels.insert(names::labels::COMPONENT.to_owned(), pool.role.as_str().to_owned());
     labels.insert(names::labels::POOL.to_owned(), pool.name.clone());
     labels
 }

@@ -4,11 +4,13 @@
 //! bootstrap Service and a PodDisruptionBudget, and per pool a ConfigMap (server.properties, start.sh) and
 //! a StatefulSet.
 pub mod config;
+pub mod kinds;
 pub mod meta;
 pub mod pdb;
 pub mod revision;
 pub mod script;
 pub mod service;
+pub mod service_account;
 pub mod statefulset;
 
 use std::collections::BTreeMap;
@@ -72,54 +74,45 @@ pub struct PoolObjects {
     pub config_hash: String,
 }
 
-/// A reference to any rendered object, for generic handling (output, uniqueness checks, apply).
-#[derive(Debug, Clone, Copy)]
-pub enum ObjectRef<'a> {
-    ServiceAccount(&'a ServiceAccount),
-    Service(&'a Service),
-    PodDisruptionBudget(&'a PodDisruptionBudget),
-    ConfigMap(&'a ConfigMap),
-    StatefulSet(&'a StatefulSet),
+macro_rules! object_ref {
+    ($($kind:ident($ty:ty) => $field:ident,)*) => {
+        /// A reference to any rendered object, for generic handling (output, uniqueness checks, apply).
+        #[derive(Debug, Clone, Copy)]
+        pub enum ObjectRef<'a> {
+            $($kind(&'a $ty),)*
+        }
+
+        impl<'a> ObjectRef<'a> {
+            /// Kind of the object.
+            pub fn kind(&self) -> &'static str {
+                match self {
+                    $(ObjectRef::$kind(_) => stringify!($kind),)*
+                }
+            }
+
+            /// Metadata of the object.
+            pub fn metadata(&self) -> &'a ObjectMeta {
+                match *self {
+                    $(ObjectRef::$kind(o) => &o.metadata,)*
+                }
+            }
+
+            /// The object as JSON, with apiVersion and kind.
+            pub fn to_json(&self) -> Result<serde_json::Value, RenderError> {
+                let result = match self {
+                    $(ObjectRef::$kind(o) => serde_json::to_value(o),)*
+                };
+                result.map_err(|source| RenderError::Serialize { what: format!("{} {}", self.kind(), self.name()), source })
+            }
+        }
+    };
 }
+crate::with_child_kinds!(object_ref);
 
 impl<'a> ObjectRef<'a> {
-    /// Kind of the object.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            ObjectRef::ServiceAccount(_) => "ServiceAccount",
-            ObjectRef::Service(_) => "Service",
-            ObjectRef::PodDisruptionBudget(_) => "PodDisruptionBudget",
-            ObjectRef::ConfigMap(_) => "ConfigMap",
-            ObjectRef::StatefulSet(_) => "StatefulSet",
-        }
-    }
-
-    /// Metadata of the object.
-    pub fn metadata(&self) -> &'a ObjectMeta {
-        match *self {
-            ObjectRef::ServiceAccount(o) => &o.metadata,
-            ObjectRef::Service(o) => &o.metadata,
-            ObjectRef::PodDisruptionBudget(o) => &o.metadata,
-            ObjectRef::ConfigMap(o) => &o.metadata,
-            ObjectRef::StatefulSet(o) => &o.metadata,
-        }
-    }
-
     /// Name of the object.
     pub fn name(&self) -> &'a str {
         self.metadata().name.as_deref().unwrap_or_default()
-    }
-
-    /// The object as JSON, with apiVersion and kind.
-    pub fn to_json(&self) -> Result<serde_json::Value, RenderError> {
-        let result = match self {
-            ObjectRef::ServiceAccount(o) => serde_json::to_value(o),
-            ObjectRef::Service(o) => serde_json::to_value(o),
-            ObjectRef::PodDisruptionBudget(o) => serde_json::to_value(o),
-            ObjectRef::ConfigMap(o) => serde_json::to_value(o),
-            ObjectRef::StatefulSet(o) => serde_json::to_value(o),
-        };
-        result.map_err(|source| RenderError::Serialize { what: format!("{} {}", self.kind(), self.name()), source })
     }
 }
 
@@ -179,7 +172,7 @@ fn render_pool(model: &ClusterModel, pool: &PoolModel) -> Result<PoolObjects, Re
 /// Renders every object of a validated cluster.
 pub fn render(model: &ClusterModel) -> Result<ClusterObjects, RenderError> {
     Ok(ClusterObjects {
-        service_account: pdb::service_account(model),
+        service_account: service_account::service_account(model),
         headless_service: service::headless_service(model),
         bootstrap_service: service::bootstrap_service(model),
         pod_disruption_budget: pdb::pod_disruption_budget(model),

@@ -1,9 +1,6 @@
-//! The PodDisruptionBudget `<cluster>-kafka` and the pods' ServiceAccount.
+//! The PodDisruptionBudget `<cluster>-kafka`.
 use k8s_openapi::{
-    api::{
-        core::v1::ServiceAccount,
-        policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec},
-    },
+    api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec},
     apimachinery::pkg::{apis::meta::v1::LabelSelector, util::intstr::IntOrString},
 };
 
@@ -20,14 +17,5 @@ pub fn pod_disruption_budget(model: &ClusterModel) -> PodDisruptionBudget {
             ..PodDisruptionBudgetSpec::default()
         }),
         status: None,
-    }
-}
-
-/// ServiceAccount of the Kafka pods. They need no API access, so no token is mounted.
-pub fn service_account(model: &ClusterModel) -> ServiceAccount {
-    ServiceAccount {
-        metadata: meta::cluster_object(model, names::service_account(&model.name)),
-        automount_service_account_token: Some(false),
-        ..ServiceAccount::default()
     }
 }

@@ -16,10 +16,10 @@ pub fn start_script(model: &ClusterModel, pool: &PoolModel) -> String {
     let headless = names::headless_service(&model.name);
     let mut listeners = Vec::new();
     let mut advertised = Vec::new();
-    if pool.roles.controller {
+    if pool.role.is_controller() {
         listeners.push(format!("{}://${{BIND_IP}}:{}", names::CONTROLLER_LISTENER, names::CONTROLLER_PORT));
     }
-    if pool.roles.broker {
+    if pool.role.is_broker() {
         listeners.push(format!("{}://${{BIND_IP}}:{}", names::REPLICATION_LISTENER, names::REPLICATION_PORT));
         advertised.push(format!("{}://${{HOST}}:{}", names::REPLICATION_LISTENER, names::REPLICATION_PORT));
         for listener in &model.listeners {
@@ -47,7 +47,7 @@ pub fn start_script(model: &ClusterModel, pool: &PoolModel) -> String {
     if !advertised.is_empty() {
         let _ = writeln!(s, "  echo \"advertised.listeners={}\"", advertised.join(","));
     }
-    if let (Some(rack), true) = (&model.rack, pool.roles.broker) {
+    if let (Some(rack), true) = (&model.rack, pool.role.is_broker()) {
         let _ = writeln!(s, "  if [ -n \"${{{RACK_ENV}:-}}\" ]; then echo \"broker.rack=${{{RACK_ENV}}}\"; else");
         let _ = writeln!(s, "    echo \"gregor: warning: pod label {} is empty, starting without broker.rack\" >&2; fi", rack.topology_key);
     }

@@ -26,8 +26,7 @@ use super::{
 };
 use crate::model::{ClusterModel, InternalSecurity, PoolModel, StorageModel, names};
 
-/// Container and volume names.
-const CONTAINER: &str = "kafka";
+/// Volume names.
 const CONFIG_VOLUME: &str = "config";
 const RUN_VOLUME: &str = "run";
 const TMP_VOLUME: &str = "tmp";
@@ -53,7 +52,7 @@ fn value_env(name: &str, value: String) -> EnvVar {
 fn env(model: &ClusterModel, pool: &PoolModel) -> Vec<EnvVar> {
     let mut env =
         vec![field_env("POD_NAME", "metadata.name"), field_env("POD_NAMESPACE", "metadata.namespace"), field_env("POD_IP", "status.podIP")];
-    if let (Some(rack), true) = (&model.rack, pool.roles.broker) {
+    if let (Some(rack), true) = (&model.rack, pool.role.is_broker()) {
         // The zone/region label is copied from the node onto the pod at binding (PodTopologyLabelsAdmission).
         env.push(field_env(RACK_ENV, &format!("metadata.labels['{}']", rack.topology_key)));
     }
@@ -88,10 +87,10 @@ fn container_port(name: String, port: i32) -> ContainerPort {
 
 fn ports(model: &ClusterModel, pool: &PoolModel) -> Vec<ContainerPort> {
     let mut ports = Vec::new();
-    if pool.roles.controller {
+    if pool.role.is_controller() {
         ports.push(container_port("tcp-controller".to_owned(), names::CONTROLLER_PORT));
     }
-    if pool.roles.broker {
+    if pool.role.is_broker() {
         ports.push(container_port("tcp-replication".to_owned(), names::REPLICATION_PORT));
         ports.extend(model.listeners.iter().map(|l| container_port(super::service::listener_port_name(&l.name), l.port)));
     }
@@ -101,7 +100,7 @@ fn ports(model: &ClusterModel, pool: &PoolModel) -> Vec<ContainerPort> {
 /// The port that is open only once the node serves: the replication listener of a broker (bound after the
 /// broker caught up with the metadata log), the controller listener of a controller-only node.
 pub fn serving_port(pool: &PoolModel) -> i32 {
-    if pool.roles.broker { names::REPLICATION_PORT } else { names::CONTROLLER_PORT }
+    if pool.role.is_broker() { names::REPLICATION_PORT } else { names::CONTROLLER_PORT }
 }
 
 fn tcp_probe(port: i32, period: i32, failures: i32, initial_delay: Option<i32>) -> Probe {
@@ -122,7 +121,7 @@ fn mount(name: &str, path: &str) -> VolumeMount {
 fn container(model: &ClusterModel, pool: &PoolModel) -> Container {
     let port = serving_port(pool);
     Container {
-        name: CONTAINER.to_owned(),
+        name: names::KAFKA_CONTAINER.to_owned(),
         image: Some(model.image.clone()),
         image_pull_policy: Some("IfNotPresent".to_owned()),
         command: Some(vec!["/bin/bash".to_owned(), format!("{CONFIG_MOUNT}/start.sh")]),
@@ -212,7 +211,7 @@ fn retention_policy(pool: &PoolModel) -> Option<StatefulSetPersistentVolumeClaim
 pub fn pod_labels(model: &ClusterModel, pool: &PoolModel) -> BTreeMap<String, String> {
     let mut labels = pool.template.pod_labels.clone();
     labels.extend(meta::pool_labels(model, pool));
-    if pool.roles.broker {
+    if pool.role.is_broker() {
         labels.insert(names::labels::BROKER_ROLE.to_owned(), "true".to_owned());
     }
     labels

@@ -1,7 +1,7 @@
-//! `decide`: the roll rules of KAFKA.md as one pure function.
+//! `decide`: the roll rules as one pure function (see the rules on [`decide`]).
 
-use super::action::{Action, WaitReason};
-use super::observation::{NodeObservation, Observation, PodPhase, Policy, RestartVerdict};
+use super::observation::{NodeObservation, Observation, PodPhase, Policy, RestartSafety};
+use super::step::{Step, WaitReason};
 
 /// The roll order: controllers, then combined nodes, then brokers; within a role the active
 /// controller goes last; then by node id, so the order is total and stable.
@@ -14,26 +14,22 @@ fn roll_order(obs: &Observation, node: &NodeObservation) -> (u8, bool, i32) {
 /// Decides the next step of a rolling restart.
 ///
 /// Rules, in order:
-/// 1. Paused: do nothing.
-/// 2. An outdated pod that is stuck (crash-looping, image pull failing, unschedulable) is
+/// 1. An outdated pod that is stuck (crash-looping, image pull failing, unschedulable) is
 ///    restarted out of turn: it is down already, so the number of down nodes cannot grow.
-/// 3. Any node that is not Ready and caught up holds the roll: an up-to-date stuck pod halts it,
+/// 2. Any node that is not Ready and caught up holds the roll: an up-to-date stuck pod halts it,
 ///    anything else is waited for (reported as overdue after `policy.catch_up_timeout`), or, when
 ///    Kafka would refuse the next broker anyway, reported as blocked on its partitions. This
 ///    includes the node restarted last, so a roll is over only when that node has caught up.
-/// 4. Nothing outdated and every node healthy: idle.
-/// 5. Otherwise the first outdated node in roll order is the candidate. A controller waits for
+/// 3. Nothing outdated and every node healthy: idle.
+/// 4. Otherwise the first outdated node in roll order is the candidate. A controller waits for
 ///    the quorum to be caught up; a broker waits until no protectable partition would fall below
 ///    its min ISR. Then it is restarted.
-pub fn decide(obs: &Observation, policy: &Policy) -> Action {
-    if obs.paused {
-        return Action::Paused;
-    }
+pub fn decide(obs: &Observation, policy: &Policy) -> Step {
     let mut outdated: Vec<&NodeObservation> = obs.nodes.iter().filter(|n| n.is_outdated()).collect();
     outdated.sort_by_key(|n| roll_order(obs, n));
 
     if let Some(stuck) = outdated.iter().find(|n| n.phase.is_stuck()) {
-        return Action::Restart {
+        return Step::Restart {
             node: stuck.id,
             pod: stuck.pod.clone(),
             reasons: stuck.restart_reasons.clone(),
@@ -46,28 +42,28 @@ pub fn decide(obs: &Observation, policy: &Policy) -> Action {
     unhealthy.sort_by_key(|n| roll_order(obs, n));
     if let Some(node) = unhealthy.first() {
         if node.phase.is_stuck() {
-            return Action::Halted { node: node.id, pod: node.pod.clone() };
+            return Step::Halted { node: node.id, pod: node.pod.clone() };
         }
         // When the next restart would be refused by Kafka too, say so: that names the partitions
         // a person must look at (typically, they sit at min ISR because of this very node).
         if let Some(next) = outdated.iter().find(|n| n.is_healthy() && n.role.is_broker())
-            && let RestartVerdict::Blocked { partitions } = &next.restart_verdict
+            && let RestartSafety::Blocked { partitions } = &next.restart_safety
         {
-            return Action::Blocked { node: next.id, pod: next.pod.clone(), partitions: partitions.clone() };
+            return Step::Blocked { node: next.id, pod: next.pod.clone(), partitions: partitions.clone() };
         }
         let reason = match node.phase {
             PodPhase::Missing | PodPhase::Pending { .. } | PodPhase::Terminating => WaitReason::PodNotRunning,
             PodPhase::Ready if node.caught_up.is_none() => WaitReason::KafkaUnreachable,
             _ => WaitReason::NodeNotCaughtUp,
         };
-        return Action::Wait { node: node.id, pod: node.pod.clone(), reason, overdue: node.unready_for > policy.catch_up_timeout };
+        return Step::Wait { node: node.id, pod: node.pod.clone(), reason, overdue: node.unready_for > policy.catch_up_timeout };
     }
 
     // Every node is healthy here.
     let Some(next) = outdated.first() else {
-        return Action::Idle;
+        return Step::Idle;
     };
-    let wait = |reason| Action::Wait { node: next.id, pod: next.pod.clone(), reason, overdue: false };
+    let wait = |reason| Step::Wait { node: next.id, pod: next.pod.clone(), reason, overdue: false };
     if next.role.is_controller() {
         match obs.quorum_caught_up {
             Some(true) => {}
@@ -77,15 +73,15 @@ pub fn decide(obs: &Observation, policy: &Policy) -> Action {
     }
     let mut unprotectable = Vec::new();
     if next.role.is_broker() {
-        match &next.restart_verdict {
-            RestartVerdict::Safe { unprotectable: u } => unprotectable = u.clone(),
-            RestartVerdict::Blocked { partitions } => {
-                return Action::Blocked { node: next.id, pod: next.pod.clone(), partitions: partitions.clone() };
+        match &next.restart_safety {
+            RestartSafety::Safe { unprotectable: u } => unprotectable = u.clone(),
+            RestartSafety::Blocked { partitions } => {
+                return Step::Blocked { node: next.id, pod: next.pod.clone(), partitions: partitions.clone() };
             }
-            RestartVerdict::Unknown => return wait(WaitReason::KafkaUnreachable),
+            RestartSafety::Unknown => return wait(WaitReason::KafkaUnreachable),
         }
     }
-    Action::Restart { node: next.id, pod: next.pod.clone(), reasons: next.restart_reasons.clone(), out_of_turn: false, unprotectable }
+    Step::Restart { node: next.id, pod: next.pod.clone(), reasons: next.restart_reasons.clone(), out_of_turn: false, unprotectable }
 }
 
 #[cfg(test)]

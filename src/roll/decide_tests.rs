@@ -14,7 +14,7 @@ fn node(id: NodeId, role: Role) -> NodeObservation {
         unready_for: Duration::ZERO,
         restart_reasons: Vec::new(),
         caught_up: Some(true),
-        restart_verdict: RestartVerdict::Safe { unprotectable: Vec::new() },
+        restart_safety: RestartSafety::Safe { unprotectable: Vec::new() },
     }
 }
 
@@ -36,7 +36,6 @@ fn split_cluster() -> Observation {
         ],
         active_controller: Some(1),
         quorum_caught_up: Some(true),
-        paused: false,
     }
 }
 
@@ -47,7 +46,7 @@ fn with(mut obs: Observation, id: NodeId, f: impl FnOnce(&mut NodeObservation)) 
     obs
 }
 
-fn restarted(action: &Action) -> Option<NodeId> {
+fn restarted(action: &Step) -> Option<NodeId> {
     action.restarts()
 }
 
@@ -65,18 +64,17 @@ fn table() {
             .collect(),
         ..split_cluster()
     };
-    let cases: Vec<(&str, Observation, Action)> = vec![
-        ("nothing outdated is idle", all_current.clone(), Action::Idle),
+    let cases: Vec<(&str, Observation, Step)> = vec![
+        ("nothing outdated is idle", all_current.clone(), Step::Idle),
         (
             "nothing outdated still waits for an unready pod (the last restarted one)",
             with(all_current.clone(), 100, |n| n.phase = PodPhase::Starting),
-            Action::Wait { node: 100, pod: "c-pool-100".into(), reason: WaitReason::NodeNotCaughtUp, overdue: false },
+            Step::Wait { node: 100, pod: "c-pool-100".into(), reason: WaitReason::NodeNotCaughtUp, overdue: false },
         ),
-        ("paused does nothing", Observation { paused: true, ..split_cluster() }, Action::Paused),
         (
             "controllers first, lowest non-active id",
             split_cluster(),
-            Action::Restart {
+            Step::Restart {
                 node: 0,
                 pod: "c-pool-0".into(),
                 reasons: vec![RestartReason::ConfigChanged],
@@ -87,7 +85,7 @@ fn table() {
         (
             "active controller last among controllers",
             with(with(split_cluster(), 0, |n| n.restart_reasons.clear()), 2, |n| n.restart_reasons.clear()),
-            Action::Restart {
+            Step::Restart {
                 node: 1,
                 pod: "c-pool-1".into(),
                 reasons: vec![RestartReason::ConfigChanged],
@@ -110,7 +108,7 @@ fn table() {
                     .collect(),
                 ..split_cluster()
             },
-            Action::Restart {
+            Step::Restart {
                 node: 100,
                 pod: "c-pool-100".into(),
                 reasons: vec![RestartReason::ConfigChanged],
@@ -121,12 +119,12 @@ fn table() {
         (
             "controller waits for the quorum",
             Observation { quorum_caught_up: Some(false), ..split_cluster() },
-            Action::Wait { node: 0, pod: "c-pool-0".into(), reason: WaitReason::QuorumNotCaughtUp, overdue: false },
+            Step::Wait { node: 0, pod: "c-pool-0".into(), reason: WaitReason::QuorumNotCaughtUp, overdue: false },
         ),
         (
             "unknown quorum is a wait, never a restart",
             Observation { quorum_caught_up: None, ..split_cluster() },
-            Action::Wait { node: 0, pod: "c-pool-0".into(), reason: WaitReason::KafkaUnreachable, overdue: false },
+            Step::Wait { node: 0, pod: "c-pool-0".into(), reason: WaitReason::KafkaUnreachable, overdue: false },
         ),
         (
             "an unready node holds the roll",
@@ -135,7 +133,7 @@ fn table() {
                 n.phase = PodPhase::Starting;
                 n.unready_for = Duration::from_secs(10);
             }),
-            Action::Wait { node: 101, pod: "c-pool-101".into(), reason: WaitReason::NodeNotCaughtUp, overdue: false },
+            Step::Wait { node: 101, pod: "c-pool-101".into(), reason: WaitReason::NodeNotCaughtUp, overdue: false },
         ),
         (
             "a ready node not yet in the ISR holds the roll",
@@ -143,7 +141,7 @@ fn table() {
                 n.restart_reasons.clear();
                 n.caught_up = Some(false);
             }),
-            Action::Wait { node: 101, pod: "c-pool-101".into(), reason: WaitReason::NodeNotCaughtUp, overdue: false },
+            Step::Wait { node: 101, pod: "c-pool-101".into(), reason: WaitReason::NodeNotCaughtUp, overdue: false },
         ),
         (
             "a long wait is overdue",
@@ -152,7 +150,7 @@ fn table() {
                 n.phase = PodPhase::Starting;
                 n.unready_for = Duration::from_secs(301);
             }),
-            Action::Wait { node: 101, pod: "c-pool-101".into(), reason: WaitReason::NodeNotCaughtUp, overdue: true },
+            Step::Wait { node: 101, pod: "c-pool-101".into(), reason: WaitReason::NodeNotCaughtUp, overdue: true },
         ),
         (
             "a missing pod is waited for",
@@ -160,7 +158,7 @@ fn table() {
                 n.restart_reasons.clear();
                 n.phase = PodPhase::Missing;
             }),
-            Action::Wait { node: 2, pod: "c-pool-2".into(), reason: WaitReason::PodNotRunning, overdue: false },
+            Step::Wait { node: 2, pod: "c-pool-2".into(), reason: WaitReason::PodNotRunning, overdue: false },
         ),
         (
             "an outdated node in log recovery is not restarted again",
@@ -168,12 +166,12 @@ fn table() {
                 n.phase = PodPhase::Starting;
                 n.caught_up = Some(false);
             }),
-            Action::Wait { node: 0, pod: "c-pool-0".into(), reason: WaitReason::NodeNotCaughtUp, overdue: false },
+            Step::Wait { node: 0, pod: "c-pool-0".into(), reason: WaitReason::NodeNotCaughtUp, overdue: false },
         ),
         (
             "an outdated stuck pod goes first, out of turn",
             with(split_cluster(), 102, |n| n.phase = PodPhase::CrashLooping),
-            Action::Restart {
+            Step::Restart {
                 node: 102,
                 pod: "c-pool-102".into(),
                 reasons: vec![RestartReason::ConfigChanged],
@@ -184,7 +182,7 @@ fn table() {
         (
             "an unschedulable outdated pod goes first",
             with(split_cluster(), 101, |n| n.phase = PodPhase::Pending { unschedulable: true }),
-            Action::Restart {
+            Step::Restart {
                 node: 101,
                 pod: "c-pool-101".into(),
                 reasons: vec![RestartReason::ConfigChanged],
@@ -198,29 +196,29 @@ fn table() {
                 n.restart_reasons.clear();
                 n.phase = PodPhase::ImagePullFailing;
             }),
-            Action::Halted { node: 102, pod: "c-pool-102".into() },
+            Step::Halted { node: 102, pod: "c-pool-102".into() },
         ),
         (
             "a broker that would drop partitions below min ISR is blocked",
-            with(with_controllers_done(), 100, |n| n.restart_verdict = RestartVerdict::Blocked { partitions: vec!["orders-0".into()] }),
-            Action::Blocked { node: 100, pod: "c-pool-100".into(), partitions: vec!["orders-0".into()] },
+            with(with_controllers_done(), 100, |n| n.restart_safety = RestartSafety::Blocked { partitions: vec!["orders-0".into()] }),
+            Step::Blocked { node: 100, pod: "c-pool-100".into(), partitions: vec!["orders-0".into()] },
         ),
         (
             "a node out of the ISR holds the roll, reported by the partitions the next restart would risk",
             with(with(with_controllers_done(), 102, |n| n.caught_up = Some(false)), 100, |n| {
-                n.restart_verdict = RestartVerdict::Blocked { partitions: vec!["orders-0".into()] }
+                n.restart_safety = RestartSafety::Blocked { partitions: vec!["orders-0".into()] }
             }),
-            Action::Blocked { node: 100, pod: "c-pool-100".into(), partitions: vec!["orders-0".into()] },
+            Step::Blocked { node: 100, pod: "c-pool-100".into(), partitions: vec!["orders-0".into()] },
         ),
         (
             "an unknown verdict is a wait",
-            with(with_controllers_done(), 100, |n| n.restart_verdict = RestartVerdict::Unknown),
-            Action::Wait { node: 100, pod: "c-pool-100".into(), reason: WaitReason::KafkaUnreachable, overdue: false },
+            with(with_controllers_done(), 100, |n| n.restart_safety = RestartSafety::Unknown),
+            Step::Wait { node: 100, pod: "c-pool-100".into(), reason: WaitReason::KafkaUnreachable, overdue: false },
         ),
         (
             "unprotectable partitions are reported, not waited on",
-            with(with_controllers_done(), 100, |n| n.restart_verdict = RestartVerdict::Safe { unprotectable: vec!["scratch-0".into()] }),
-            Action::Restart {
+            with(with_controllers_done(), 100, |n| n.restart_safety = RestartSafety::Safe { unprotectable: vec!["scratch-0".into()] }),
+            Step::Restart {
                 node: 100,
                 pod: "c-pool-100".into(),
                 reasons: vec![RestartReason::ConfigChanged],
@@ -230,8 +228,8 @@ fn table() {
         ),
         (
             "a controller-only node ignores the broker verdict",
-            with(split_cluster(), 0, |n| n.restart_verdict = RestartVerdict::Blocked { partitions: vec!["x-0".into()] }),
-            Action::Restart {
+            with(split_cluster(), 0, |n| n.restart_safety = RestartSafety::Blocked { partitions: vec!["x-0".into()] }),
+            Step::Restart {
                 node: 0,
                 pod: "c-pool-0".into(),
                 reasons: vec![RestartReason::ConfigChanged],
@@ -241,13 +239,13 @@ fn table() {
         ),
         (
             "a combined node needs both the quorum and the verdict",
-            combined(Some(true), RestartVerdict::Blocked { partitions: vec!["t-1".into()] }),
-            Action::Blocked { node: 0, pod: "c-pool-0".into(), partitions: vec!["t-1".into()] },
+            combined(Some(true), RestartSafety::Blocked { partitions: vec!["t-1".into()] }),
+            Step::Blocked { node: 0, pod: "c-pool-0".into(), partitions: vec!["t-1".into()] },
         ),
         (
             "combined: active controller last",
-            combined(Some(true), RestartVerdict::Safe { unprotectable: vec![] }),
-            Action::Restart {
+            combined(Some(true), RestartSafety::Safe { unprotectable: vec![] }),
+            Step::Restart {
                 node: 0,
                 pod: "c-pool-0".into(),
                 reasons: vec![RestartReason::ConfigChanged],
@@ -269,11 +267,11 @@ fn with_controllers_done() -> Observation {
     obs
 }
 
-fn combined(quorum: Option<bool>, verdict: RestartVerdict) -> Observation {
+fn combined(quorum: Option<bool>, verdict: RestartSafety) -> Observation {
     let mut nodes = vec![outdated(node(0, Role::Combined)), outdated(node(1, Role::Combined)), outdated(node(2, Role::Combined))];
-    nodes[0].restart_verdict = verdict;
+    nodes[0].restart_safety = verdict;
     // Node 2 is the active controller, so it goes last; node 0 is first.
-    Observation { nodes, active_controller: Some(2), quorum_caught_up: quorum, paused: false }
+    Observation { nodes, active_controller: Some(2), quorum_caught_up: quorum }
 }
 
 /// Simulates a whole roll: after each restart the pod comes back on the new revision, becomes
@@ -285,7 +283,7 @@ fn a_full_roll_restarts_each_node_once_in_order() {
     let mut order = Vec::new();
     for _ in 0..20 {
         match decide(&obs, &p) {
-            Action::Restart { node, .. } => {
+            Step::Restart { node, .. } => {
                 order.push(node);
                 // The pod goes down...
                 obs = with(obs, node, |n| {
@@ -293,14 +291,14 @@ fn a_full_roll_restarts_each_node_once_in_order() {
                     n.restart_reasons.clear();
                     n.caught_up = Some(false);
                 });
-                assert!(matches!(decide(&obs, &p), Action::Wait { node: w, .. } if w == node));
+                assert!(matches!(decide(&obs, &p), Step::Wait { node: w, .. } if w == node));
                 // ...and comes back caught up.
                 obs = with(obs, node, |n| {
                     n.phase = PodPhase::Ready;
                     n.caught_up = Some(true);
                 });
             }
-            Action::Idle => break,
+            Step::Idle => break,
             other => panic!("unexpected {other:?}"),
         }
     }
@@ -328,9 +326,9 @@ fn arb_node(id: NodeId) -> impl Strategy<Value = NodeObservation> {
         any::<bool>(),
         prop_oneof![Just(Some(true)), Just(Some(true)), Just(Some(false)), Just(None)],
         prop_oneof![
-            Just(RestartVerdict::Unknown),
-            Just(RestartVerdict::Safe { unprotectable: vec![] }),
-            Just(RestartVerdict::Blocked { partitions: vec!["t-0".into()] }),
+            Just(RestartSafety::Unknown),
+            Just(RestartSafety::Safe { unprotectable: vec![] }),
+            Just(RestartSafety::Blocked { partitions: vec!["t-0".into()] }),
         ],
         0u64..600,
     )
@@ -342,7 +340,7 @@ fn arb_node(id: NodeId) -> impl Strategy<Value = NodeObservation> {
             unready_for: Duration::from_secs(unready),
             restart_reasons: if is_outdated { vec![RestartReason::PodTemplateChanged] } else { vec![] },
             caught_up,
-            restart_verdict: verdict,
+            restart_safety: verdict,
         })
 }
 
@@ -350,9 +348,9 @@ fn arb_observation() -> impl Strategy<Value = Observation> {
     (1usize..8)
         .prop_flat_map(|n| {
             let nodes: Vec<_> = (0..n as i32).map(arb_node).collect();
-            (nodes, proptest::option::of(0..n as i32), proptest::option::of(any::<bool>()), any::<bool>())
+            (nodes, proptest::option::of(0..n as i32), proptest::option::of(any::<bool>()))
         })
-        .prop_map(|(nodes, active, quorum, paused)| Observation { nodes, active_controller: active, quorum_caught_up: quorum, paused })
+        .prop_map(|(nodes, active, quorum)| Observation { nodes, active_controller: active, quorum_caught_up: quorum })
 }
 
 proptest! {
@@ -365,26 +363,25 @@ proptest! {
             let target = obs.nodes.iter().find(|n| n.id == id).expect("target exists");
             prop_assert!(target.is_outdated());
             if target.phase.is_stuck() {
-                let out_of_turn = matches!(action, Action::Restart { out_of_turn: true, .. });
+                let out_of_turn = matches!(action, Step::Restart { out_of_turn: true, .. });
                 prop_assert!(out_of_turn);
             } else {
                 prop_assert!(obs.nodes.iter().all(|n| n.is_healthy()));
                 if target.role.is_broker() {
-                    let safe = matches!(target.restart_verdict, RestartVerdict::Safe { .. });
+                    let safe = matches!(target.restart_safety, RestartSafety::Safe { .. });
                     prop_assert!(safe);
                 }
                 if target.role.is_controller() {
                     prop_assert_eq!(obs.quorum_caught_up, Some(true));
                 }
             }
-            prop_assert!(!obs.paused);
         }
     }
 
-    /// Idle means done: nothing outdated and every node healthy (or reconciliation paused).
+    /// Idle means done: nothing outdated and every node healthy.
     #[test]
     fn idle_only_when_converged(obs in arb_observation()) {
-        if decide(&obs, &Policy::default()) == Action::Idle {
+        if decide(&obs, &Policy::default()) == Step::Idle {
             prop_assert!(obs.nodes.iter().all(|n| !n.is_outdated() && n.is_healthy()));
         }
     }

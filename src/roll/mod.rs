@@ -6,10 +6,10 @@
 //! back on the new revision and is no longer outdated, and no other pod is touched until it has
 //! caught up.
 
-mod action;
 mod decide;
 mod observation;
+mod step;
 
-pub use action::{Action, WaitReason};
 pub use decide::decide;
-pub use observation::{NodeId, NodeObservation, Observation, PodPhase, Policy, RestartReason, RestartVerdict, Role};
+pub use observation::{NodeId, NodeObservation, Observation, PodPhase, Policy, RestartReason, RestartSafety, Role};
+pub use step::{Step, WaitReason};

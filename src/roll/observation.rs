@@ -6,26 +6,7 @@ use std::time::Duration;
 /// A Kafka `node.id`; equal to the pod's StatefulSet ordinal.
 pub type NodeId = i32;
 
-/// A node's KRaft roles. The declaration order is the roll order: controllers, then combined
-/// nodes, then brokers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Role {
-    Controller,
-    Combined,
-    Broker,
-}
-
-impl Role {
-    /// Whether the node votes in the KRaft quorum.
-    pub fn is_controller(self) -> bool {
-        matches!(self, Role::Controller | Role::Combined)
-    }
-
-    /// Whether the node hosts partitions.
-    pub fn is_broker(self) -> bool {
-        matches!(self, Role::Broker | Role::Combined)
-    }
-}
+pub use crate::model::Role;
 
 /// The pod's state as Kubernetes reports it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -83,7 +64,7 @@ impl fmt::Display for RestartReason {
 
 /// What Kafka's Admin API says about restarting one broker now.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
-pub enum RestartVerdict {
+pub enum RestartSafety {
     /// Not known: the Admin API could not be asked.
     #[default]
     Unknown,
@@ -109,7 +90,7 @@ pub struct NodeObservation {
     /// hosts (brokers); a voter that follows the leader (controllers). `None` when unknown.
     pub caught_up: Option<bool>,
     /// For brokers: whether restarting it would drop a partition below min ISR.
-    pub restart_verdict: RestartVerdict,
+    pub restart_safety: RestartSafety,
 }
 
 impl NodeObservation {
@@ -132,8 +113,6 @@ pub struct Observation {
     /// Every voter other than the leader has caught up with it (DescribeQuorum). `None` when
     /// unknown.
     pub quorum_caught_up: Option<bool>,
-    /// `kafka.gregor.dev/pause-reconciliation=true`.
-    pub paused: bool,
 }
 
 /// Limits that turn waits into conditions.

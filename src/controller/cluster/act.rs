@@ -4,23 +4,23 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{ConfigMap, ObjectReference, Pod, Service, ServiceAccount};
-use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::core::v1::{ObjectReference, Pod};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use kube::runtime::events::{Event, EventType};
 use kube::{Resource, ResourceExt};
 use tracing::{info, warn};
 
-use super::status::Refusal;
+use super::scale::Refusal;
 use crate::api::KafkaCluster;
-use crate::controller::apply::{self, delete_orphan, orphans};
+use crate::controller::apply;
 use crate::controller::context::Context;
 use crate::controller::error::Result;
+use crate::controller::reason::ClusterReason;
 use crate::kafka::{self, ops::features::UpgradeType};
 use crate::model::version::metadata_version_level;
 use crate::model::{ClusterModel, names};
 use crate::render::ClusterObjects;
-use crate::roll::Action;
+use crate::roll::Step;
 
 /// Applies every rendered object but the StatefulSets in `held_back` (being re-created: see `storage`).
 pub async fn apply_objects(ctx: &Context, objects: &ClusterObjects, held_back: &BTreeSet<String>) -> Result<()> {
@@ -36,28 +36,7 @@ pub async fn delete_orphans(ctx: &Context, kc: &KafkaCluster, objects: &ClusterO
     let (Some(uid), Some(ns)) = (kc.meta().uid.as_deref(), kc.meta().namespace.as_deref()) else {
         return Ok(());
     };
-    let mut keep: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for o in objects.iter() {
-        keep.entry(o.kind()).or_default().push(o.name());
-    }
-    let kept = |kind: &str| keep.get(kind).cloned().unwrap_or_default();
-    let s = &ctx.stores;
-    for name in orphans(&s.stateful_sets, ns, uid, &kept("StatefulSet")) {
-        delete_orphan::<StatefulSet>(ctx, ns, &name).await?;
-    }
-    for name in orphans(&s.config_maps, ns, uid, &kept("ConfigMap")) {
-        delete_orphan::<ConfigMap>(ctx, ns, &name).await?;
-    }
-    for name in orphans(&s.services, ns, uid, &kept("Service")) {
-        delete_orphan::<Service>(ctx, ns, &name).await?;
-    }
-    for name in orphans(&s.pod_disruption_budgets, ns, uid, &kept("PodDisruptionBudget")) {
-        delete_orphan::<PodDisruptionBudget>(ctx, ns, &name).await?;
-    }
-    for name in orphans(&s.service_accounts, ns, uid, &kept("ServiceAccount")) {
-        delete_orphan::<ServiceAccount>(ctx, ns, &name).await?;
-    }
-    Ok(())
+    apply::delete_orphans(ctx, ns, uid, objects.iter()).await
 }
 
 /// Records an Event about the cluster. `related`: the object it concerns (a pod), which also
@@ -67,11 +46,11 @@ async fn publish(
     ctx: &Context,
     kc: &KafkaCluster,
     type_: EventType,
-    (reason, action): (&str, &str),
+    (reason, action): (ClusterReason, &str),
     note: String,
     related: Option<ObjectReference>,
 ) {
-    let event = Event { type_, reason: reason.into(), note: Some(note), action: action.into(), secondary: related };
+    let event = Event { type_, reason: reason.as_str().into(), note: Some(note), action: action.into(), secondary: related };
     if let Err(e) = ctx.recorder.publish(&event, &kc.object_ref(&())).await {
         warn!(error = %e, "could not record an event");
     }
@@ -85,15 +64,15 @@ pub async fn report_refusal(ctx: &Context, kc: &KafkaCluster, refusal: &Refusal)
         .as_ref()
         .and_then(|s| s.conditions.iter().find(|c| c.type_ == crate::controller::conditions::READY))
         .map(|c| c.reason.as_str());
-    if ready_reason != Some(refusal.reason) {
+    if ready_reason != Some(refusal.reason.as_str()) {
         publish(ctx, kc, EventType::Warning, (refusal.reason, "Refuse"), refusal.message.clone(), None).await;
     }
 }
 
-/// Carries out the planner's action. Only `Restart` writes: it deletes the one pod (only if it
+/// Carries out the planner's step. Only `Restart` writes: it deletes the one pod (only if it
 /// is still the pod that was observed), and the StatefulSet recreates it on the current revision.
-pub async fn perform(ctx: &Context, kc: &KafkaCluster, pods: &BTreeMap<String, Pod>, action: &Action) -> Result<()> {
-    let Action::Restart { node, pod, reasons, out_of_turn, .. } = action else {
+pub async fn perform(ctx: &Context, kc: &KafkaCluster, pods: &BTreeMap<String, Pod>, step: &Step) -> Result<()> {
+    let Step::Restart { node, pod, reasons, out_of_turn, .. } = step else {
         return Ok(());
     };
     let Some(uid) = pods.get(pod).and_then(|p| p.metadata.uid.clone()) else {
@@ -117,7 +96,7 @@ pub async fn perform(ctx: &Context, kc: &KafkaCluster, pods: &BTreeMap<String, P
     ctx.metrics.count_write();
     ctx.metrics.pod_restarts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let related = pods.get(pod).map(|p| p.object_ref(&()));
-    publish(ctx, kc, EventType::Normal, ("RestartingNode", "Roll"), note, related).await;
+    publish(ctx, kc, EventType::Normal, (ClusterReason::RestartingNode, "Roll"), note, related).await;
     Ok(())
 }
 

@@ -92,7 +92,7 @@ pub fn stale_nodes(model: &ClusterModel, objects: &ClusterObjects, pods: &BTreeM
                 out.push(StaleNode {
                     id,
                     pod: name,
-                    broker: pool.roles.broker,
+                    broker: pool.role.is_broker(),
                     ready: crate::controller::pod_phase::pod_phase(Some(pod)) == crate::roll::PodPhase::Ready,
                     desired_hash: rendered.config_hash.clone(),
                 });
@@ -230,7 +230,7 @@ mod tests {
                     name: (*k).into(),
                     value: Some((*v).into()),
                     read_only: *ro,
-                    source: source.clone(),
+                    source: *source,
                     sensitive: false,
                 })
                 .collect()),

@@ -11,23 +11,20 @@ use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::reflector::ObjectRef as StoreRef;
-use rand::Rng;
-use rand::distr::Alphanumeric;
 use tracing::info;
 
 use crate::api::KafkaCluster;
 use crate::controller::apply::FIELD_MANAGER;
 use crate::controller::context::Context;
 use crate::controller::error::{ControllerError, Result};
+use crate::kafka::ops::scram::generate_password;
 use crate::model::{ClusterModel, names};
 use crate::render::meta;
 
 use names::annotations::CLUSTER_ID as CLUSTER_ID_ANNOTATION;
 
-/// A generated password: 32 alphanumeric characters.
-pub fn new_password() -> String {
-    rand::rng().sample_iter(&Alphanumeric).take(32).map(char::from).collect()
-}
+/// Length of the operator's generated password.
+const PASSWORD_LEN: usize = 32;
 
 /// The cluster id from the status, else from a retained PVC, else a new one, persisted in the
 /// status at once.
@@ -84,7 +81,7 @@ pub async fn operator_password(model: &ClusterModel, ctx: &Context) -> Result<Op
     if let Some(secret) = existing {
         return secret_value(&secret, &creds.secret_name, &creds.secret_key).map(Some);
     }
-    let password = new_password();
+    let password = generate_password(PASSWORD_LEN);
     let secret = Secret {
         metadata: ObjectMeta {
             name: Some(creds.secret_name.clone()),
@@ -110,17 +107,5 @@ pub async fn operator_password(model: &ClusterModel, ctx: &Context) -> Result<Op
             secret_value(&secret, &creds.secret_name, &creds.secret_key).map(Some)
         }
         Err(e) => Err(e.into()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn passwords_are_32_alphanumerics() {
-        let p = new_password();
-        assert_eq!(p.len(), 32);
-        assert!(p.chars().all(|c| c.is_ascii_alphanumeric()));
     }
 }

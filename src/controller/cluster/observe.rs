@@ -6,12 +6,9 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
 
 use crate::controller::pod_phase::{pod_phase, unready_for};
-use crate::model::{ClusterModel, Component, names};
+use crate::model::{ClusterModel, names};
 use crate::render::ClusterObjects;
-use crate::roll::{NodeId, NodeObservation, Observation, RestartReason, RestartVerdict, Role};
-
-/// Name of the Kafka container in every pod.
-pub const KAFKA_CONTAINER: &str = "kafka";
+use crate::roll::{NodeId, NodeObservation, Observation, RestartReason, RestartSafety};
 
 /// What Kafka said, gathered once per reconcile (see `kafka_facts`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -19,7 +16,7 @@ pub struct KafkaFacts {
     pub active_controller: Option<NodeId>,
     pub quorum_caught_up: Option<bool>,
     pub caught_up: BTreeMap<NodeId, bool>,
-    pub verdicts: BTreeMap<NodeId, RestartVerdict>,
+    pub restart_safety: BTreeMap<NodeId, RestartSafety>,
     /// The finalized metadata.version feature level.
     pub metadata_level: Option<i16>,
     /// Partitions hosted per broker, for scale-down checks.
@@ -38,17 +35,7 @@ pub struct Inputs<'a> {
     pub config_restarts: &'a BTreeSet<NodeId>,
     /// Pools asked to roll with the manual-roll annotation on their StatefulSet.
     pub manual_roll_pools: &'a BTreeSet<String>,
-    pub kafka: Option<&'a KafkaFacts>,
-    pub paused: bool,
     pub now: Timestamp,
-}
-
-fn role(component: Component) -> Role {
-    match component {
-        Component::Controller => Role::Controller,
-        Component::Combined => Role::Combined,
-        Component::Broker => Role::Broker,
-    }
 }
 
 /// A pod annotation's value.
@@ -58,7 +45,7 @@ pub fn annotation<'p>(pod: &'p Pod, key: &str) -> Option<&'p str> {
 
 fn kafka_image(pod: &Pod) -> Option<&str> {
     let spec = pod.spec.as_ref()?;
-    spec.containers.iter().find(|c| c.name == KAFKA_CONTAINER)?.image.as_deref()
+    spec.containers.iter().find(|c| c.name == names::KAFKA_CONTAINER)?.image.as_deref()
 }
 
 /// Why a pod needs a restart, given its pool's current revision.
@@ -91,7 +78,7 @@ pub fn restart_reasons(
     reasons
 }
 
-/// The observation of every node of the cluster.
+/// The observation of every node of the cluster, from the caches alone (see [`with_kafka_facts`]).
 pub fn observation(inputs: &Inputs<'_>) -> Observation {
     let model = inputs.model;
     let mut nodes = Vec::new();
@@ -105,25 +92,30 @@ pub fn observation(inputs: &Inputs<'_>) -> Observation {
                 }
                 _ => Vec::new(),
             };
-            let facts = inputs.kafka;
             nodes.push(NodeObservation {
                 id,
                 pod: pod_name,
-                role: role(pool.roles.component()),
+                role: pool.role,
                 phase: pod_phase(pod),
                 unready_for: unready_for(pod, inputs.now),
                 restart_reasons,
-                caught_up: facts.and_then(|f| f.caught_up.get(&id).copied()),
-                restart_verdict: facts.and_then(|f| f.verdicts.get(&id).cloned()).unwrap_or_default(),
+                caught_up: None,
+                restart_safety: RestartSafety::default(),
             });
         }
     }
-    Observation {
-        nodes,
-        active_controller: inputs.kafka.and_then(|f| f.active_controller),
-        quorum_caught_up: inputs.kafka.and_then(|f| f.quorum_caught_up),
-        paused: inputs.paused,
+    Observation { nodes, active_controller: None, quorum_caught_up: None }
+}
+
+/// The observation completed with what Kafka said.
+pub fn with_kafka_facts(mut obs: Observation, facts: &KafkaFacts) -> Observation {
+    for node in &mut obs.nodes {
+        node.caught_up = facts.caught_up.get(&node.id).copied();
+        node.restart_safety = facts.restart_safety.get(&node.id).cloned().unwrap_or_default();
     }
+    obs.active_controller = facts.active_controller;
+    obs.quorum_caught_up = facts.quorum_caught_up;
+    obs
 }
 
 /// Whether Kafka must be asked this reconcile: something is outdated, or some pod is not Ready.

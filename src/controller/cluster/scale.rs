@@ -7,13 +7,23 @@ use std::collections::BTreeMap;
 use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef as StoreRef;
 
+use super::kafka_facts;
 use super::observe::KafkaFacts;
-use super::status::Refusal;
 use crate::api::cluster::KafkaClusterStatus;
 use crate::controller::apply::owned_by;
 use crate::controller::context::Context;
+use crate::controller::reason::ClusterReason;
+use crate::kafka;
 use crate::model::version::{metadata_version_level, metadata_version_rank};
-use crate::model::{ClusterModel, names};
+use crate::model::{ClusterModel, Role, names};
+
+/// Something that stops the reconcile from applying a change, with its reason. Produced here
+/// (scale-downs, downgrades) and by the storage step (claims that cannot grow).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    pub reason: ClusterReason,
+    pub message: String,
+}
 
 /// Nodes a change would remove from one pool.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -54,7 +64,7 @@ pub fn recorded_shrinks(model: &ClusterModel, previous: Option<&KafkaClusterStat
             (ids.len() > wanted).then(|| Shrink {
                 pool: recorded.name.clone(),
                 removed: ids.split_off(wanted),
-                controller: pool.is_none_or(|p| p.roles.controller),
+                controller: pool.is_none_or(|p| p.role.is_controller()),
             })
         })
         .collect()
@@ -77,11 +87,11 @@ fn cached_shrinks(ctx: &Context, model: &ClusterModel) -> Vec<Shrink> {
         if wanted >= current {
             continue;
         }
-        let component = sts.labels().get(names::labels::COMPONENT).cloned().unwrap_or_default();
+        let role = sts.labels().get(names::labels::COMPONENT).and_then(|l| Role::from_label(l));
         out.push(Shrink {
             pool: sts.labels().get(names::labels::POOL).cloned().unwrap_or_else(|| sts.name_any()),
             removed: (start + wanted..start + current).collect(),
-            controller: component == "controller" || component == "combined",
+            controller: role.is_some_and(Role::is_controller),
         });
     }
     out.sort_by(|a, b| a.pool.cmp(&b.pool));
@@ -92,7 +102,7 @@ fn cached_shrinks(ctx: &Context, model: &ClusterModel) -> Vec<Shrink> {
 pub fn scale_down_refusal(shrinks: &[Shrink], facts: Option<&KafkaFacts>) -> Option<Refusal> {
     if let Some(s) = shrinks.iter().find(|s| s.controller) {
         return Some(Refusal {
-            reason: "ScaleDownRefused",
+            reason: ClusterReason::ScaleDownRefused,
             message: format!(
                 "pool {} runs KRaft controllers; the controller quorum is static and cannot shrink (nodes {:?} would be removed)",
                 s.pool, s.removed
@@ -101,7 +111,7 @@ pub fn scale_down_refusal(shrinks: &[Shrink], facts: Option<&KafkaFacts>) -> Opt
     }
     let Some(facts) = facts else {
         return Some(Refusal {
-            reason: "ScaleDownRefused",
+            reason: ClusterReason::ScaleDownRefused,
             message: "cannot check that the brokers to remove host no partition: Kafka did not answer".into(),
         });
     };
@@ -111,12 +121,31 @@ pub fn scale_down_refusal(shrinks: &[Shrink], facts: Option<&KafkaFacts>) -> Opt
         .filter_map(|id| facts.hosted_partitions.get(id).filter(|n| **n > 0).map(|n| format!("{id} ({n} replicas)")))
         .collect();
     (!busy.is_empty()).then(|| Refusal {
-        reason: "ScaleDownBlocked",
+        reason: ClusterReason::ScaleDownBlocked,
         message: format!(
             "brokers still host partition replicas: {}; reassign them to the remaining brokers before scaling down",
             busy.join(", ")
         ),
     })
+}
+
+/// When pools shrink, asks Kafka whether the nodes to remove are free, and refuses the change
+/// otherwise. Returns the facts it gathered (if it asked), with the refusal too.
+pub async fn check_scale_down(
+    ctx: &Context,
+    admin: &kafka::Client,
+    model: &ClusterModel,
+    previous: Option<&KafkaClusterStatus>,
+) -> Result<Option<KafkaFacts>, (Refusal, Option<KafkaFacts>)> {
+    let shrinking = shrinking_pools(ctx, model, previous);
+    if shrinking.is_empty() {
+        return Ok(None);
+    }
+    let facts = kafka_facts::gather(admin, model).await.ok();
+    match scale_down_refusal(&shrinking, facts.as_ref()) {
+        Some(refusal) => Err((refusal, facts)),
+        None => Ok(facts),
+    }
 }
 
 /// A version change Kafka cannot take: the active metadata.version is newer than the requested
@@ -127,7 +156,7 @@ pub fn downgrade_refusal(status: Option<&KafkaClusterStatus>, model: &ClusterMod
     let supported = metadata_version_rank(model.version.default_metadata_version)?;
     if active_rank > supported {
         return Some(Refusal {
-            reason: "UnsafeDowngrade",
+            reason: ClusterReason::UnsafeDowngrade,
             message: format!(
                 "metadata.version {active} is active and Kafka {} supports at most {}; a downgrade must lower metadata.version first, which Kafka does not allow here",
                 model.version.version, model.version.default_metadata_version
@@ -136,7 +165,7 @@ pub fn downgrade_refusal(status: Option<&KafkaClusterStatus>, model: &ClusterMod
     }
     let wanted = metadata_version_rank(&model.metadata_version)?;
     (wanted < active_rank).then(|| Refusal {
-        reason: "UnsafeDowngrade",
+        reason: ClusterReason::UnsafeDowngrade,
         message: format!(
             "spec.metadataVersion {} is lower than the active {active}; Kafka cannot lower metadata.version safely",
             model.metadata_version
@@ -258,9 +287,9 @@ mod tests {
         let facts = KafkaFacts { hosted_partitions: BTreeMap::from([(102, 0), (103, 7)]), ..KafkaFacts::default() };
         assert_eq!(scale_down_refusal(&[shrink("b", vec![102], false)], Some(&facts)), None);
         let blocked = scale_down_refusal(&[shrink("b", vec![102, 103], false)], Some(&facts)).expect("blocked");
-        assert_eq!(blocked.reason, "ScaleDownBlocked");
+        assert_eq!(blocked.reason.as_str(), "ScaleDownBlocked");
         assert!(blocked.message.contains("103 (7 replicas)"), "{}", blocked.message);
-        assert_eq!(scale_down_refusal(&[shrink("c", vec![2], true)], Some(&facts)).map(|r| r.reason), Some("ScaleDownRefused"));
-        assert_eq!(scale_down_refusal(&[shrink("b", vec![102], false)], None).map(|r| r.reason), Some("ScaleDownRefused"));
+        assert_eq!(scale_down_refusal(&[shrink("c", vec![2], true)], Some(&facts)).map(|r| r.reason.as_str()), Some("ScaleDownRefused"));
+        assert_eq!(scale_down_refusal(&[shrink("b", vec![102], false)], None).map(|r| r.reason.as_str()), Some("ScaleDownRefused"));
     }
 }

@@ -3,21 +3,16 @@
 
 use k8s_openapi::jiff::Timestamp;
 
+use super::scale::Refusal;
 use crate::api::cluster::{KafkaClusterStatus, ListenerStatus, NodePoolStatus, RollStatus};
-use crate::controller::conditions::{PAUSED, READY, ROLLING, Verdict, WARNING, merge};
+use crate::controller::conditions::{Conclusion, PAUSED, READY, ROLLING, WARNING, merge};
+use crate::controller::reason::ClusterReason;
 use crate::model::version::metadata_version_name;
 use crate::model::{ClusterModel, ValidationErrors, Warning};
-use crate::roll::{Action, Observation, RestartReason, WaitReason};
+use crate::roll::{Observation, RestartReason, Step, WaitReason};
 
 /// Condition types this reconciler owns (others are left alone).
 pub const OWNED: &[&str] = &[READY, WARNING, ROLLING, PAUSED];
-
-/// Something that stops the reconcile from applying a change, with its reason.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Refusal {
-    pub reason: &'static str,
-    pub message: String,
-}
 
 /// Everything the status is computed from.
 pub struct StatusInputs<'a> {
@@ -26,7 +21,7 @@ pub struct StatusInputs<'a> {
     pub model: &'a ClusterModel,
     pub warnings: &'a [Warning],
     pub observation: &'a Observation,
-    pub action: &'a Action,
+    pub step: &'a Step,
     pub refusal: Option<&'a Refusal>,
     pub metadata_level: Option<i16>,
     pub now: Timestamp,
@@ -36,50 +31,54 @@ fn reasons_text(reasons: &[RestartReason]) -> String {
     reasons.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
 }
 
-/// The Ready condition for a roll action.
-fn ready_verdict(action: &Action, model: &ClusterModel) -> Verdict {
-    match action {
-        Action::Idle => Verdict::ready(
-            "Ready",
-            format!("{} nodes run Kafka {} and are caught up", model.pools.iter().map(|p| p.replicas).sum::<i32>(), model.version.version),
-        ),
-        Action::Paused => Verdict::not_ready("ReconciliationPaused", "reconciliation is paused by annotation"),
-        Action::Restart { pod, reasons, .. } => {
-            Verdict::not_ready("RollingRestart", format!("restarting {pod}: {}", reasons_text(reasons)))
+/// The reason of the Ready condition for a roll step.
+pub fn ready_reason(step: &Step) -> ClusterReason {
+    match step {
+        Step::Idle => ClusterReason::Ready,
+        Step::Restart { .. } => ClusterReason::RollingRestart,
+        Step::Wait { overdue: true, .. } => ClusterReason::RollStalled,
+        Step::Wait { overdue: false, .. } => ClusterReason::Progressing,
+        Step::Blocked { .. } => ClusterReason::RollBlocked,
+        Step::Halted { .. } => ClusterReason::RollHalted,
+    }
+}
+
+/// The Ready condition for a roll step.
+fn ready_conclusion(step: &Step, model: &ClusterModel) -> Conclusion {
+    let message = match step {
+        Step::Idle => {
+            format!("{} nodes run Kafka {} and are caught up", model.pools.iter().map(|p| p.replicas).sum::<i32>(), model.version.version)
         }
-        Action::Wait { pod, reason, overdue, .. } => {
+        Step::Restart { pod, reasons, .. } => format!("restarting {pod}: {}", reasons_text(reasons)),
+        Step::Wait { pod, reason, .. } => {
             let what = match reason {
                 WaitReason::NodeNotCaughtUp => "to be Ready and back in every ISR",
                 WaitReason::PodNotRunning => "to be scheduled and running",
                 WaitReason::QuorumNotCaughtUp => "the controller quorum to catch up before restarting",
                 WaitReason::KafkaUnreachable => "Kafka's Admin API to answer before restarting",
             };
-            let reason = if *overdue { "RollStalled" } else { "Progressing" };
-            Verdict::not_ready(reason, format!("waiting for {pod} {what}"))
+            format!("waiting for {pod} {what}")
         }
-        Action::Blocked { pod, partitions, .. } => Verdict::not_ready(
-            "RollBlocked",
-            format!(
-                "restarting {pod} would take partitions below min.insync.replicas: {}; waiting for their ISR to recover",
-                partitions.join(", ")
-            ),
+        Step::Blocked { pod, partitions, .. } => format!(
+            "restarting {pod} would take partitions below min.insync.replicas: {}; waiting for their ISR to recover",
+            partitions.join(", ")
         ),
-        Action::Halted { pod, .. } => Verdict::not_ready(
-            "RollHalted",
-            format!("{pod} is stuck (crash loop, image pull or unschedulable) on the current revision; fix it to resume"),
-        ),
-    }
+        Step::Halted { pod, .. } => {
+            format!("{pod} is stuck (crash loop, image pull or unschedulable) on the current revision; fix it to resume")
+        }
+    };
+    Conclusion::new(READY, *step == Step::Idle, ready_reason(step), message)
 }
 
 /// The status after a reconcile of a valid spec.
 pub fn status(i: &StatusInputs<'_>) -> KafkaClusterStatus {
     let previous = i.previous.cloned().unwrap_or_default();
-    let mut verdicts = vec![match i.refusal {
-        Some(r) => Verdict::not_ready(r.reason, r.message.clone()),
-        None => ready_verdict(i.action, i.model),
+    let mut conclusions = vec![match i.refusal {
+        Some(r) => Conclusion::not_ready(r.reason, r.message.clone()),
+        None => ready_conclusion(i.step, i.model),
     }];
     let mut warnings: Vec<String> = i.warnings.iter().map(ToString::to_string).collect();
-    if let Action::Restart { unprotectable, .. } = i.action
+    if let Step::Restart { unprotectable, .. } = i.step
         && !unprotectable.is_empty()
     {
         warnings.push(format!(
@@ -88,28 +87,28 @@ pub fn status(i: &StatusInputs<'_>) -> KafkaClusterStatus {
         ));
     }
     if !warnings.is_empty() {
-        verdicts.push(Verdict::new(WARNING, true, "UnsafeSettings", warnings.join("; ")));
+        conclusions.push(Conclusion::new(WARNING, true, ClusterReason::UnsafeSettings, warnings.join("; ")));
     }
     let outdated: Vec<&str> = i.observation.nodes.iter().filter(|n| n.is_outdated()).map(|n| n.pod.as_str()).collect();
     let rolling = !outdated.is_empty();
     if rolling {
-        verdicts.push(Verdict::new(
+        conclusions.push(Conclusion::new(
             ROLLING,
             true,
-            "NodesOutdated",
+            ClusterReason::NodesOutdated,
             format!("{} node(s) to restart: {}", outdated.len(), outdated.join(", ")),
         ));
     }
-    let conditions = merge(&previous.conditions, &verdicts, OWNED, i.generation, i.now);
+    let conditions = merge(&previous.conditions, &conclusions, OWNED, i.generation, i.now);
 
     let image_current = i
         .observation
         .nodes
         .iter()
         .all(|n| !n.restart_reasons.contains(&RestartReason::ImageChanged) && n.phase != crate::roll::PodPhase::Missing);
-    let roll = match i.action {
-        Action::Restart { node, reasons, .. } => RollStatus { in_progress: true, node: Some(*node), reason: Some(reasons_text(reasons)) },
-        Action::Wait { node, .. } | Action::Blocked { node, .. } | Action::Halted { node, .. } if rolling => {
+    let roll = match i.step {
+        Step::Restart { node, reasons, .. } => RollStatus { in_progress: true, node: Some(*node), reason: Some(reasons_text(reasons)) },
+        Step::Wait { node, .. } | Step::Blocked { node, .. } | Step::Halted { node, .. } if rolling => {
             RollStatus { in_progress: true, node: Some(*node), reason: previous.roll.as_ref().and_then(|r| r.reason.clone()) }
         }
         _ if rolling => RollStatus { in_progress: true, node: None, reason: None },
@@ -142,9 +141,9 @@ pub fn invalid(
 ) -> KafkaClusterStatus {
     let mut status = previous.cloned().unwrap_or_default();
     let message = format!("the spec is invalid and was not applied: {errors}");
-    let verdicts = [Verdict::not_ready("InvalidSpec", message)];
+    let conclusions = [Conclusion::not_ready(ClusterReason::InvalidSpec, message)];
     // Keep Warning/Rolling as they were: nothing was applied.
-    status.conditions = merge(&status.conditions, &verdicts, &[READY], generation, now);
+    status.conditions = merge(&status.conditions, &conclusions, &[READY], generation, now);
     status.observed_generation = generation;
     status
 }
@@ -152,6 +151,6 @@ pub fn invalid(
 /// The status while reconciliation is paused.
 pub fn paused(previous: Option<&KafkaClusterStatus>, generation: Option<i64>, now: Timestamp) -> KafkaClusterStatus {
     let mut status = previous.cloned().unwrap_or_default();
-    status.conditions = crate::controller::conditions::paused(&status.conditions, generation, now);
+    status.conditions = crate::controller::conditions::paused(&status.conditions, ClusterReason::Paused, generation, now);
     status
 }

@@ -14,8 +14,9 @@ use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use tracing::info;
 
-use super::status::Refusal;
+use super::scale::Refusal;
 use crate::controller::context::Context;
+use crate::controller::reason::ClusterReason;
 use crate::model::quantity::parse_bytes;
 use crate::render::ClusterObjects;
 
@@ -81,18 +82,11 @@ fn claim_names(sts: &StatefulSet) -> Vec<String> {
     (start..start + replicas).map(|i| format!("{template}-{}-{i}", sts.name_any())).collect()
 }
 
-/// What this step leaves for the rest of the reconcile.
-#[derive(Debug, Default)]
-pub struct StorageStep {
-    /// StatefulSets being re-created: not applied in this reconcile.
-    pub recreating: BTreeSet<String>,
-    /// A claim refused to grow: the cluster is left as it is.
-    pub refusal: Option<Refusal>,
-}
-
-/// Grows claims and re-creates StatefulSets whose claim templates changed.
-pub async fn reconcile(ctx: &Context, namespace: &str, objects: &ClusterObjects) -> Result<StorageStep, kube::Error> {
-    let mut step = StorageStep::default();
+/// Grows claims and re-creates StatefulSets whose claim templates changed. Returns the
+/// StatefulSets being re-created (not applied in this reconcile), or the refusal of a claim
+/// that cannot grow (then the cluster is left as it is).
+pub async fn reconcile(ctx: &Context, namespace: &str, objects: &ClusterObjects) -> Result<Result<BTreeSet<String>, Refusal>, kube::Error> {
+    let mut recreating = BTreeSet::new();
     let stateful_sets: Api<StatefulSet> = Api::namespaced(ctx.client.clone(), namespace);
     let claims: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), namespace);
     for pool in &objects.pools {
@@ -101,7 +95,7 @@ pub async fn reconcile(ctx: &Context, namespace: &str, objects: &ClusterObjects)
         let Some(live) = ctx.stores.stateful_sets.get(&store_ref) else { continue };
         if live.metadata.deletion_timestamp.is_some() {
             // Still going away (orphaning its pods): create it again once it is gone.
-            step.recreating.insert(name);
+            recreating.insert(name);
             continue;
         }
         let change = claim_change(&live, &pool.stateful_set);
@@ -116,14 +110,13 @@ pub async fn reconcile(ctx: &Context, namespace: &str, objects: &ClusterObjects)
                 match claims.patch(&claim, &PatchParams::default(), &Patch::Merge(&grow)).await {
                     Ok(_) => info!(claim, size, "asked the claim to grow"),
                     Err(kube::Error::Api(e)) if e.code == 403 || e.code == 422 => {
-                        step.refusal = Some(Refusal {
-                            reason: "StorageResizeRefused",
+                        return Ok(Err(Refusal {
+                            reason: ClusterReason::StorageResizeRefused,
                             message: format!(
                                 "claim {claim} cannot grow to {size}: {}; check that its StorageClass allows volume expansion",
                                 e.message
                             ),
-                        });
-                        return Ok(step);
+                        }));
                     }
                     Err(e) => return Err(e),
                 }
@@ -134,10 +127,10 @@ pub async fn reconcile(ctx: &Context, namespace: &str, objects: &ClusterObjects)
             stateful_sets.delete(&name, &orphan).await?;
             ctx.metrics.count_write();
             info!(statefulset = %name, ?change, "claim templates changed: re-creating the StatefulSet, pods and claims kept");
-            step.recreating.insert(name);
+            recreating.insert(name);
         }
     }
-    Ok(step)
+    Ok(Ok(recreating))
 }
 
 #[cfg(test)]

@@ -4,87 +4,13 @@
 //! AlterPartitionReassignments, one DeleteTopics.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
-use crate::kafka::ResponseError;
-
-use super::batcher::{BatchDropped, BatchPolicy, Batcher};
+use crate::controller::batch::{BatchPolicy, Batcher};
+use crate::controller::kafka_access::calls::{Breaker, ClusterOps, KafkaResult, OpError, OpsRegistry, SharedError, all_fail, flatten};
 use crate::kafka::ops::configs::{AlterOp, ConfigAlteration, ConfigResource};
 use crate::kafka::ops::topics::{CreatedTopic, NewTopic, Reassignment};
-use crate::kafka::{self, Target, TopicPartition};
-
-/// A Kafka error shared by every item of a failed batch.
-pub type SharedError = Arc<kafka::Error>;
-pub type KafkaResult<T> = Result<T, SharedError>;
-
-/// Why a batched Kafka call failed for one item.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum OpError {
-    #[error(transparent)]
-    Kafka(SharedError),
-    #[error(transparent)]
-    Dropped(#[from] BatchDropped),
-    #[error("the cluster did not answer a moment ago ({0}); not asking again yet")]
-    Unreachable(String),
-}
-
-impl OpError {
-    /// The Kafka error code, if Kafka answered with one.
-    pub fn code(&self) -> Option<ResponseError> {
-        match self {
-            OpError::Kafka(e) => e.kafka_code(),
-            OpError::Dropped(_) | OpError::Unreachable(_) => None,
-        }
-    }
-
-    /// Whether trying again later may succeed.
-    pub fn is_retriable(&self) -> bool {
-        match self {
-            OpError::Kafka(e) => e.is_retriable(),
-            OpError::Dropped(_) | OpError::Unreachable(_) => true,
-        }
-    }
-}
-
-/// How long a cluster that did not answer is not asked again: its resources fail fast instead
-/// of holding reconcile slots that other clusters' resources need.
-pub const UNREACHABLE_BACKOFF: Duration = Duration::from_secs(10);
-
-/// Remembers that a cluster did not answer (a retriable failure of a describe).
-#[derive(Default)]
-pub struct Breaker {
-    open_until: Mutex<Option<(Instant, String)>>,
-}
-
-impl Breaker {
-    /// Fails fast while the breaker is open.
-    pub fn check(&self) -> Result<(), OpError> {
-        let guard = self.open_until.lock().unwrap_or_else(|p| p.into_inner());
-        match guard.as_ref() {
-            Some((until, why)) if Instant::now() < *until => Err(OpError::Unreachable(why.clone())),
-            _ => Ok(()),
-        }
-    }
-
-    /// Records the outcome of a call.
-    pub fn record<T>(&self, result: &Result<T, OpError>) {
-        let mut guard = self.open_until.lock().unwrap_or_else(|p| p.into_inner());
-        match result {
-            Err(OpError::Kafka(e)) if e.is_retriable() => *guard = Some((Instant::now() + UNREACHABLE_BACKOFF, e.to_string())),
-            Ok(_) => *guard = None,
-            Err(_) => {}
-        }
-    }
-}
-
-fn flatten<T>(r: Result<KafkaResult<T>, BatchDropped>) -> Result<T, OpError> {
-    match r {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(OpError::Kafka(e)),
-        Err(d) => Err(OpError::Dropped(d)),
-    }
-}
+use crate::kafka::{self, ResponseError, Target, TopicPartition};
 
 /// What to describe about one topic.
 #[derive(Debug, Clone)]
@@ -141,10 +67,7 @@ fn kafka_error(api: &'static str, code: kafka::KafkaCode, resource: &str) -> Sha
 /// Results in the order of `names`, from per-name results; a missing name is an error.
 fn by_name<T: Clone>(api: &'static str, names: &[String], results: kafka::Result<Vec<(String, kafka::Result<T>)>>) -> Vec<KafkaResult<T>> {
     match results {
-        Err(e) => {
-            let e = Arc::new(e);
-            names.iter().map(|_| Err(e.clone())).collect()
-        }
+        Err(e) => all_fail(names, e),
         Ok(results) => {
             let map: HashMap<String, KafkaResult<T>> = results.into_iter().map(|(n, r)| (n, r.map_err(Arc::new))).collect();
             names
@@ -161,10 +84,7 @@ async fn describe_batch(client: Arc<kafka::Client>, items: Vec<DescribeTopic>) -
     names.dedup();
     let snap = match client.fetch_metadata(Target::Any, Some(&names)).await {
         Ok(s) => s,
-        Err(e) => {
-            let e = Arc::new(e);
-            return items.iter().map(|_| Err(e.clone())).collect();
-        }
+        Err(e) => return all_fail(&items, e),
     };
     let brokers: Vec<i32> = snap.brokers.keys().copied().collect();
     let existing: Vec<&str> = snap.topics.iter().filter(|t| t.error.is_none()).map(|t| t.name.as_str()).collect();
@@ -250,8 +170,12 @@ async fn describe_batch(client: Arc<kafka::Client>, items: Vec<DescribeTopic>) -
         .collect()
 }
 
-impl TopicOps {
-    pub fn new(client: Arc<kafka::Client>) -> Self {
+impl ClusterOps for TopicOps {
+    fn client(&self) -> &Arc<kafka::Client> {
+        &self.client
+    }
+
+    fn new(client: Arc<kafka::Client>) -> Self {
         let policy = BatchPolicy::default();
         let c = client.clone();
         let describe = Batcher::spawn("DescribeTopics", policy, move |items| describe_batch(c.clone(), items));
@@ -289,10 +213,7 @@ impl TopicOps {
             async move {
                 let all: Vec<Reassignment> = per_topic.iter().flatten().cloned().collect();
                 match c.alter_partition_reassignments(&all).await {
-                    Err(e) => {
-                        let e = Arc::new(e);
-                        per_topic.iter().map(|_| Err(e.clone())).collect()
-                    }
+                    Err(e) => all_fail(&per_topic, e),
                     Ok(mut results) => per_topic
                         .iter()
                         .map(|items| {
@@ -318,7 +239,9 @@ impl TopicOps {
         });
         TopicOps { client, describe, create, alter, grow, reassign, delete, breaker: Breaker::default() }
     }
+}
 
+impl TopicOps {
     /// Describes a topic; fails fast for a while after the cluster did not answer.
     pub async fn describe(&self, item: DescribeTopic) -> Result<Described, OpError> {
         self.breaker.check()?;
@@ -361,41 +284,5 @@ impl TopicOps {
     }
 }
 
-/// One [`TopicOps`] per cluster, rebuilt when the cluster's admin client changes.
-#[derive(Default)]
-pub struct TopicOpsRegistry {
-    by_cluster: Mutex<HashMap<String, Arc<TopicOps>>>,
-}
-
-impl TopicOpsRegistry {
-    pub fn get(&self, cluster_key: &str, client: &Arc<kafka::Client>) -> Arc<TopicOps> {
-        let mut map = self.by_cluster.lock().unwrap_or_else(|p| p.into_inner());
-        match map.get(cluster_key) {
-            Some(ops) if Arc::ptr_eq(&ops.client, client) => ops.clone(),
-            _ => {
-                let ops = Arc::new(TopicOps::new(client.clone()));
-                map.insert(cluster_key.to_owned(), ops.clone());
-                ops
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn breaker_opens_on_unreachable_and_closes_on_success() {
-        let b = Breaker::default();
-        assert!(b.check().is_ok());
-        let down: Result<(), OpError> = Err(OpError::Kafka(Arc::new(kafka::Error::Disconnected { addr: "b:9091".into() })));
-        b.record(&down);
-        assert!(matches!(b.check(), Err(OpError::Unreachable(_))));
-        b.record(&Ok::<(), OpError>(()));
-        assert!(b.check().is_ok());
-        let refused: Result<(), OpError> = Err(OpError::Kafka(Arc::new(kafka::Error::InvalidArgument("bad".into()))));
-        b.record(&refused);
-        assert!(b.check().is_ok(), "an answer, even a refusal, means the cluster is there");
-    }
-}
+/// One [`TopicOps`] per cluster.
+pub type TopicOpsRegistry = OpsRegistry<TopicOps>;

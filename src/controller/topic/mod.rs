@@ -4,40 +4,29 @@
 //! - `kafka_ops` sends them, batched across every topic of a cluster by `batcher`;
 //! - `reconcile` is the thin wiring: finalizer, conflicts, cluster, plan, act, status.
 
-pub mod batcher;
 pub mod conflict;
 pub mod kafka_ops;
-pub mod lifecycle;
 pub mod plan;
 mod reconcile;
 pub mod status;
 
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
-use std::time::Duration;
 
-use futures::{Stream, StreamExt};
-use kube::api::Api;
+use futures::StreamExt;
+use kube::ResourceExt;
 use kube::runtime::controller::Config as ControllerConfig;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::watcher::{self, Config as WatchConfig};
 use kube::runtime::{Controller, WatchStreamExt};
-use kube::{Resource, ResourceExt};
-use serde::de::DeserializeOwned;
 use tracing::{debug, warn};
 
 use crate::api::{KafkaCluster, KafkaTopic};
-use crate::controller::conditions::READY;
 use crate::controller::context::Context;
+/// The life cycle moved to [`crate::controller::lifecycle`]; this path stays for existing callers.
+pub use crate::controller::lifecycle;
+use crate::controller::watch::{CONCURRENCY, cluster_watch, namespaced_api};
 use kafka_ops::TopicOpsRegistry;
 pub use reconcile::{TopicError, error_policy, reconcile};
-
-/// Reconciles running at once. Their Kafka calls are batched, so more concurrency means bigger
-/// batches, up to what the API server takes in status writes.
-pub const CONCURRENCY: u16 = 256;
-/// How often a resource in conflict, or waiting for its cluster, looks again.
-pub const RECHECK: Duration = Duration::from_secs(10);
 
 /// Shared state of the topic reconciler.
 pub struct TopicContext {
@@ -45,40 +34,6 @@ pub struct TopicContext {
     pub clusters: Store<KafkaCluster>,
     pub topics: Store<KafkaTopic>,
     pub ops: TopicOpsRegistry,
-}
-
-pub(crate) fn namespaced_api<K>(client: &kube::Client, namespace: Option<&str>) -> Api<K>
-where
-    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
-{
-    match namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    }
-}
-
-/// What about a KafkaCluster matters to its topics and users: being there, its id and readiness.
-fn cluster_trigger_hash(kc: &KafkaCluster) -> Option<u64> {
-    let mut h = DefaultHasher::new();
-    kc.metadata.uid.hash(&mut h);
-    kc.metadata.generation.hash(&mut h);
-    let status = kc.status.as_ref();
-    status.and_then(|s| s.cluster_id.as_deref()).hash(&mut h);
-    status.and_then(|s| s.conditions.iter().find(|c| c.type_ == READY)).map(|c| c.status.as_str()).hash(&mut h);
-    Some(h.finish())
-}
-
-/// A KafkaCluster cache, and the stream of the changes that concern its topics and users.
-pub fn cluster_watch(
-    client: &kube::Client,
-    namespace: Option<&str>,
-) -> (Store<KafkaCluster>, impl Stream<Item = Result<KafkaCluster, watcher::Error>> + Send + 'static) {
-    let (store, writer) = reflector::store::<KafkaCluster>();
-    let stream = reflector::reflector(writer, watcher::watcher(namespaced_api::<KafkaCluster>(client, namespace), WatchConfig::default()))
-        .default_backoff()
-        .applied_objects()
-        .predicate_filter(cluster_trigger_hash, Default::default());
-    (store, stream)
 }
 
 fn topics_of(topics: &Store<KafkaTopic>, kc: &KafkaCluster) -> Vec<ObjectRef<KafkaTopic>> {

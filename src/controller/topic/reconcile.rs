@@ -4,22 +4,28 @@
 use std::sync::Arc;
 
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, Patch, PatchParams};
-use kube::runtime::controller::Action;
+use kube::api::Api;
+use kube::runtime::controller::Action as Requeue;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use tracing::{info, instrument, warn};
 
+use super::TopicContext;
 use super::conflict::{Claim, claimed_by_another, held_by};
-use super::kafka_ops::{DescribeTopic, OpError, TopicOps};
-use super::lifecycle::{Lifecycle, add_finalizer, is_managed, is_paused, lifecycle, remove_finalizer};
+use super::kafka_ops::{DescribeTopic, TopicOps};
 use super::plan::{Outcome, TopicPlan, plan, replication_factor};
-use super::status::{TopicFacts, status, verdict};
-use super::{RECHECK, TopicContext};
+use super::status::{TopicFacts, conclusion, status};
 use crate::api::KafkaTopic;
 use crate::api::topic::{DeletionPolicy, KafkaTopicStatus};
-use crate::controller::cluster::kafka_facts::{ConnectError, connect};
-use crate::controller::conditions::{self, Verdict};
+use crate::controller::backoff;
+use crate::controller::conditions::{self, Conclusion};
+use crate::controller::error::{ErrorCategory, kube_category};
+use crate::controller::kafka_access::calls::OpError;
+use crate::controller::kafka_access::{ConnectError, connect};
+use crate::controller::lifecycle::{Lifecycle, MANAGED_ANNOTATION, add_finalizer, is_managed, is_paused, lifecycle, remove_finalizer};
+use crate::controller::reason::{Reason, TopicReason};
+use crate::controller::status_write::write_status;
+use crate::controller::watch::RECHECK;
 use crate::kafka::ResponseError;
 use crate::kafka::ops::topics::CreatedTopic;
 use crate::model::topic::{TopicDefaults, desired_topic, topic_name};
@@ -42,6 +48,17 @@ pub enum TopicError {
         #[source]
         source: OpError,
     },
+}
+
+impl TopicError {
+    /// How `error_policy` retries it.
+    pub fn category(&self) -> ErrorCategory {
+        match self {
+            TopicError::Kube(e) => kube_category(e),
+            TopicError::Connect { source, .. } => source.category(),
+            TopicError::Delete { source, .. } => source.category(),
+        }
+    }
 }
 
 fn claim(kt: &KafkaTopic) -> Claim {
@@ -68,20 +85,10 @@ fn claims_on(ctx: &TopicContext, me: &Claim) -> Vec<Claim> {
         .collect()
 }
 
-async fn write_status(kt: &KafkaTopic, ctx: &TopicContext, new: KafkaTopicStatus) -> Result<(), TopicError> {
-    if kt.status.as_ref() == Some(&new) {
-        return Ok(());
-    }
-    let api: Api<KafkaTopic> = Api::namespaced(ctx.base.client.clone(), &kt.namespace().unwrap_or_default());
-    let patch = super::lifecycle::status_patch(kt.status.as_ref(), &new);
-    api.patch_status(&kt.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
-    ctx.base.metrics.count_write();
-    Ok(())
-}
-
-/// Writes a Ready verdict that says nothing new about the topic itself.
-async fn report(kt: &KafkaTopic, ctx: &TopicContext, verdict: Verdict) -> Result<(), TopicError> {
-    write_status(kt, ctx, status(kt.status.as_ref(), kt.meta().generation, verdict, None, Timestamp::now())).await
+/// Writes a Ready conclusion that says nothing new about the topic itself.
+async fn report(kt: &KafkaTopic, ctx: &TopicContext, conclusion: Conclusion) -> Result<(), TopicError> {
+    ctx.base.metrics.record_conclusion::<TopicReason>(&conclusion);
+    Ok(write_status(&ctx.base, kt, &status(kt.status.as_ref(), kt.meta().generation, conclusion, None, Timestamp::now())).await?)
 }
 
 /// Carries out a plan; returns what creation reported, if it created the topic.
@@ -136,7 +143,13 @@ async fn clean_up(kt: &KafkaTopic, ctx: &TopicContext) -> Result<(), TopicError>
 
 /// Reconciles one KafkaTopic.
 #[instrument(skip_all, fields(topic = %kt.name_any(), namespace = kt.namespace().unwrap_or_default()))]
-pub async fn reconcile(kt: Arc<KafkaTopic>, ctx: Arc<TopicContext>) -> Result<Action, TopicError> {
+pub async fn reconcile(kt: Arc<KafkaTopic>, ctx: Arc<TopicContext>) -> Result<Requeue, TopicError> {
+    let result = reconcile_steps(kt.clone(), ctx.clone()).await;
+    backoff::record(&ctx.base, kt.as_ref(), &result);
+    result
+}
+
+async fn reconcile_steps(kt: Arc<KafkaTopic>, ctx: Arc<TopicContext>) -> Result<Requeue, TopicError> {
     ctx.base.metrics.reconciles.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     ctx.topics.wait_until_ready().await.ok();
     ctx.clusters.wait_until_ready().await.ok();
@@ -148,45 +161,47 @@ pub async fn reconcile(kt: Arc<KafkaTopic>, ctx: Arc<TopicContext>) -> Result<Ac
     let paused = is_paused(kt.meta());
     if paused && kt.meta().deletion_timestamp.is_none() {
         let previous = kt.status.clone().unwrap_or_default();
-        let conditions = conditions::paused(&previous.conditions, kt.meta().generation, Timestamp::now());
-        write_status(&kt, &ctx, KafkaTopicStatus { conditions, ..previous }).await?;
-        return Ok(Action::await_change());
+        ctx.base.metrics.record_outcome(TopicReason::Paused);
+        let conditions = conditions::paused(&previous.conditions, TopicReason::Paused, kt.meta().generation, Timestamp::now());
+        write_status(&ctx.base, kt.as_ref(), &KafkaTopicStatus { conditions, ..previous }).await?;
+        return Ok(Requeue::await_change());
     }
     match lifecycle(kt.meta(), wants_finalizer) {
         Lifecycle::CleanUp if paused => {
             info!(topic = %topic_name(&name, &kt.spec), "resource deleted while paused; the topic stays in Kafka");
             remove_finalizer(&api, kt.as_ref()).await?;
-            return Ok(Action::await_change());
+            return Ok(Requeue::await_change());
         }
         Lifecycle::CleanUp => {
             clean_up(&kt, &ctx).await?;
             remove_finalizer(&api, kt.as_ref()).await?;
-            return Ok(Action::await_change());
+            return Ok(Requeue::await_change());
         }
-        Lifecycle::Gone => return Ok(Action::await_change()),
+        Lifecycle::Gone => return Ok(Requeue::await_change()),
         Lifecycle::AddFinalizer => add_finalizer(&api, kt.as_ref()).await?,
         Lifecycle::RemoveFinalizer => remove_finalizer(&api, kt.as_ref()).await?,
         Lifecycle::Live => {}
     }
     let topic = topic_name(&name, &kt.spec).to_owned();
     if !managed {
-        report(&kt, &ctx, Verdict::ready("Unmanaged", format!("kafka.gregor.dev/managed=false: topic {topic} is not touched"))).await?;
-        return Ok(Action::await_change());
+        report(&kt, &ctx, Conclusion::ready(TopicReason::Unmanaged, format!("{MANAGED_ANNOTATION}=false: topic {topic} is not touched")))
+            .await?;
+        return Ok(Requeue::await_change());
     }
     let me = claim(&kt);
     if let Some(holder) = held_by(&me, &claims_on(&ctx, &me)) {
         let message =
             format!("topic {topic} of cluster {} is already managed by the older KafkaTopic {}", kt.spec.cluster, holder.resource);
-        report(&kt, &ctx, Verdict::not_ready("ResourceConflict", message)).await?;
-        return Ok(Action::requeue(RECHECK));
+        report(&kt, &ctx, Conclusion::not_ready(TopicReason::ResourceConflict, message)).await?;
+        return Ok(Requeue::requeue(RECHECK));
     }
 
     let kc = ctx.clusters.get(&ObjectRef::new(&kt.spec.cluster).within(&ns));
     let (model, client) = match connect(&ctx.base, kc.as_deref(), &kt.spec.cluster).await {
         Ok(v) => v,
         Err(e) => {
-            report(&kt, &ctx, Verdict::not_ready("ClusterNotReady", e.to_string())).await?;
-            return Ok(Action::requeue(RECHECK));
+            report(&kt, &ctx, Conclusion::not_ready(TopicReason::ClusterNotReady, e.to_string())).await?;
+            return Ok(Requeue::requeue(RECHECK));
         }
     };
     let defaults = TopicDefaults { replication_factor: model.replication.replication_factor, brokers: model.broker_count() };
@@ -194,8 +209,8 @@ pub async fn reconcile(kt: Arc<KafkaTopic>, ctx: Arc<TopicContext>) -> Result<Ac
         Ok(d) => d,
         Err(errors) => {
             warn!(%errors, "invalid spec");
-            report(&kt, &ctx, Verdict::not_ready("InvalidSpec", errors.to_string())).await?;
-            return Ok(Action::await_change());
+            report(&kt, &ctx, Conclusion::not_ready(TopicReason::InvalidSpec, errors.to_string())).await?;
+            return Ok(Requeue::await_change());
         }
     };
     let ops = ctx.ops.get(&format!("{ns}/{}", kt.spec.cluster), &client);
@@ -208,21 +223,22 @@ pub async fn reconcile(kt: Arc<KafkaTopic>, ctx: Arc<TopicContext>) -> Result<Ac
     let described = match ops.describe(request).await {
         Ok(d) => d,
         Err(e) => {
-            report(&kt, &ctx, Verdict::not_ready("KafkaUnavailable", format!("describing topic {topic}: {e}"))).await?;
-            return Ok(Action::requeue(RECHECK));
+            report(&kt, &ctx, Conclusion::not_ready(TopicReason::KafkaUnavailable, format!("describing topic {topic}: {e}"))).await?;
+            return Ok(Requeue::requeue(RECHECK));
         }
     };
     let plan = plan(&desired, &described);
     let created = match act(&ops, &topic, &plan).await {
         Ok(created) => created,
-        Err(e) if e.code() == Some(ResponseError::TopicAlreadyExists) => return Ok(Action::requeue(std::time::Duration::from_secs(1))),
+        Err(e) if e.code() == Some(ResponseError::TopicAlreadyExists) => return Ok(Requeue::requeue(std::time::Duration::from_secs(1))),
         Err(e) if e.is_retriable() => {
-            report(&kt, &ctx, Verdict::not_ready("KafkaUnavailable", format!("topic {topic}: {e}"))).await?;
-            return Ok(Action::requeue(RECHECK));
+            report(&kt, &ctx, Conclusion::not_ready(TopicReason::KafkaUnavailable, format!("topic {topic}: {e}"))).await?;
+            return Ok(Requeue::requeue(RECHECK));
         }
         Err(e) => {
-            report(&kt, &ctx, Verdict::not_ready("KafkaRejected", format!("Kafka refused the change of topic {topic}: {e}"))).await?;
-            return Ok(Action::requeue(ctx.base.settings.resync));
+            report(&kt, &ctx, Conclusion::not_ready(TopicReason::KafkaRejected, format!("Kafka refused the change of topic {topic}: {e}")))
+                .await?;
+            return Ok(Requeue::requeue(ctx.base.settings.resync));
         }
     };
     let facts = match (&created, &described.topic) {
@@ -245,18 +261,20 @@ pub async fn reconcile(kt: Arc<KafkaTopic>, ctx: Arc<TopicContext>) -> Result<Ac
         },
         (None, None) => TopicFacts { topic_name: topic.clone(), ..TopicFacts::default() },
     };
-    let verdict = verdict(&plan.outcome, &facts);
-    write_status(&kt, &ctx, status(kt.status.as_ref(), kt.meta().generation, verdict, Some(facts), Timestamp::now())).await?;
+    let conclusion = conclusion(&plan.outcome, &facts);
+    ctx.base.metrics.record_conclusion::<TopicReason>(&conclusion);
+    write_status(&ctx.base, kt.as_ref(), &status(kt.status.as_ref(), kt.meta().generation, conclusion, Some(facts), Timestamp::now()))
+        .await?;
     Ok(match plan.outcome {
-        Outcome::Ready | Outcome::Creating | Outcome::PartitionDecrease { .. } => Action::requeue(ctx.base.settings.resync),
+        Outcome::Ready | Outcome::Creating | Outcome::PartitionDecrease { .. } => Requeue::requeue(ctx.base.settings.resync),
         Outcome::Settling | Outcome::Growing | Outcome::Reassigning(_) | Outcome::WaitingForBrokers { .. } => {
-            Action::requeue(ctx.base.settings.requeue_busy)
+            Requeue::requeue(ctx.base.settings.requeue_busy)
         }
     })
 }
 
-/// Retries failed reconciles with a short backoff.
-pub fn error_policy(kt: Arc<KafkaTopic>, error: &TopicError, ctx: Arc<TopicContext>) -> Action {
-    warn!(topic = %kt.name_any(), %error, "topic reconcile failed; retrying");
-    Action::requeue(ctx.base.settings.requeue_busy.max(std::time::Duration::from_secs(5)))
+/// After a failed reconcile: exponential backoff for transient errors, the next change for an
+/// invalid object (see [`backoff`]).
+pub fn error_policy(kt: Arc<KafkaTopic>, error: &TopicError, ctx: Arc<TopicContext>) -> Requeue {
+    backoff::after_failure(&ctx.base, TopicReason::KIND, kt.as_ref(), error.category(), error)
 }

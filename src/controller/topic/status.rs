@@ -5,7 +5,8 @@ use k8s_openapi::jiff::Timestamp;
 
 use super::plan::Outcome;
 use crate::api::topic::{KafkaTopicStatus, ReassignmentStatus};
-use crate::controller::conditions::{PAUSED, READY, Verdict, WARNING, merge};
+use crate::controller::conditions::{Conclusion, PAUSED, READY, WARNING, merge};
+use crate::controller::reason::TopicReason;
 
 /// Condition types the topic reconciler owns (a reconcile that runs is not paused).
 pub const OWNED: &[&str] = &[READY, WARNING, PAUSED];
@@ -20,8 +21,8 @@ pub struct TopicFacts {
     pub reassignment: Option<ReassignmentStatus>,
 }
 
-/// The Ready verdict of a plan's outcome once its actions succeeded.
-pub fn verdict(outcome: &Outcome, facts: &TopicFacts) -> Verdict {
+/// The Ready conclusion of a plan's outcome once its actions succeeded.
+pub fn conclusion(outcome: &Outcome, facts: &TopicFacts) -> Conclusion {
     let described = || {
         format!(
             "topic {} has {} partitions with {} replicas",
@@ -31,27 +32,28 @@ pub fn verdict(outcome: &Outcome, facts: &TopicFacts) -> Verdict {
         )
     };
     match outcome {
-        Outcome::Ready => Verdict::ready("Ready", described()),
-        Outcome::Creating => Verdict::ready("Created", described()),
-        Outcome::Settling => Verdict::not_ready("Creating", format!("topic {} is being created", facts.topic_name)),
-        Outcome::Growing => Verdict::not_ready("AddingPartitions", described()),
-        Outcome::PartitionDecrease { in_kafka, desired } => Verdict::not_ready(
-            "PartitionDecrease",
+        Outcome::Ready => Conclusion::ready(TopicReason::Ready, described()),
+        Outcome::Creating => Conclusion::ready(TopicReason::Created, described()),
+        Outcome::Settling => Conclusion::not_ready(TopicReason::Creating, format!("topic {} is being created", facts.topic_name)),
+        Outcome::Growing => Conclusion::not_ready(TopicReason::AddingPartitions, described()),
+        Outcome::PartitionDecrease { in_kafka, desired } => Conclusion::not_ready(
+            TopicReason::PartitionDecrease,
             format!(
                 "topic {} has {in_kafka} partitions in Kafka, more than the {desired} in spec.partitions; Kafka cannot remove partitions",
                 facts.topic_name
             ),
         ),
-        Outcome::Reassigning(p) => Verdict::not_ready(
-            "Reassigning",
+        Outcome::Reassigning(p) => Conclusion::not_ready(
+            TopicReason::Reassigning,
             format!(
                 "changing the replication factor of {} to {}: {}/{} partitions done",
                 facts.topic_name, p.target_replicas, p.partitions_done, p.partitions_total
             ),
         ),
-        Outcome::WaitingForBrokers { needed, registered } => {
-            Verdict::not_ready("WaitingForBrokers", format!("{needed} replicas need {needed} brokers; {registered} are registered"))
-        }
+        Outcome::WaitingForBrokers { needed, registered } => Conclusion::not_ready(
+            TopicReason::WaitingForBrokers,
+            format!("{needed} replicas need {needed} brokers; {registered} are registered"),
+        ),
     }
 }
 
@@ -59,12 +61,12 @@ pub fn verdict(outcome: &Outcome, facts: &TopicFacts) -> Verdict {
 pub fn status(
     previous: Option<&KafkaTopicStatus>,
     generation: Option<i64>,
-    verdict: Verdict,
+    conclusion: Conclusion,
     facts: Option<TopicFacts>,
     now: Timestamp,
 ) -> KafkaTopicStatus {
     let previous = previous.cloned().unwrap_or_default();
-    let conditions = merge(&previous.conditions, &[verdict], OWNED, generation, now);
+    let conditions = merge(&previous.conditions, &[conclusion], OWNED, generation, now);
     match facts {
         Some(f) => KafkaTopicStatus {
             observed_generation: generation,
@@ -88,11 +90,11 @@ mod tests {
         let now: Timestamp = "2026-01-01T00:00:00Z".parse().expect("time");
         let facts =
             TopicFacts { topic_name: "t".into(), topic_id: Some("id".into()), partitions: Some(3), replicas: Some(3), reassignment: None };
-        let s = status(None, Some(2), verdict(&Outcome::Ready, &facts), Some(facts.clone()), now);
+        let s = status(None, Some(2), conclusion(&Outcome::Ready, &facts), Some(facts.clone()), now);
         assert_eq!(s.observed_generation, Some(2));
         assert_eq!(s.topic_id.as_deref(), Some("id"));
         assert_eq!(s.conditions[0].message, "topic t has 3 partitions with 3 replicas");
-        let next = status(Some(&s), Some(3), Verdict::not_ready("ClusterNotReady", "x"), None, now);
+        let next = status(Some(&s), Some(3), Conclusion::not_ready(TopicReason::ClusterNotReady, "x"), None, now);
         assert_eq!(next.topic_id.as_deref(), Some("id"));
         assert_eq!(next.observed_generation, Some(3));
         assert_eq!(next.conditions[0].reason, "ClusterNotReady");

@@ -4,10 +4,10 @@
 //! AlterClientQuotas.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use crate::controller::topic::batcher::{BatchPolicy, Batcher};
-use crate::controller::topic::kafka_ops::{Breaker, KafkaResult, OpError};
+use crate::controller::batch::{BatchPolicy, Batcher};
+use crate::controller::kafka_access::calls::{Breaker, ClusterOps, KafkaResult, OpError, OpsRegistry, all_fail, flatten};
 use crate::kafka::ops::acls::{AclBinding, AclFilter};
 use crate::kafka::ops::quotas::{QuotaAlteration, QuotaMatch, user_entity};
 use crate::kafka::ops::scram::{ScramMechanism, ScramUpsert};
@@ -41,19 +41,6 @@ impl ScramChange {
             ScramChange::Delete(u) => u,
         }
     }
-}
-
-fn flatten<T>(r: Result<KafkaResult<T>, crate::controller::topic::batcher::BatchDropped>) -> Result<T, OpError> {
-    match r {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(OpError::Kafka(e)),
-        Err(d) => Err(OpError::Dropped(d)),
-    }
-}
-
-fn all_fail<T, I>(items: &[I], e: kafka::Error) -> Vec<KafkaResult<T>> {
-    let e = Arc::new(e);
-    items.iter().map(|_| Err(e.clone())).collect()
 }
 
 fn is_code(e: &kafka::Error, code: ResponseError) -> bool {
@@ -151,8 +138,12 @@ pub struct UserOps {
     breaker: Breaker,
 }
 
-impl UserOps {
-    pub fn new(client: Arc<kafka::Client>) -> Self {
+impl ClusterOps for UserOps {
+    fn client(&self) -> &Arc<kafka::Client> {
+        &self.client
+    }
+
+    fn new(client: Arc<kafka::Client>) -> Self {
         let policy = BatchPolicy::default();
         let c = client.clone();
         let describe = Batcher::spawn("DescribeUsers", policy, move |users| describe_batch(c.clone(), users));
@@ -231,7 +222,9 @@ impl UserOps {
         });
         UserOps { client, describe, scram, create_acls, delete_acls, quotas, breaker: Breaker::default() }
     }
+}
 
+impl UserOps {
     /// Describes a user; fails fast for a while after the cluster did not answer.
     pub async fn describe(&self, username: &str) -> Result<ObservedUser, OpError> {
         self.breaker.check()?;
@@ -280,22 +273,5 @@ impl UserOps {
     }
 }
 
-/// One [`UserOps`] per cluster, rebuilt when the cluster's admin client changes.
-#[derive(Default)]
-pub struct UserOpsRegistry {
-    by_cluster: Mutex<HashMap<String, Arc<UserOps>>>,
-}
-
-impl UserOpsRegistry {
-    pub fn get(&self, cluster_key: &str, client: &Arc<kafka::Client>) -> Arc<UserOps> {
-        let mut map = self.by_cluster.lock().unwrap_or_else(|p| p.into_inner());
-        match map.get(cluster_key) {
-            Some(ops) if Arc::ptr_eq(&ops.client, client) => ops.clone(),
-            _ => {
-                let ops = Arc::new(UserOps::new(client.clone()));
-                map.insert(cluster_key.to_owned(), ops.clone());
-                ops
-            }
-        }
-    }
-}
+/// One [`UserOps`] per cluster.
+pub type UserOpsRegistry = OpsRegistry<UserOps>;

@@ -6,6 +6,7 @@
 //! - `secret` renders and writes the user's Secret;
 //! - `reconcile` is the thin wiring.
 
+pub mod acl;
 pub mod kafka_ops;
 pub mod plan;
 mod reconcile;
@@ -25,7 +26,8 @@ use tracing::{debug, warn};
 
 use crate::api::{KafkaCluster, KafkaUser};
 use crate::controller::context::Context;
-use crate::controller::topic::{CONCURRENCY, cluster_watch, lifecycle, namespaced_api};
+use crate::controller::lifecycle;
+use crate::controller::watch::{CONCURRENCY, cluster_watch, namespaced_api};
 use crate::model::user::Credentials;
 use kafka_ops::UserOpsRegistry;
 pub use reconcile::{UserError, error_policy, reconcile};

@@ -6,6 +6,7 @@ use sha2::{Digest, Sha256};
 
 use super::kafka_ops::ObservedUser;
 use crate::kafka::ops::acls::{AclBinding, AclPlan, plan_acl_reconcile};
+use crate::model::acl::Acl;
 use crate::model::user::{Credentials, DesiredUser, MANAGED_QUOTA_KEYS};
 
 /// The password-related state of the user's own Secret.
@@ -67,8 +68,9 @@ pub fn credential_plan(
 }
 
 /// ACL changes: the principal's ACLs become exactly the desired set.
-pub fn acl_plan(desired: &[AclBinding], observed: &ObservedUser) -> AclPlan {
-    plan_acl_reconcile(&observed.acls, desired)
+pub fn acl_plan(desired: &[Acl], observed: &ObservedUser) -> AclPlan {
+    let desired: Vec<AclBinding> = desired.iter().map(super::acl::binding).collect();
+    plan_acl_reconcile(&observed.acls, &desired)
 }
 
 /// Quota changes: set the desired values that differ, remove managed keys no longer wanted.

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, Patch, PatchParams};
-use kube::runtime::controller::Action;
+use kube::api::Api;
+use kube::runtime::controller::Action as Requeue;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use tracing::{info, instrument, warn};
@@ -17,11 +17,15 @@ use super::secret::{self, owned_by, secret_state, secret_text, user_secret};
 use super::{UserContext, needs_secret};
 use crate::api::KafkaUser;
 use crate::api::user::KafkaUserStatus;
-use crate::controller::cluster::kafka_facts::{ConnectError, connect};
-use crate::controller::conditions::{self, PAUSED, READY, Verdict, WARNING, merge};
-use crate::controller::topic::RECHECK;
-use crate::controller::topic::kafka_ops::OpError;
-use crate::controller::topic::lifecycle::{Lifecycle, add_finalizer, is_managed, is_paused, lifecycle, remove_finalizer};
+use crate::controller::backoff;
+use crate::controller::conditions::{self, Conclusion, PAUSED, READY, WARNING, merge};
+use crate::controller::error::{ErrorCategory, kube_category};
+use crate::controller::kafka_access::calls::OpError;
+use crate::controller::kafka_access::{ConnectError, connect};
+use crate::controller::lifecycle::{Lifecycle, MANAGED_ANNOTATION, add_finalizer, is_managed, is_paused, lifecycle, remove_finalizer};
+use crate::controller::reason::{Reason, UserReason};
+use crate::controller::status_write::write_status;
+use crate::controller::watch::RECHECK;
 use crate::kafka::ops::acls::{AclBinding, AclFilter};
 use crate::kafka::ops::scram::generate_password;
 use crate::model::user::{Credentials, DesiredUser, desired_user, principal};
@@ -51,6 +55,17 @@ pub enum UserError {
     },
 }
 
+impl UserError {
+    /// How `error_policy` retries it.
+    pub fn category(&self) -> ErrorCategory {
+        match self {
+            UserError::Kube(e) => kube_category(e),
+            UserError::Connect { source, .. } => source.category(),
+            UserError::CleanUp { source, .. } => source.category(),
+        }
+    }
+}
+
 /// A failure while changing Kafka or the user's Secret.
 #[derive(Debug, thiserror::Error)]
 enum ActError {
@@ -60,21 +75,10 @@ enum ActError {
     Kube(#[from] kube::Error),
 }
 
-async fn write_status(ku: &KafkaUser, ctx: &UserContext, new: KafkaUserStatus) -> Result<(), UserError> {
-    if ku.status.as_ref() == Some(&new) {
-        return Ok(());
-    }
-    let api: Api<KafkaUser> = Api::namespaced(ctx.base.client.clone(), &ku.namespace().unwrap_or_default());
-    let patch = crate::controller::topic::lifecycle::status_patch(ku.status.as_ref(), &new);
-    api.patch_status(&ku.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
-    ctx.base.metrics.count_write();
-    Ok(())
-}
-
-fn status(ku: &KafkaUser, verdicts: &[Verdict], desired: Option<&DesiredUser>) -> KafkaUserStatus {
+fn status(ku: &KafkaUser, conclusions: &[Conclusion], desired: Option<&DesiredUser>) -> KafkaUserStatus {
     let previous = ku.status.clone().unwrap_or_default();
     let generation = ku.meta().generation;
-    let conditions = merge(&previous.conditions, verdicts, OWNED, generation, Timestamp::now());
+    let conditions = merge(&previous.conditions, conclusions, OWNED, generation, Timestamp::now());
     match desired {
         Some(d) => KafkaUserStatus {
             observed_generation: generation,
@@ -86,8 +90,9 @@ fn status(ku: &KafkaUser, verdicts: &[Verdict], desired: Option<&DesiredUser>) -
     }
 }
 
-async fn report(ku: &KafkaUser, ctx: &UserContext, verdict: Verdict) -> Result<(), UserError> {
-    write_status(ku, ctx, status(ku, &[verdict], None)).await
+async fn report(ku: &KafkaUser, ctx: &UserContext, conclusion: Conclusion) -> Result<(), UserError> {
+    ctx.base.metrics.record_conclusion::<UserReason>(&conclusion);
+    Ok(write_status(&ctx.base, ku, &status(ku, &[conclusion], None)).await?)
 }
 
 fn acl_filters(acls: &[AclBinding]) -> Vec<AclFilter> {
@@ -103,7 +108,7 @@ async fn act(
     observed: &ObservedUser,
     own_secret: Option<&Secret>,
     source_password: Option<&str>,
-) -> Result<Option<Verdict>, ActError> {
+) -> Result<Option<Conclusion>, ActError> {
     let user = &desired.username;
     let state = own_secret.map(secret_state);
     match credential_plan(desired, state.as_ref(), observed, source_password, &generate_password(PASSWORD_LEN)) {
@@ -138,8 +143,8 @@ async fn act(
             ops.create_acls(plan.create).await?;
         }
     } else if !desired.acls.is_empty() {
-        warning = Some(Verdict::not_ready(
-            "AuthorizationDisabled",
+        warning = Some(Conclusion::not_ready(
+            UserReason::AuthorizationDisabled,
             format!(
                 "cluster {} has no authorizer (spec.authorization): the {} ACLs of {user} cannot be set",
                 ku.spec.cluster,
@@ -194,7 +199,13 @@ async fn clean_up(ku: &KafkaUser, ctx: &UserContext, secrets: &Api<Secret>) -> R
 
 /// Reconciles one KafkaUser.
 #[instrument(skip_all, fields(user = %ku.name_any(), namespace = ku.namespace().unwrap_or_default()))]
-pub async fn reconcile(ku: Arc<KafkaUser>, ctx: Arc<UserContext>) -> Result<Action, UserError> {
+pub async fn reconcile(ku: Arc<KafkaUser>, ctx: Arc<UserContext>) -> Result<Requeue, UserError> {
+    let result = reconcile_steps(ku.clone(), ctx.clone()).await;
+    backoff::record(&ctx.base, ku.as_ref(), &result);
+    result
+}
+
+async fn reconcile_steps(ku: Arc<KafkaUser>, ctx: Arc<UserContext>) -> Result<Requeue, UserError> {
     ctx.base.metrics.reconciles.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     ctx.users.wait_until_ready().await.ok();
     ctx.clusters.wait_until_ready().await.ok();
@@ -206,36 +217,38 @@ pub async fn reconcile(ku: Arc<KafkaUser>, ctx: Arc<UserContext>) -> Result<Acti
     let paused = is_paused(ku.meta());
     if paused && ku.meta().deletion_timestamp.is_none() {
         let previous = ku.status.clone().unwrap_or_default();
-        let conditions = conditions::paused(&previous.conditions, ku.meta().generation, Timestamp::now());
-        write_status(&ku, &ctx, KafkaUserStatus { conditions, ..previous }).await?;
-        return Ok(Action::await_change());
+        ctx.base.metrics.record_outcome(UserReason::Paused);
+        let conditions = conditions::paused(&previous.conditions, UserReason::Paused, ku.meta().generation, Timestamp::now());
+        write_status(&ctx.base, ku.as_ref(), &KafkaUserStatus { conditions, ..previous }).await?;
+        return Ok(Requeue::await_change());
     }
     match lifecycle(ku.meta(), managed) {
         Lifecycle::CleanUp if paused => {
             info!(user = %name, "resource deleted while paused; credentials, ACLs, quotas and Secret stay");
             remove_finalizer(&api, ku.as_ref()).await?;
-            return Ok(Action::await_change());
+            return Ok(Requeue::await_change());
         }
         Lifecycle::CleanUp => {
             clean_up(&ku, &ctx, &secrets).await?;
             remove_finalizer(&api, ku.as_ref()).await?;
-            return Ok(Action::await_change());
+            return Ok(Requeue::await_change());
         }
-        Lifecycle::Gone => return Ok(Action::await_change()),
+        Lifecycle::Gone => return Ok(Requeue::await_change()),
         Lifecycle::AddFinalizer => add_finalizer(&api, ku.as_ref()).await?,
         Lifecycle::RemoveFinalizer => remove_finalizer(&api, ku.as_ref()).await?,
         Lifecycle::Live => {}
     }
     if !managed {
-        report(&ku, &ctx, Verdict::ready("Unmanaged", format!("kafka.gregor.dev/managed=false: user {name} is not touched"))).await?;
-        return Ok(Action::await_change());
+        report(&ku, &ctx, Conclusion::ready(UserReason::Unmanaged, format!("{MANAGED_ANNOTATION}=false: user {name} is not touched")))
+            .await?;
+        return Ok(Requeue::await_change());
     }
     let desired = match desired_user(&name, &ku.spec) {
         Ok(d) => d,
         Err(errors) => {
             warn!(%errors, "invalid spec");
-            report(&ku, &ctx, Verdict::not_ready("InvalidSpec", errors.to_string())).await?;
-            return Ok(Action::await_change());
+            report(&ku, &ctx, Conclusion::not_ready(UserReason::InvalidSpec, errors.to_string())).await?;
+            return Ok(Requeue::await_change());
         }
     };
 
@@ -250,8 +263,8 @@ pub async fn reconcile(ku: Arc<KafkaUser>, ctx: Arc<UserContext>) -> Result<Acti
     let foreign_secret = own_secret.as_ref().is_some_and(|s| !owned_by(s, &ku));
     if foreign_secret && needs_secret(&desired.credentials) {
         let message = format!("Secret {name} exists and does not belong to this KafkaUser; Gregor will not overwrite it");
-        report(&ku, &ctx, Verdict::not_ready("SecretConflict", message)).await?;
-        return Ok(Action::requeue(RECHECK));
+        report(&ku, &ctx, Conclusion::not_ready(UserReason::SecretConflict, message)).await?;
+        return Ok(Requeue::requeue(RECHECK));
     }
     let own_secret = own_secret.filter(|s| owned_by(s, &ku));
     let source_password = match &desired.credentials {
@@ -261,8 +274,8 @@ pub async fn reconcile(ku: Arc<KafkaUser>, ctx: Arc<UserContext>) -> Result<Acti
                 Some(v) => Some(v),
                 None => {
                     let message = format!("Secret {} has no key {} (spec.authentication.password)", r.name, r.key);
-                    report(&ku, &ctx, Verdict::not_ready("PasswordSecretMissing", message)).await?;
-                    return Ok(Action::requeue(RECHECK));
+                    report(&ku, &ctx, Conclusion::not_ready(UserReason::PasswordSecretMissing, message)).await?;
+                    return Ok(Requeue::requeue(RECHECK));
                 }
             }
         }
@@ -273,32 +286,35 @@ pub async fn reconcile(ku: Arc<KafkaUser>, ctx: Arc<UserContext>) -> Result<Acti
     let (_, client) = match connect(&ctx.base, kc.as_deref(), &ku.spec.cluster).await {
         Ok(v) => v,
         Err(e) => {
-            report(&ku, &ctx, Verdict::not_ready("ClusterNotReady", e.to_string())).await?;
-            return Ok(Action::requeue(RECHECK));
+            report(&ku, &ctx, Conclusion::not_ready(UserReason::ClusterNotReady, e.to_string())).await?;
+            return Ok(Requeue::requeue(RECHECK));
         }
     };
     let ops = ctx.ops.get(&format!("{ns}/{}", ku.spec.cluster), &client);
     let observed = match ops.describe(&name).await {
         Ok(o) => o,
         Err(e) => {
-            report(&ku, &ctx, Verdict::not_ready("KafkaUnavailable", format!("describing user {name}: {e}"))).await?;
-            return Ok(Action::requeue(RECHECK));
+            report(&ku, &ctx, Conclusion::not_ready(UserReason::KafkaUnavailable, format!("describing user {name}: {e}"))).await?;
+            return Ok(Requeue::requeue(RECHECK));
         }
     };
     let warning = match act(&ku, &ops, &secrets, &desired, &observed, own_secret.as_ref(), source_password.as_deref()).await {
         Ok(w) => w,
         Err(ActError::Kube(e)) => return Err(e.into()),
         Err(ActError::Kafka(e)) => {
-            let (reason, after) =
-                if e.is_retriable() { ("KafkaUnavailable", RECHECK) } else { ("KafkaRejected", ctx.base.settings.resync) };
-            report(&ku, &ctx, Verdict::not_ready(reason, format!("user {name}: {e}"))).await?;
-            return Ok(Action::requeue(after));
+            let (reason, after) = if e.is_retriable() {
+                (UserReason::KafkaUnavailable, RECHECK)
+            } else {
+                (UserReason::KafkaRejected, ctx.base.settings.resync)
+            };
+            report(&ku, &ctx, Conclusion::not_ready(reason, format!("user {name}: {e}"))).await?;
+            return Ok(Requeue::requeue(after));
         }
     };
     let ready = match warning {
         Some(w) => w,
-        None => Verdict::ready(
-            "Ready",
+        None => Conclusion::ready(
+            UserReason::Ready,
             format!(
                 "user {name}: {}, {} ACLs, {} quotas",
                 if needs_secret(&desired.credentials) { "SCRAM-SHA-512 credential" } else { "no credential" },
@@ -307,12 +323,13 @@ pub async fn reconcile(ku: Arc<KafkaUser>, ctx: Arc<UserContext>) -> Result<Acti
             ),
         ),
     };
-    write_status(&ku, &ctx, status(&ku, &[ready], Some(&desired))).await?;
-    Ok(Action::requeue(ctx.base.settings.resync))
+    ctx.base.metrics.record_conclusion::<UserReason>(&ready);
+    write_status(&ctx.base, ku.as_ref(), &status(&ku, &[ready], Some(&desired))).await?;
+    Ok(Requeue::requeue(ctx.base.settings.resync))
 }
 
-/// Retries failed reconciles with a short backoff.
-pub fn error_policy(ku: Arc<KafkaUser>, error: &UserError, ctx: Arc<UserContext>) -> Action {
-    warn!(user = %ku.name_any(), %error, "user reconcile failed; retrying");
-    Action::requeue(ctx.base.settings.requeue_busy.max(std::time::Duration::from_secs(5)))
+/// After a failed reconcile: exponential backoff for transient errors, the next change for an
+/// invalid object (see [`backoff`]).
+pub fn error_policy(ku: Arc<KafkaUser>, error: &UserError, ctx: Arc<UserContext>) -> Requeue {
+    backoff::after_failure(&ctx.base, UserReason::KIND, ku.as_ref(), error.category(), error)
 }

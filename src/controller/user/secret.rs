@@ -19,9 +19,9 @@ pub const PASSWORD_KEY: &str = "password";
 /// Key of the JAAS configuration in the user's Secret.
 pub const JAAS_KEY: &str = "sasl.jaas.config";
 /// Annotation on the user's Secret: fingerprint of the password Kafka has.
-pub const PASSWORD_HASH_ANNOTATION: &str = "kafka.gregor.dev/password-hash";
+pub const PASSWORD_HASH_ANNOTATION: &str = concat!(crate::api_group!(), "/password-hash");
 /// Label on the user's Secret: the KafkaUser it belongs to.
-pub const USER_LABEL: &str = "kafka.gregor.dev/user";
+pub const USER_LABEL: &str = concat!(crate::api_group!(), "/user");
 
 fn text(secret: &Secret, key: &str) -> Option<String> {
     secret.data.as_ref()?.get(key).map(|v| String::from_utf8_lossy(&v.0).into_owned())

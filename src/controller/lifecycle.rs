@@ -16,9 +16,9 @@ use serde::de::DeserializeOwned;
 use crate::model::names::annotations::PAUSE_RECONCILIATION;
 
 /// Our finalizer on KafkaTopics and KafkaUsers.
-pub const FINALIZER: &str = "kafka.gregor.dev/finalizer";
+pub const FINALIZER: &str = concat!(crate::api_group!(), "/finalizer");
 /// `kafka.gregor.dev/managed=false` detaches a resource from Kafka: nothing is changed or deleted.
-pub const MANAGED_ANNOTATION: &str = "kafka.gregor.dev/managed";
+pub const MANAGED_ANNOTATION: &str = concat!(crate::api_group!(), "/managed");
 
 /// Whether the resource is managed (not detached by `kafka.gregor.dev/managed=false`).
 pub fn is_managed(meta: &ObjectMeta) -> bool {
@@ -168,25 +168,5 @@ mod tests {
         assert!(is_paused(&m));
         let paused = trigger_hash(&k8s_openapi::api::core::v1::ConfigMap { metadata: m, ..Default::default() });
         assert_ne!(running, paused, "pausing and resuming reach the reconciler");
-    }
-}
-
-pub use crate::controller::status_patch::status_patch;
-
-#[cfg(test)]
-mod patch_tests {
-    use super::*;
-    use crate::api::topic::{KafkaTopicStatus, ReassignmentStatus};
-
-    #[test]
-    fn cleared_fields_become_null() {
-        let old = KafkaTopicStatus {
-            reassignment: Some(ReassignmentStatus { target_replicas: 3, partitions_done: 0, partitions_total: 1 }),
-            replicas: Some(2),
-            ..KafkaTopicStatus::default()
-        };
-        let new = KafkaTopicStatus { replicas: Some(3), ..KafkaTopicStatus::default() };
-        assert_eq!(status_patch(Some(&old), &new), serde_json::json!({"status": {"replicas": 3, "reassignment": null}}));
-        assert_eq!(status_patch(None, &new), serde_json::json!({"status": {"replicas": 3}}));
     }
 }

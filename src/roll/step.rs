@@ -17,11 +17,9 @@ pub enum WaitReason {
 
 /// The planner's answer. At most one node is ever named for a restart.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Action {
+pub enum Step {
     /// Nothing is outdated and every node is Ready and caught up.
     Idle,
-    /// Reconciliation is paused by annotation; nothing is restarted.
-    Paused,
     /// Delete this pod now; the StatefulSet recreates it on the current revision.
     Restart {
         node: NodeId,
@@ -48,11 +46,11 @@ pub enum Action {
     Halted { node: NodeId, pod: String },
 }
 
-impl Action {
+impl Step {
     /// The node this action restarts, if any.
     pub fn restarts(&self) -> Option<NodeId> {
         match self {
-            Action::Restart { node, .. } => Some(*node),
+            Step::Restart { node, .. } => Some(*node),
             _ => None,
         }
     }
