@@ -24,7 +24,7 @@ use crate::controller::topic::kafka_ops::OpError;
 use crate::controller::topic::lifecycle::{Lifecycle, add_finalizer, is_managed, is_paused, lifecycle, remove_finalizer};
 use crate::kafka::ops::acls::{AclBinding, AclFilter};
 use crate::kafka::ops::scram::generate_password;
-use crate::model::user::{Credentials, DesiredUser, desired_user, principal};
+use crate::model::user::{Credentials, DesiredUser, check_super_user, desired_user, is_operator_user, principal};
 
 /// Condition types the user reconciler owns.
 const OWNED: &[&str] = &[READY, WARNING, PAUSED];
@@ -58,6 +58,13 @@ enum ActError {
     Kafka(#[from] OpError),
     #[error(transparent)]
     Kube(#[from] kube::Error),
+    #[error("refusing to change the operator's own Kafka user {0} from a KafkaUser")]
+    OperatorUser(String),
+}
+
+/// The cluster's `spec.authorization.superUsers` (empty without authorization or cluster).
+fn super_users(kc: Option<&crate::api::KafkaCluster>) -> Vec<String> {
+    kc.and_then(|kc| kc.spec.authorization.as_ref()).map(|a| a.super_users.clone()).unwrap_or_default()
 }
 
 async fn write_status(ku: &KafkaUser, ctx: &UserContext, new: KafkaUserStatus) -> Result<(), UserError> {
@@ -105,6 +112,10 @@ async fn act(
     source_password: Option<&str>,
 ) -> Result<Option<Verdict>, ActError> {
     let user = &desired.username;
+    // Last guard before AlterUserScramCredentials, CreateAcls, DeleteAcls, AlterClientQuotas.
+    if is_operator_user(user) {
+        return Err(ActError::OperatorUser(user.clone()));
+    }
     let state = own_secret.map(secret_state);
     match credential_plan(desired, state.as_ref(), observed, source_password, &generate_password(PASSWORD_LEN)) {
         CredentialPlan::Remove { credential, secret } => {
@@ -164,6 +175,12 @@ async fn clean_up(ku: &KafkaUser, ctx: &UserContext, secrets: &Api<Secret>) -> R
         return Ok(());
     }
     let kc = ctx.clusters.get(&ObjectRef::new(&ku.spec.cluster).within(&ns));
+    // The operator's own user, and a super user without the opt-in, were never managed by this
+    // KafkaUser: deleting it must not delete their credential, ACLs or quotas.
+    if is_operator_user(&user) || check_super_user(&user, &ku.spec, &super_users(kc.as_deref())).is_err() {
+        warn!(user, "resource deleted; a reserved or super user, Kafka keeps its credential, ACLs and quotas");
+        return Ok(());
+    }
     let cluster_going = kc.as_ref().is_none_or(|kc| kc.meta().deletion_timestamp.is_some());
     if !cluster_going {
         let reachable = match connect(&ctx.base, kc.as_deref(), &ku.spec.cluster).await {
@@ -230,7 +247,9 @@ pub async fn reconcile(ku: Arc<KafkaUser>, ctx: Arc<UserContext>) -> Result<Acti
         report(&ku, &ctx, Verdict::ready("Unmanaged", format!("kafka.gregor.dev/managed=false: user {name} is not touched"))).await?;
         return Ok(Action::await_change());
     }
-    let desired = match desired_user(&name, &ku.spec) {
+    let kc = ctx.clusters.get(&ObjectRef::new(&ku.spec.cluster).within(&ns));
+    let checked = desired_user(&name, &ku.spec).and_then(|d| check_super_user(&name, &ku.spec, &super_users(kc.as_deref())).map(|()| d));
+    let desired = match checked {
         Ok(d) => d,
         Err(errors) => {
             warn!(%errors, "invalid spec");
@@ -269,7 +288,6 @@ pub async fn reconcile(ku: Arc<KafkaUser>, ctx: Arc<UserContext>) -> Result<Acti
         _ => None,
     };
 
-    let kc = ctx.clusters.get(&ObjectRef::new(&ku.spec.cluster).within(&ns));
     let (_, client) = match connect(&ctx.base, kc.as_deref(), &ku.spec.cluster).await {
         Ok(v) => v,
         Err(e) => {
@@ -288,6 +306,11 @@ pub async fn reconcile(ku: Arc<KafkaUser>, ctx: Arc<UserContext>) -> Result<Acti
     let warning = match act(&ku, &ops, &secrets, &desired, &observed, own_secret.as_ref(), source_password.as_deref()).await {
         Ok(w) => w,
         Err(ActError::Kube(e)) => return Err(e.into()),
+        Err(ActError::OperatorUser(user)) => {
+            let message = format!("metadata.name: {user} is reserved for the operator's own Kafka user");
+            report(&ku, &ctx, Verdict::not_ready("InvalidSpec", message)).await?;
+            return Ok(Action::await_change());
+        }
         Err(ActError::Kafka(e)) => {
             let (reason, after) =
                 if e.is_retriable() { ("KafkaUnavailable", RECHECK) } else { ("KafkaRejected", ctx.base.settings.resync) };
