@@ -298,10 +298,8 @@ fn validate_pool(identity: &Identity<'_>, i: usize, pool: &NodePool, start: i32,
     let template = pool.template.clone().unwrap_or_default();
     for key in template.pod_annotations.keys() {
         if key.starts_with(annotations::RESERVED_PREFIX) {
-            findings.error(
-                format!("{path}.template.podAnnotations.{key}"),
-                "is reserved for the operator (keys under kafka.gregor.dev/ are refused: e.g. manual-roll on every pod would roll them for ever; annotate the pod itself to restart it)",
-            );
+            // manual-roll included: copied onto every pod, it would roll them for ever.
+            findings.error(format!("{path}.template.podAnnotations.{key}"), "is reserved for the operator");
         }
     }
     for key in template.pod_labels.keys() {
