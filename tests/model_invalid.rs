@@ -201,6 +201,11 @@ fn cases() -> Vec<(&'static str, Edit, &'static str)> {
             "spec.nodePools[1].template.podAnnotations.kafka.gregor.dev/revision: is reserved for the operator",
         ),
         (
+            "item 6: manual-roll in the pod template would roll every pod for ever",
+            set("/spec/nodePools/1/template", json!({"podAnnotations": {"kafka.gregor.dev/manual-roll": "true"}})),
+            "spec.nodePools[1].template.podAnnotations.kafka.gregor.dev/manual-roll: is reserved for the operator",
+        ),
+        (
             "reserved label",
             set("/spec/nodePools/1/template", json!({"podLabels": {"app.kubernetes.io/name": "x"}})),
             "spec.nodePools[1].template.podLabels.app.kubernetes.io/name: is reserved for the operator",

@@ -197,9 +197,15 @@ pub struct PodTemplate {
     pub topology_spread_constraints: Vec<TopologySpreadConstraint>,
     /// Extra annotations on the pods (keys under kafka.gregor.dev/ are reserved).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("maxProperties" = 64, "x-kubernetes-validations" = [
+        {"rule": "self.all(k, !k.startsWith('kafka.gregor.dev/'))", "message": "template.podAnnotations: keys under kafka.gregor.dev/ are reserved for the operator (manual-roll here would roll every pod for ever)"}
+    ]))]
     pub pod_annotations: BTreeMap<String, String>,
     /// Extra labels on the pods (keys under kafka.gregor.dev/ and app.kubernetes.io/ are reserved).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("maxProperties" = 64, "x-kubernetes-validations" = [
+        {"rule": "self.all(k, !k.startsWith('kafka.gregor.dev/') && !k.startsWith('app.kubernetes.io/'))", "message": "template.podLabels: keys under kafka.gregor.dev/ and app.kubernetes.io/ are reserved for the operator"}
+    ]))]
     pub pod_labels: BTreeMap<String, String>,
     /// Node selector of the pods.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]

@@ -18,6 +18,8 @@ use super::common::{Condition, SecretKeyRef};
     status = "KafkaUserStatus",
     derive = "PartialEq",
     doc = "A Kafka user with its credentials, ACLs and quotas, managed by Gregor.",
+    validation = Rule::new("self.metadata.name != 'gregor-operator'")
+        .message("metadata.name: gregor-operator is reserved for the operator's own Kafka user (a super user); choose another name"),
     printcolumn(name = "Cluster", type_ = "string", json_path = ".spec.cluster", description = "The KafkaCluster the user belongs to"),
     printcolumn(name = "Authentication", type_ = "string", json_path = ".spec.authentication.type", description = "Authentication type"),
     printcolumn(name = "Secret", type_ = "string", json_path = ".status.secret", description = "Secret holding the credentials"),
@@ -44,6 +46,11 @@ pub struct KafkaUserSpec {
     /// Client quotas of the user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quotas: Option<UserQuotas>,
+    /// Set to true to let this KafkaUser manage a user that is in its cluster's
+    /// `spec.authorization.superUsers`. Without it such a KafkaUser is refused (Ready=False,
+    /// InvalidSpec) and Gregor never touches that super user's credential, ACLs or quotas.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_super_user: Option<bool>,
 }
 
 /// User authentication types: the mechanisms listeners authenticate clients with.

@@ -73,6 +73,8 @@ reasons! {
         NodesOutdated,
         /// A scale-down the operator never does (the controller quorum), or cannot check.
         ScaleDownRefused,
+        /// A controller or combined pool asked to grow: the static KRaft quorum cannot.
+        ControllerScaleRefused,
         /// Brokers to remove still host replicas.
         ScaleDownBlocked,
         /// A version change below the active metadata.version.

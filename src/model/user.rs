@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use super::acl::{Acl, Pattern, Permission, ResourceType};
 use super::error::{Findings, ValidationErrors};
+use super::names::OPERATOR_USERNAME;
 use crate::api::common::SecretKeyRef;
 use crate::api::user::{AclPatternType, AclResourceType as SpecResourceType, AclRuleType, KafkaUserSpec, UserAuthenticationType};
 use crate::kafka::ops::quotas::{CONSUMER_BYTE_RATE, CONTROLLER_MUTATION_RATE, PRODUCER_BYTE_RATE, REQUEST_PERCENTAGE};
@@ -58,10 +59,38 @@ fn resource_type(t: SpecResourceType) -> ResourceType {
     }
 }
 
+/// Whether `username` is the operator's own Kafka user, which no KafkaUser may manage.
+pub fn is_operator_user(username: &str) -> bool {
+    username == OPERATOR_USERNAME
+}
+
+/// Refuses a KafkaUser whose name is one of its cluster's `superUsers` unless the KafkaUser opts
+/// in with `spec.allowSuperUser: true`. Needs the cluster, so it runs in the user reconcile.
+pub fn check_super_user(username: &str, spec: &KafkaUserSpec, super_users: &[String]) -> Result<(), ValidationErrors> {
+    if spec.allow_super_user == Some(true) || !super_users.iter().any(|u| u == username) {
+        return Ok(());
+    }
+    let mut findings = Findings::default();
+    findings.error(
+        "metadata.name",
+        format!(
+            "{username} is in the spec.authorization.superUsers of cluster {}; set spec.allowSuperUser: true to let this KafkaUser manage a super user's credential",
+            spec.cluster
+        ),
+    );
+    findings.into_result(())
+}
+
 /// Validates a KafkaUser spec. `username` is the resource name.
 pub fn desired_user(username: &str, spec: &KafkaUserSpec) -> Result<DesiredUser, ValidationErrors> {
     let mut findings = Findings::default();
     let mut error = |path: String, message: String| findings.error(path, message);
+    if is_operator_user(username) {
+        error(
+            "metadata.name".into(),
+            format!("{username} is reserved for the operator's own Kafka user (a super user); choose another name"),
+        );
+    }
     let credentials = match &spec.authentication {
         None => Credentials::None,
         Some(auth) => match (auth.type_, &auth.password) {
@@ -205,6 +234,26 @@ mod tests {
             let errors = desired_user("alice", &spec(value.clone())).expect_err("invalid");
             assert_eq!(errors.0[0].path, path, "{value}");
         }
+    }
+
+    #[test]
+    fn the_operator_user_is_reserved() {
+        let errors = desired_user(OPERATOR_USERNAME, &spec(json!({"cluster": "c", "authentication": {"type": "scram-sha-512"}})))
+            .expect_err("reserved");
+        assert_eq!(errors.0[0].path, "metadata.name");
+        assert!(errors.0[0].message.contains("reserved"), "{errors}");
+    }
+
+    #[test]
+    fn super_users_need_the_opt_in() {
+        let supers = vec!["admin".to_owned()];
+        let plain = spec(json!({"cluster": "c", "authentication": {"type": "scram-sha-512"}}));
+        let errors = check_super_user("admin", &plain, &supers).expect_err("super user without opt-in");
+        assert_eq!(errors.0[0].path, "metadata.name");
+        assert!(errors.0[0].message.contains("allowSuperUser"), "{errors}");
+        assert!(check_super_user("alice", &plain, &supers).is_ok());
+        let opted = spec(json!({"cluster": "c", "allowSuperUser": true, "authentication": {"type": "scram-sha-512"}}));
+        assert!(check_super_user("admin", &opted, &supers).is_ok());
     }
 
     #[test]

@@ -301,7 +301,8 @@ fn validate_pool(identity: &Identity<'_>, i: usize, pool: &NodePool, start: i32,
 
     let template = pool.template.clone().unwrap_or_default();
     for key in template.pod_annotations.keys() {
-        if key.starts_with(annotations::RESERVED_PREFIX) && key != annotations::MANUAL_ROLL {
+        if key.starts_with(annotations::RESERVED_PREFIX) {
+            // manual-roll included: copied onto every pod, it would roll them for ever.
             findings.error(format!("{path}.template.podAnnotations.{key}"), "is reserved for the operator");
         }
     }

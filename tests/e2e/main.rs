@@ -18,6 +18,7 @@ mod blocked;
 mod cluster;
 mod install;
 mod leader_fence;
+mod refusals;
 mod render_live;
 mod roll;
 mod scale;

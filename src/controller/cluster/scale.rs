@@ -1,5 +1,5 @@
 //! Changes the operator refuses to apply, because they would lose data or break the cluster:
-//! removing brokers that still host replicas, shrinking the static controller quorum, and
+//! removing brokers that still host replicas, shrinking or growing the static controller quorum, and
 //! downgrades below the active metadata.version. Pure, apart from reading the caches.
 
 use std::collections::BTreeMap;
@@ -96,6 +96,55 @@ fn cached_shrinks(ctx: &Context, model: &ClusterModel) -> Vec<Shrink> {
     }
     out.sort_by(|a, b| a.pool.cmp(&b.pool));
     out
+}
+
+/// A controller (or combined) pool the spec grows, or adds, on a running cluster.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ControllerGrowth {
+    pub pool: String,
+    pub running: i32,
+    pub wanted: i32,
+}
+
+/// Controller pools asking for more nodes than their StatefulSet runs, once the cluster runs
+/// (any of its StatefulSets is cached). A pool without a StatefulSet then runs 0 nodes.
+pub fn growing_controller_pools(ctx: &Context, model: &ClusterModel) -> Vec<ControllerGrowth> {
+    let Some(uid) = model.uid.as_deref() else {
+        return Vec::new();
+    };
+    let running: BTreeMap<String, i32> = ctx
+        .stores
+        .stateful_sets
+        .state()
+        .iter()
+        .filter(|sts| sts.metadata.namespace.as_deref() == Some(model.namespace.as_str()) && owned_by(&sts.metadata, uid))
+        .map(|sts| (sts.name_any(), sts.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1)))
+        .collect();
+    if running.is_empty() {
+        return Vec::new();
+    }
+    model
+        .controller_pools()
+        .map(|p| ControllerGrowth {
+            pool: p.name.clone(),
+            running: running.get(&names::statefulset(&model.name, &p.name)).copied().unwrap_or(0),
+            wanted: p.replicas,
+        })
+        .filter(|g| g.wanted > g.running)
+        .collect()
+}
+
+/// Refuses growing the static controller quorum (`controller.quorum.voters`): new voters would
+/// never join it, and every running node would need a restart with the new voter list.
+pub fn controller_growth_refusal(growth: &[ControllerGrowth]) -> Option<Refusal> {
+    let g = growth.first()?;
+    Some(Refusal {
+        reason: ClusterReason::ControllerScaleRefused,
+        message: format!(
+            "pool {} runs KRaft controllers and the controller quorum is static: it cannot grow from {} to {} nodes; set spec.nodePools[{}].replicas back to {} (add broker-only pools to scale out). Nothing was changed",
+            g.pool, g.running, g.wanted, g.pool, g.running
+        ),
+    })
 }
 
 /// Whether a scale-down may proceed.
@@ -280,6 +329,14 @@ mod tests {
             let status = pools.map(|node_pools| KafkaClusterStatus { node_pools, ..KafkaClusterStatus::default() });
             assert_eq!(recorded_shrinks(&model, status.as_ref()), want, "case {name}");
         }
+    }
+
+    #[test]
+    fn growing_the_controller_quorum_is_refused() {
+        assert_eq!(controller_growth_refusal(&[]), None);
+        let r = controller_growth_refusal(&[ControllerGrowth { pool: "ctl".into(), running: 1, wanted: 3 }]).expect("refused");
+        assert_eq!(r.reason, ClusterReason::ControllerScaleRefused);
+        assert!(r.message.contains("from 1 to 3") && r.message.contains("back to 1"), "{}", r.message);
     }
 
     #[test]

@@ -28,7 +28,7 @@ use crate::controller::status_write::write_status;
 use crate::controller::watch::RECHECK;
 use crate::kafka::ops::acls::{AclBinding, AclFilter};
 use crate::kafka::ops::scram::generate_password;
-use crate::model::user::{Credentials, DesiredUser, desired_user, principal};
+use crate::model::user::{Credentials, DesiredUser, check_super_user, desired_user, is_operator_user, principal};
 
 /// Condition types the user reconciler owns.
 const OWNED: &[&str] = &[READY, WARNING, PAUSED];
@@ -73,6 +73,13 @@ enum ActError {
     Kafka(#[from] OpError),
     #[error(transparent)]
     Kube(#[from] kube::Error),
+    #[error("refusing to change the operator's own Kafka user {0} from a KafkaUser")]
+    OperatorUser(String),
+}
+
+/// The cluster's `spec.authorization.superUsers` (empty without authorization or cluster).
+fn super_users(kc: Option<&crate::api::KafkaCluster>) -> Vec<String> {
+    kc.and_then(|kc| kc.spec.authorization.as_ref()).map(|a| a.super_users.clone()).unwrap_or_default()
 }
 
 fn status(ku: &KafkaUser, conclusions: &[Conclusion], desired: Option<&DesiredUser>) -> KafkaUserStatus {
@@ -110,6 +117,10 @@ async fn act(
     source_password: Option<&str>,
 ) -> Result<Option<Conclusion>, ActError> {
     let user = &desired.username;
+    // Last guard before AlterUserScramCredentials, CreateAcls, DeleteAcls, AlterClientQuotas.
+    if is_operator_user(user) {
+        return Err(ActError::OperatorUser(user.clone()));
+    }
     let state = own_secret.map(secret_state);
     match credential_plan(desired, state.as_ref(), observed, source_password, &generate_password(PASSWORD_LEN)) {
         CredentialPlan::Remove { credential, secret } => {
@@ -169,6 +180,12 @@ async fn clean_up(ku: &KafkaUser, ctx: &UserContext, secrets: &Api<Secret>) -> R
         return Ok(());
     }
     let kc = ctx.clusters.get(&ObjectRef::new(&ku.spec.cluster).within(&ns));
+    // The operator's own user, and a super user without the opt-in, were never managed by this
+    // KafkaUser: deleting it must not delete their credential, ACLs or quotas.
+    if is_operator_user(&user) || check_super_user(&user, &ku.spec, &super_users(kc.as_deref())).is_err() {
+        warn!(user, "resource deleted; a reserved or super user, Kafka keeps its credential, ACLs and quotas");
+        return Ok(());
+    }
     let cluster_going = kc.as_ref().is_none_or(|kc| kc.meta().deletion_timestamp.is_some());
     if !cluster_going {
         let reachable = match connect(&ctx.base, kc.as_deref(), &ku.spec.cluster).await {
@@ -243,7 +260,9 @@ async fn reconcile_steps(ku: Arc<KafkaUser>, ctx: Arc<UserContext>) -> Result<Re
             .await?;
         return Ok(Requeue::await_change());
     }
-    let desired = match desired_user(&name, &ku.spec) {
+    let kc = ctx.clusters.get(&ObjectRef::new(&ku.spec.cluster).within(&ns));
+    let checked = desired_user(&name, &ku.spec).and_then(|d| check_super_user(&name, &ku.spec, &super_users(kc.as_deref())).map(|()| d));
+    let desired = match checked {
         Ok(d) => d,
         Err(errors) => {
             warn!(%errors, "invalid spec");
@@ -282,7 +301,6 @@ async fn reconcile_steps(ku: Arc<KafkaUser>, ctx: Arc<UserContext>) -> Result<Re
         _ => None,
     };
 
-    let kc = ctx.clusters.get(&ObjectRef::new(&ku.spec.cluster).within(&ns));
     let (_, client) = match connect(&ctx.base, kc.as_deref(), &ku.spec.cluster).await {
         Ok(v) => v,
         Err(e) => {
@@ -301,6 +319,11 @@ async fn reconcile_steps(ku: Arc<KafkaUser>, ctx: Arc<UserContext>) -> Result<Re
     let warning = match act(&ku, &ops, &secrets, &desired, &observed, own_secret.as_ref(), source_password.as_deref()).await {
         Ok(w) => w,
         Err(ActError::Kube(e)) => return Err(e.into()),
+        Err(ActError::OperatorUser(user)) => {
+            let message = format!("metadata.name: {user} is reserved for the operator's own Kafka user");
+            report(&ku, &ctx, Conclusion::not_ready(UserReason::InvalidSpec, message)).await?;
+            return Ok(Requeue::await_change());
+        }
         Err(ActError::Kafka(e)) => {
             let (reason, after) = if e.is_retriable() {
                 (UserReason::KafkaUnavailable, RECHECK)
