@@ -112,7 +112,8 @@ pub async fn reconcile(kc: Arc<KafkaCluster>, ctx: Arc<Context>) -> Result<Reque
     let admin = kafka_facts::admin_client(&ctx, model, password.as_deref()).map_err(ControllerError::from)?;
 
     // Refusals that keep the running cluster untouched.
-    let mut refusal: Option<Refusal> = scale::downgrade_refusal(kc.status.as_ref(), model);
+    let mut refusal: Option<Refusal> = scale::security_change_refusal(&scale::running_security(&ctx, model), model)
+        .or_else(|| scale::downgrade_refusal(kc.status.as_ref(), model));
     let mut facts: Option<KafkaFacts> = None;
     let shrinking = scale::shrinking_pools(&ctx, model);
     if refusal.is_none() && !shrinking.is_empty() {
