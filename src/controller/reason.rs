@@ -75,6 +75,8 @@ reasons! {
         ScaleDownRefused,
         /// A controller or combined pool asked to grow: the static KRaft quorum cannot.
         ControllerScaleRefused,
+        /// Internal authentication turned on or off on a running cluster.
+        SecurityChangeRefused,
         /// Brokers to remove still host replicas.
         ScaleDownBlocked,
         /// A version change below the active metadata.version.

@@ -1,13 +1,19 @@
 //! The start script of a Kafka node: derives the per-pod values, formats the storage once, execs Kafka.
 use std::fmt::Write as _;
 
-use super::config::{DATA_LOG_DIR, OPERATOR_PASSWORD_ENV};
+use super::config::DATA_LOG_DIR;
 use crate::model::{ClusterModel, InternalSecurity, PoolModel, names};
 
 /// Where the pool's ConfigMap (server.properties, start.sh) is mounted.
 pub const CONFIG_MOUNT: &str = "/opt/gregor/config";
 /// A writable scratch directory (emptyDir) for the effective server.properties and Kafka's own logs.
 pub const RUN_MOUNT: &str = "/opt/gregor/run";
+/// Where the operator's salted SCRAM credential (keys of the operator Secret) is mounted, read-only.
+pub const OPERATOR_SCRAM_MOUNT: &str = "/opt/gregor/operator-scram";
+/// Keys of the operator Secret holding its salted SCRAM-SHA-512 credential (never the password).
+pub const SCRAM_SALT_KEY: &str = "scram-sha-512-salt";
+pub const SCRAM_SALTED_PASSWORD_KEY: &str = "scram-sha-512-salted-password";
+pub const SCRAM_ITERATIONS_KEY: &str = "scram-sha-512-iterations";
 /// Environment variable with the rack, when rack awareness is on.
 pub const RACK_ENV: &str = "KAFKA_RACK";
 
@@ -56,15 +62,36 @@ pub fn start_script(model: &ClusterModel, pool: &PoolModel) -> String {
     let _ = writeln!(s, "if [ ! -f {DATA_LOG_DIR}/meta.properties ]; then");
     s.push_str("  # Format only a volume that holds no Kafka data yet.\n");
     let _ = writeln!(s, "  echo \"gregor: formatting {DATA_LOG_DIR} for cluster {}\"", model.cluster_id);
-    let mut format = format!(
-        "  /opt/kafka/bin/kafka-storage.sh format --cluster-id {} --config \"$PROPS\" --release-version {}",
-        model.cluster_id, model.metadata_version
-    );
     if model.security == InternalSecurity::Secured {
-        let _ = write!(format, " --add-scram \"SCRAM-SHA-512=[name={},password=${{{OPERATOR_PASSWORD_ENV}}}]\"", names::OPERATOR_USERNAME);
+        // The operator's salted credential goes into an argument file (mode 0600 in the pod's private run
+        // dir, removed right after), never onto a command line. The java launcher expands `@file` only
+        // before the main class, so the file holds the class and all its arguments.
+        s.push_str("  # The salted SCRAM credential never appears on a command line: java reads it from an @argfile.\n");
+        let _ = writeln!(s, "  ARGS={RUN_MOUNT}/format.args");
+        s.push_str("  ( umask 077\n    {\n");
+        let _ = writeln!(
+            s,
+            "      printf '%s\\n' kafka.tools.StorageTool format --cluster-id {} --config \"$PROPS\" --release-version {}",
+            model.cluster_id, model.metadata_version
+        );
+        let _ = writeln!(
+            s,
+            "      printf '%s\\n' --add-scram \"SCRAM-SHA-512=[name={},iterations=$(< {m}/{SCRAM_ITERATIONS_KEY}),salt=$(< {m}/{SCRAM_SALT_KEY}),saltedpassword=$(< {m}/{SCRAM_SALTED_PASSWORD_KEY})]\"",
+            names::OPERATOR_USERNAME,
+            m = OPERATOR_SCRAM_MOUNT
+        );
+        s.push_str("    } > \"$ARGS\" )\n");
+        s.push_str("  rc=0\n");
+        s.push_str("  /opt/kafka/bin/kafka-run-class.sh \"@$ARGS\" || rc=$?\n");
+        s.push_str("  rm -f \"$ARGS\"\n");
+        s.push_str("  if [ \"$rc\" -ne 0 ]; then exit \"$rc\"; fi\n");
+    } else {
+        let _ = writeln!(
+            s,
+            "  /opt/kafka/bin/kafka-storage.sh format --cluster-id {} --config \"$PROPS\" --release-version {}",
+            model.cluster_id, model.metadata_version
+        );
     }
-    s.push_str(&format);
-    s.push('\n');
     s.push_str("fi\n");
     s.push_str("exec /opt/kafka/bin/kafka-server-start.sh \"$PROPS\"\n");
     s

@@ -7,9 +7,10 @@ use k8s_openapi::{
             StatefulSet, StatefulSetOrdinals, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec, StatefulSetUpdateStrategy,
         },
         core::v1::{
-            Capabilities, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource, ObjectFieldSelector,
-            PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, SeccompProfile,
-            SecretKeySelector, SecurityContext, TCPSocketAction, Volume, VolumeMount, VolumeResourceRequirements,
+            Capabilities, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource, KeyToPath,
+            ObjectFieldSelector, PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
+            SeccompProfile, SecretKeySelector, SecretVolumeSource, SecurityContext, TCPSocketAction, Volume, VolumeMount,
+            VolumeResourceRequirements,
         },
     },
     apimachinery::pkg::{
@@ -22,7 +23,7 @@ use k8s_openapi::{
 use super::{
     config::{DATA_MOUNT, OPERATOR_PASSWORD_ENV},
     meta,
-    script::{CONFIG_MOUNT, RACK_ENV, RUN_MOUNT},
+    script::{CONFIG_MOUNT, OPERATOR_SCRAM_MOUNT, RACK_ENV, RUN_MOUNT, SCRAM_ITERATIONS_KEY, SCRAM_SALT_KEY, SCRAM_SALTED_PASSWORD_KEY},
 };
 use crate::model::{ClusterModel, InternalSecurity, PoolModel, StorageModel, names};
 
@@ -31,6 +32,7 @@ const CONFIG_VOLUME: &str = "config";
 const RUN_VOLUME: &str = "run";
 const TMP_VOLUME: &str = "tmp";
 const DATA_VOLUME: &str = "data";
+const OPERATOR_SCRAM_VOLUME: &str = "operator-scram";
 /// UID and GID of the apache/kafka image's `appuser`.
 const KAFKA_UID: i64 = 1000;
 
@@ -118,6 +120,36 @@ fn mount(name: &str, path: &str) -> VolumeMount {
     VolumeMount { name: name.to_owned(), mount_path: path.to_owned(), ..VolumeMount::default() }
 }
 
+fn volume_mounts(model: &ClusterModel) -> Vec<VolumeMount> {
+    let mut mounts = vec![
+        // ConfigMap volumes are read-only by nature; no readOnly flag needed.
+        mount(CONFIG_VOLUME, CONFIG_MOUNT),
+        mount(RUN_VOLUME, RUN_MOUNT),
+        mount(TMP_VOLUME, "/tmp"),
+        mount(DATA_VOLUME, DATA_MOUNT),
+    ];
+    if model.security == InternalSecurity::Secured {
+        mounts.push(VolumeMount { read_only: Some(true), ..mount(OPERATOR_SCRAM_VOLUME, OPERATOR_SCRAM_MOUNT) });
+    }
+    mounts
+}
+
+/// The operator's salted SCRAM credential (never its password), for the format step: three keys of
+/// the operator Secret as files readable by the Kafka user only.
+fn operator_scram_volume(model: &ClusterModel) -> Volume {
+    let item = |key: &str| KeyToPath { key: key.to_owned(), path: key.to_owned(), mode: None };
+    Volume {
+        name: OPERATOR_SCRAM_VOLUME.to_owned(),
+        secret: Some(SecretVolumeSource {
+            secret_name: Some(names::operator_secret(&model.name)),
+            items: Some(vec![item(SCRAM_ITERATIONS_KEY), item(SCRAM_SALT_KEY), item(SCRAM_SALTED_PASSWORD_KEY)]),
+            default_mode: Some(0o400),
+            optional: Some(false),
+        }),
+        ..Volume::default()
+    }
+}
+
 fn container(model: &ClusterModel, pool: &PoolModel) -> Container {
     let port = serving_port(pool);
     Container {
@@ -128,13 +160,7 @@ fn container(model: &ClusterModel, pool: &PoolModel) -> Container {
         env: Some(env(model, pool)),
         ports: Some(ports(model, pool)),
         resources: pool.resources.clone(),
-        volume_mounts: Some(vec![
-            // ConfigMap volumes are read-only by nature; no readOnly flag needed.
-            mount(CONFIG_VOLUME, CONFIG_MOUNT),
-            mount(RUN_VOLUME, RUN_MOUNT),
-            mount(TMP_VOLUME, "/tmp"),
-            mount(DATA_VOLUME, DATA_MOUNT),
-        ]),
+        volume_mounts: Some(volume_mounts(model)),
         // Readiness: the node serves. Liveness: the node still listens. The startup probe holds liveness back
         // while Kafka recovers its logs, which can take long and must never be interrupted.
         readiness_probe: Some(tcp_probe(port, 5, 3, None)),
@@ -175,6 +201,9 @@ fn volumes(model: &ClusterModel, pool: &PoolModel) -> Vec<Volume> {
     ];
     if let StorageModel::Ephemeral { size_limit } = &pool.storage {
         volumes.push(empty_dir(DATA_VOLUME, size_limit.as_ref()));
+    }
+    if model.security == InternalSecurity::Secured {
+        volumes.push(operator_scram_volume(model));
     }
     volumes
 }

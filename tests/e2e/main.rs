@@ -16,6 +16,7 @@ mod bench_operator;
 mod bench_scale;
 mod blocked;
 mod cluster;
+mod credentials;
 mod install;
 mod leader_fence;
 mod refusals;

@@ -17,9 +17,10 @@ use crate::api::KafkaCluster;
 use crate::controller::apply::FIELD_MANAGER;
 use crate::controller::context::Context;
 use crate::controller::error::{ControllerError, Result};
-use crate::kafka::ops::scram::generate_password;
-use crate::model::{ClusterModel, names};
+use crate::kafka::ops::scram::{ScramMechanism, generate_password};
+use crate::model::{ClusterModel, StorageModel, names};
 use crate::render::meta;
+use crate::render::script::{SCRAM_ITERATIONS_KEY, SCRAM_SALT_KEY, SCRAM_SALTED_PASSWORD_KEY};
 
 use names::annotations::CLUSTER_ID as CLUSTER_ID_ANNOTATION;
 
@@ -67,8 +68,41 @@ pub fn secret_value(secret: &Secret, name: &str, key: &str) -> Result<String> {
     Ok(String::from_utf8_lossy(&value.0).into_owned())
 }
 
+/// The operator's salted SCRAM-SHA-512 credential for a password, as the operator Secret's extra keys
+/// (base64 salt and salted password, as Kafka's `kafka-storage format --add-scram` takes them). The
+/// pods format storage with these; the password itself never reaches a command line.
+pub fn salted_keys(password: &str) -> BTreeMap<String, String> {
+    use base64::Engine as _;
+    let salt: [u8; 32] = rand::Rng::random(&mut rand::rng());
+    let iterations = ScramMechanism::MIN_ITERATIONS;
+    let salted = ScramMechanism::Sha512.salted_password(password, &salt, iterations);
+    let b64 = base64::engine::general_purpose::STANDARD;
+    BTreeMap::from([
+        (SCRAM_ITERATIONS_KEY.to_owned(), iterations.to_string()),
+        (SCRAM_SALT_KEY.to_owned(), b64.encode(salt)),
+        (SCRAM_SALTED_PASSWORD_KEY.to_owned(), b64.encode(salted)),
+    ])
+}
+
+/// Whether every volume of the cluster goes when the cluster goes (ephemeral, or claims with
+/// `deleteClaim: true`). Only then may the operator Secret go with it: a cluster created again on
+/// retained volumes must find the credential its brokers were formatted with.
+pub fn volumes_go_with_cluster(model: &ClusterModel) -> bool {
+    model.pools.iter().all(|p| match &p.storage {
+        StorageModel::Ephemeral { .. } => true,
+        StorageModel::PersistentClaim { delete_claim, .. } => *delete_claim,
+    })
+}
+
+/// The operator Secret's owner references: the KafkaCluster only when no volume outlives it.
+fn secret_owner_references(model: &ClusterModel) -> Option<Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference>> {
+    if volumes_go_with_cluster(model) { meta::owner_references(model) } else { None }
+}
+
 /// Makes sure the operator's credentials Secret exists when the cluster is secured, and returns
-/// the password. An existing Secret is never changed.
+/// the password. The password of an existing Secret is never changed; missing salted keys are
+/// added (Secrets of older operators), and the owner reference follows the volumes' retention.
+/// The Secret is found again by name, so a cluster recreated on retained volumes keeps its credential.
 pub async fn operator_password(model: &ClusterModel, ctx: &Context) -> Result<Option<String>> {
     let Some(creds) = model.operator_credentials() else {
         return Ok(None);
@@ -78,23 +112,45 @@ pub async fn operator_password(model: &ClusterModel, ctx: &Context) -> Result<Op
         Some(s) => Some((*s).clone()),
         None => Api::<Secret>::namespaced(ctx.client.clone(), &model.namespace).get_opt(&creds.secret_name).await?,
     };
+    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &model.namespace);
     if let Some(secret) = existing {
-        return secret_value(&secret, &creds.secret_name, &creds.secret_key).map(Some);
+        let password = secret_value(&secret, &creds.secret_name, &creds.secret_key)?;
+        let has_salted = [SCRAM_ITERATIONS_KEY, SCRAM_SALT_KEY, SCRAM_SALTED_PASSWORD_KEY]
+            .iter()
+            .all(|k| secret.data.as_ref().is_some_and(|d| d.contains_key(*k)));
+        let owners = secret_owner_references(model);
+        let owners_now = secret.metadata.owner_references.clone().filter(|o| !o.is_empty());
+        let mut patch = serde_json::Map::new();
+        if !has_salted {
+            patch.insert("stringData".to_owned(), serde_json::json!(salted_keys(&password)));
+        }
+        if owners != owners_now {
+            patch.insert("metadata".to_owned(), serde_json::json!({"ownerReferences": owners}));
+        }
+        if !patch.is_empty() {
+            let params = PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..PatchParams::default() };
+            api.patch(&creds.secret_name, &params, &Patch::Merge(&serde_json::Value::Object(patch))).await?;
+            ctx.metrics.count_write();
+            info!(secret = %creds.secret_name, salted_added = !has_salted, "operator credentials updated");
+        }
+        return Ok(Some(password));
     }
     let password = generate_password(PASSWORD_LEN);
+    let mut data = salted_keys(&password);
+    data.insert(creds.secret_key.clone(), password.clone());
+    data.insert("username".to_owned(), creds.username.clone());
     let secret = Secret {
         metadata: ObjectMeta {
             name: Some(creds.secret_name.clone()),
             namespace: Some(model.namespace.clone()),
             labels: Some(names::cluster_labels(&model.name)),
-            owner_references: meta::owner_references(model),
+            owner_references: secret_owner_references(model),
             ..ObjectMeta::default()
         },
-        string_data: Some(BTreeMap::from([(creds.secret_key.clone(), password.clone()), ("username".to_owned(), creds.username.clone())])),
+        string_data: Some(data),
         type_: Some("Opaque".to_owned()),
         ..Secret::default()
     };
-    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &model.namespace);
     match api.create(&PostParams { field_manager: Some(FIELD_MANAGER.into()), ..PostParams::default() }, &secret).await {
         Ok(_) => {
             ctx.metrics.count_write();
@@ -107,5 +163,31 @@ pub async fn operator_password(model: &ClusterModel, ctx: &Context) -> Result<Op
             secret_value(&secret, &creds.secret_name, &creds.secret_key).map(Some)
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_32_alphanumerics() {
+        let p = generate_password(PASSWORD_LEN);
+        assert_eq!(p.len(), 32);
+        assert!(p.chars().all(|c| c.is_ascii_alphanumeric()));
+    }
+
+    #[test]
+    fn salted_keys_match_kafka_scram_sha_512() {
+        use base64::Engine as _;
+        let keys = salted_keys("secret");
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let salt = b64.decode(&keys[SCRAM_SALT_KEY]).expect("salt");
+        let iterations: u32 = keys[SCRAM_ITERATIONS_KEY].parse().expect("iterations");
+        assert!(iterations >= 4096);
+        assert_eq!(salt.len(), 32);
+        let salted = b64.decode(&keys[SCRAM_SALTED_PASSWORD_KEY]).expect("salted");
+        assert_eq!(salted, ScramMechanism::Sha512.salted_password("secret", &salt, iterations));
+        assert_ne!(salted_keys("secret")[SCRAM_SALT_KEY], keys[SCRAM_SALT_KEY], "a fresh salt each time");
     }
 }

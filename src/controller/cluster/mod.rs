@@ -222,7 +222,8 @@ async fn reconcile_steps(kc: &Arc<KafkaCluster>, ctx: &Arc<Context>) -> Result<R
     let valid = Valid { kc: &kc, ctx: &ctx, validated: &validated, objects: &objects, pods: &pods, admin: &admin, now };
 
     // Refusals that keep the running cluster untouched.
-    if let Some(refusal) = scale::downgrade_refusal(kc.status.as_ref(), model)
+    if let Some(refusal) = scale::security_change_refusal(&scale::running_security(&ctx, model), model)
+        .or_else(|| scale::downgrade_refusal(kc.status.as_ref(), model))
         .or_else(|| scale::controller_growth_refusal(&scale::growing_controller_pools(&ctx, model)))
     {
         return valid.refuse(refusal, None).await;

@@ -197,6 +197,48 @@ pub async fn check_scale_down(
     }
 }
 
+/// Whether a running StatefulSet's pods are secured (SASL inside the cluster): its Kafka container
+/// carries the operator credential. `None` when that cannot be told (no pod template or container).
+pub fn stateful_set_secured(sts: &k8s_openapi::api::apps::v1::StatefulSet) -> Option<bool> {
+    let spec = sts.spec.as_ref()?.template.spec.as_ref()?;
+    let container = spec.containers.iter().find(|c| c.name == crate::model::names::KAFKA_CONTAINER)?;
+    Some(container.env.iter().flatten().any(|e| e.name == crate::render::config::OPERATOR_PASSWORD_ENV))
+}
+
+/// The cluster's running StatefulSets (from the cache) and whether each is secured.
+pub fn running_security(ctx: &Context, model: &ClusterModel) -> Vec<(String, Option<bool>)> {
+    let Some(uid) = model.uid.as_deref() else {
+        return Vec::new();
+    };
+    ctx.stores
+        .stateful_sets
+        .state()
+        .iter()
+        .filter(|sts| sts.metadata.namespace.as_deref() == Some(model.namespace.as_str()) && owned_by(&sts.metadata, uid))
+        .map(|sts| (sts.name_any(), stateful_set_secured(sts)))
+        .collect()
+}
+
+/// Turning internal authentication on or off on a running cluster: the brokers serve one protocol
+/// and the operator credential exists only from the format step on, so the change would wedge the
+/// cluster. Refused until a multi-step roll exists; a pool whose security cannot be read counts as
+/// a change (fail closed).
+pub fn security_change_refusal(running: &[(String, Option<bool>)], model: &ClusterModel) -> Option<Refusal> {
+    let wanted = model.security == crate::model::InternalSecurity::Secured;
+    let changed: Vec<&str> = running.iter().filter(|(_, secured)| *secured != Some(wanted)).map(|(n, _)| n.as_str()).collect();
+    if changed.is_empty() {
+        return None;
+    }
+    let (from, to) = if wanted { ("off", "on") } else { ("on", "off") };
+    Some(Refusal {
+        reason: ClusterReason::SecurityChangeRefused,
+        message: format!(
+            "turning authentication {to} on a running cluster is not supported (running: {from}, StatefulSets {}); nothing was applied. Revert the listeners' authentication/authorization, or recreate the cluster",
+            changed.join(", ")
+        ),
+    })
+}
+
 /// A version change Kafka cannot take: the active metadata.version is newer than the requested
 /// release supports, or the requested metadata.version is lower than the active one.
 pub fn downgrade_refusal(status: Option<&KafkaClusterStatus>, model: &ClusterModel) -> Option<Refusal> {
@@ -337,6 +379,45 @@ mod tests {
         let r = controller_growth_refusal(&[ControllerGrowth { pool: "ctl".into(), running: 1, wanted: 3 }]).expect("refused");
         assert_eq!(r.reason, ClusterReason::ControllerScaleRefused);
         assert!(r.message.contains("from 1 to 3") && r.message.contains("back to 1"), "{}", r.message);
+    }
+
+    #[test]
+    fn security_changes_are_refused_and_unknown_fails_closed() {
+        let model_with = |listener: serde_json::Value| {
+            let kc: crate::api::KafkaCluster = serde_json::from_value(serde_json::json!({
+                "apiVersion": "kafka.gregor.dev/v1alpha1", "kind": "KafkaCluster",
+                "metadata": {"name": "c", "namespace": "ns", "uid": "u"},
+                "spec": {"version": "4.4.0",
+                    "nodePools": [{"name": "nodes", "roles": ["controller", "broker"], "replicas": 1, "storage": {"type": "ephemeral"}}],
+                    "listeners": [listener]}
+            }))
+            .expect("cluster");
+            let observed = crate::model::Observed { cluster_id: "MkU3OEVBNTcwNTJENDM2Qg".into(), node_id_starts: Default::default() };
+            crate::model::validate(&kc, &observed).expect("valid").model
+        };
+        let open = model_with(serde_json::json!({"name": "plain", "port": 9092, "type": "internal", "tls": false}));
+        let secured = model_with(
+            serde_json::json!({"name": "scram", "port": 9094, "type": "internal", "tls": false, "authentication": {"type": "scram-sha-512"}}),
+        );
+        assert_eq!(secured.security, crate::model::InternalSecurity::Secured);
+        let sts = |s: Option<bool>| vec![("c-nodes".to_owned(), s)];
+        // Nothing runs yet, or it runs as asked: no refusal.
+        assert_eq!(security_change_refusal(&[], &secured), None);
+        assert_eq!(security_change_refusal(&sts(Some(false)), &open), None);
+        assert_eq!(security_change_refusal(&sts(Some(true)), &secured), None);
+        // On or off on a running cluster, or unknown: refused.
+        for (running, model) in [(Some(false), &secured), (Some(true), &open), (None, &open), (None, &secured)] {
+            let r = security_change_refusal(&sts(running), model).expect("refused");
+            assert_eq!(r.reason, ClusterReason::SecurityChangeRefused);
+            assert!(r.message.contains("c-nodes") && r.message.contains("nothing was applied"), "{}", r.message);
+        }
+        // The rendered StatefulSets tell their security.
+        for model in [&open, &secured] {
+            let pool = &model.pools[0];
+            let rendered = crate::render::statefulset::stateful_set(model, pool, BTreeMap::new());
+            assert_eq!(stateful_set_secured(&rendered), Some(model.security == crate::model::InternalSecurity::Secured));
+        }
+        assert_eq!(stateful_set_secured(&k8s_openapi::api::apps::v1::StatefulSet::default()), None);
     }
 
     #[test]
