@@ -108,10 +108,13 @@ async fn start_cluster(world: &World, namespace: &str, mut value: Value) -> mode
     let observed = Observed { cluster_id: model::new_cluster_id(), ..Observed::default() };
     let model = model::validate(&cluster, &observed).expect("valid").model;
     if let Some(credentials) = model.operator_credentials() {
+        // What the operator's Secret holds: the password and its salted SCRAM credential.
+        let mut data = gregor::controller::cluster::identity::salted_keys("s3cretOperatorPassword");
+        data.insert(credentials.secret_key.clone(), "s3cretOperatorPassword".to_owned());
         let secret: Secret = serde_json::from_value(json!({
             "apiVersion": "v1", "kind": "Secret",
             "metadata": {"name": credentials.secret_name, "namespace": namespace},
-            "stringData": {credentials.secret_key: "s3cretOperatorPassword"}
+            "stringData": data
         }))
         .expect("secret");
         Api::<Secret>::namespaced(client.clone(), namespace)
