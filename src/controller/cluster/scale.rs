@@ -312,13 +312,20 @@ pub fn cached_stateful_set(
 mod tests {
     use super::*;
 
+    /// The validated model of a KafkaCluster given as JSON.
+    fn model_of(kc: serde_json::Value) -> ClusterModel {
+        let kc: crate::api::KafkaCluster = serde_json::from_value(kc).expect("cluster");
+        let observed = crate::model::Observed { cluster_id: "MkU3OEVBNTcwNTJENDM2Qg".into(), node_id_starts: Default::default() };
+        crate::model::validate(&kc, &observed).expect("valid").model
+    }
+
     fn shrink(pool: &str, removed: Vec<i32>, controller: bool) -> Shrink {
         Shrink { pool: pool.into(), removed, controller }
     }
 
     #[test]
     fn removed_brokers_are_fenced_out_of_spec_and_podless() {
-        let kc: crate::api::KafkaCluster = serde_json::from_value(serde_json::json!({
+        let model = model_of(serde_json::json!({
             "apiVersion": "kafka.gregor.dev/v1alpha1", "kind": "KafkaCluster",
             "metadata": {"name": "c", "namespace": "ns", "uid": "u"},
             "spec": {"version": "4.4.0",
@@ -326,10 +333,7 @@ mod tests {
                     {"name": "controllers", "roles": ["controller"], "replicas": 1, "storage": {"type": "ephemeral"}},
                     {"name": "brokers", "roles": ["broker"], "replicas": 3, "nodeIdStart": 100, "storage": {"type": "ephemeral"}}],
                 "listeners": [{"name": "plain", "port": 9092, "type": "internal", "tls": false}]}
-        }))
-        .expect("cluster");
-        let observed = crate::model::Observed { cluster_id: "MkU3OEVBNTcwNTJENDM2Qg".into(), node_id_starts: Default::default() };
-        let model = crate::model::validate(&kc, &observed).expect("valid").model;
+        }));
         let registered = [(100, true), (101, false), (103, true), (104, false), (105, true)];
         // 100: in the spec (restarting); 104: still running; 105: its pod still terminates.
         let removed = removed_brokers(&registered, &model, &["c-brokers-100", "c-brokers-105"]);
@@ -340,7 +344,7 @@ mod tests {
     #[test]
     fn recorded_node_ids_count_as_shrinks_when_the_cache_has_no_statefulset() {
         use crate::api::cluster::{KafkaClusterStatus, NodePoolStatus};
-        let kc: crate::api::KafkaCluster = serde_json::from_value(serde_json::json!({
+        let model = model_of(serde_json::json!({
             "apiVersion": "kafka.gregor.dev/v1alpha1", "kind": "KafkaCluster",
             "metadata": {"name": "c", "namespace": "ns", "uid": "u"},
             "spec": {"version": "4.4.0",
@@ -348,10 +352,7 @@ mod tests {
                     {"name": "controllers", "roles": ["controller"], "replicas": 1, "storage": {"type": "ephemeral"}},
                     {"name": "brokers", "roles": ["broker"], "replicas": 2, "nodeIdStart": 100, "storage": {"type": "ephemeral"}}],
                 "listeners": [{"name": "plain", "port": 9092, "type": "internal", "tls": false}]}
-        }))
-        .expect("cluster");
-        let observed = crate::model::Observed { cluster_id: "MkU3OEVBNTcwNTJENDM2Qg".into(), node_id_starts: Default::default() };
-        let model = crate::model::validate(&kc, &observed).expect("valid").model;
+        }));
         let pool = |name: &str, node_ids: Vec<i32>| NodePoolStatus { name: name.into(), node_ids };
         let cases = [
             ("no status", None, vec![]),
@@ -384,16 +385,13 @@ mod tests {
     #[test]
     fn security_changes_are_refused_and_unknown_fails_closed() {
         let model_with = |listener: serde_json::Value| {
-            let kc: crate::api::KafkaCluster = serde_json::from_value(serde_json::json!({
+            model_of(serde_json::json!({
                 "apiVersion": "kafka.gregor.dev/v1alpha1", "kind": "KafkaCluster",
                 "metadata": {"name": "c", "namespace": "ns", "uid": "u"},
                 "spec": {"version": "4.4.0",
                     "nodePools": [{"name": "nodes", "roles": ["controller", "broker"], "replicas": 1, "storage": {"type": "ephemeral"}}],
                     "listeners": [listener]}
             }))
-            .expect("cluster");
-            let observed = crate::model::Observed { cluster_id: "MkU3OEVBNTcwNTJENDM2Qg".into(), node_id_starts: Default::default() };
-            crate::model::validate(&kc, &observed).expect("valid").model
         };
         let open = model_with(serde_json::json!({"name": "plain", "port": 9092, "type": "internal", "tls": false}));
         let secured = model_with(
