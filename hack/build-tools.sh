@@ -3,8 +3,11 @@
 #   $GREGOR_CACHE/k8s-<v>/{kube-apiserver,kube-controller-manager,kube-scheduler}
 #   $GREGOR_CACHE/etcd-<v>/etcd
 #   $GREGOR_CACHE/kafka-<v>/libs/*.jar  (kafka_2.13 and its runtime deps, plus a log4j2 backend)
+#   $GREGOR_CACHE/jmx-exporter-<v>/jmx_prometheus_javaagent.jar (what the gregor-metrics-agent image holds)
 #   $GREGOR_CACHE/helm-<v>/helm           (helm.sh/helm/v3, for the chart tests and the playground)
 #   $GREGOR_CACHE/kubectl-<v>/kubectl     (k8s.io/kubectl at the Kubernetes version, for the playground and README)
+#   $GREGOR_CACHE/crane-<v>/crane         (go-containerregistry's crane, which assembles `make image` without a daemon)
+#   $GREGOR_CACHE/cargo-deny-<v>/bin/cargo-deny (licences, bans and sources of the dependency graph, in make test)
 #   $GREGOR_CACHE/health-<hash>/gregor-health (hack/health: kstatus and an Argo CD Lua VM, for the GitOps health tests)
 # A second run finds every stamp file and rebuilds nothing.
 set -euo pipefail
@@ -80,6 +83,27 @@ build_helm() {
   touch "$out/.done"
 }
 
+build_crane() {
+  local v=$CRANE_VERSION out="$cache/crane-$CRANE_VERSION"
+  [[ -f $out/.done ]] && { log "crane $v cached"; return; }
+  log "building crane $v"
+  local work="$cache/src/crane-$v"; rm -rf "$work"; mkdir -p "$work" "$out"
+  printf 'module gregor.dev/crane-tools\ngo 1.26.0\n' > "$work/go.mod"
+  (cd "$work" && go get "github.com/google/go-containerregistry@v$v" >&2 \
+     && go build -trimpath -ldflags "-s -w" -o "$out/crane" github.com/google/go-containerregistry/cmd/crane)
+  "$out/crane" version >&2
+  touch "$out/.done"
+}
+
+build_cargo_deny() {
+  local v=$CARGO_DENY_VERSION out="$cache/cargo-deny-$CARGO_DENY_VERSION"
+  [[ -f $out/.done ]] && { log "cargo-deny $v cached"; return; }
+  log "building cargo-deny $v"
+  cargo install -q --locked --root "$out" --version "$v" cargo-deny >&2
+  "$out/bin/cargo-deny" --version >&2
+  touch "$out/.done"
+}
+
 build_kubectl() {
   local v=$K8S_VERSION out="$cache/kubectl-$K8S_VERSION"
   [[ -f $out/.done ]] && { log "kubectl $v cached"; return; }
@@ -138,6 +162,18 @@ POM
   touch "$out/.done"
 }
 
+# The Prometheus JMX exporter javaagent from Maven Central: the jar the gregor-metrics-agent:<v> image
+# holds at /opt/gregor-metrics-agent/, which the node agent mounts there for the init container's copy.
+fetch_jmx_exporter() {
+  local v=$JMX_EXPORTER_VERSION out="$cache/jmx-exporter-$JMX_EXPORTER_VERSION"
+  [[ -f $out/.done ]] && { log "jmx exporter $v cached"; return; }
+  log "fetching io.prometheus.jmx:jmx_prometheus_javaagent:$v from Maven Central"
+  mkdir -p "$out"
+  mvn -q -B dependency:copy -Dartifact="io.prometheus.jmx:jmx_prometheus_javaagent:$v" -DoutputDirectory="$out" -Dmdep.stripVersion=true >&2
+  [[ -f $out/jmx_prometheus_javaagent.jar ]] || { log "jmx_prometheus_javaagent.jar missing in $out"; exit 1; }
+  touch "$out/.done"
+}
+
 # The apache/kafka image layout (/opt/kafka/{bin,config,libs}) around the fetched jars: the scripts
 # are our own minimal stand-ins (hack/kafka-image/), refreshed whenever their content changes.
 install_kafka_image() {
@@ -168,11 +204,14 @@ case "${1:-all}" in
   k8s) build_k8s ;;
   etcd) build_etcd ;;
   kafka) for v in $KAFKA_VERSIONS; do fetch_kafka "$v"; install_kafka_image "$v"; done ;;
+  jmx-exporter) fetch_jmx_exporter ;;
   helm) build_helm ;;
   kubectl) build_kubectl ;;
   health) build_health ;;
   # Builds gregor-health if needed and prints its path (the tests call this).
   health-path) build_health; printf '%s/gregor-health\n' "$(health_dir)" ;;
-  all) build_etcd; for v in $KAFKA_VERSIONS; do fetch_kafka "$v"; install_kafka_image "$v"; done; build_k8s; build_helm; build_kubectl; build_health ;;
-  *) echo "usage: $0 [all|k8s|etcd|kafka|helm|kubectl|health]" >&2; exit 2 ;;
+  crane) build_crane ;;
+  cargo-deny) build_cargo_deny ;;
+  all) build_etcd; for v in $KAFKA_VERSIONS; do fetch_kafka "$v"; install_kafka_image "$v"; done; fetch_jmx_exporter; build_k8s; build_helm; build_kubectl; build_health; build_crane; build_cargo_deny ;;
+  *) echo "usage: $0 [all|k8s|etcd|kafka|jmx-exporter|helm|kubectl|health|crane|cargo-deny]" >&2; exit 2 ;;
 esac

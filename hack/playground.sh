@@ -1,16 +1,13 @@
 #!/usr/bin/env bash
 # `make playground` / `make playground-down`: Gregor on the local test world, with real brokers.
 #
-#   up:   (after `make world`) installs the CRDs and the Helm chart into the world, runs the
-#         operator out of cluster with a token of the chart's ServiceAccount (so the chart's RBAC
-#         is what it can do) and the arguments of the chart's Deployment, applies the playground's
-#         cluster, topic and user (deploy/playground/), waits until they are Ready and prints how
-#         to use kubectl and how to produce and consume.
-#   down: stops the operator (then `make world-down` stops the world).
-#
-# The chart's Deployment is installed too, but the world runs only apache/kafka images for real:
-# its two pods show Running and run nothing. The operator that does the work is the process
-# started here, with the same ServiceAccount, arguments and leader-election Lease.
+#   up:   (after `make image` and `make world`, which registers the image with the world)
+#         installs the CRDs and the Helm chart into the world: the chart's Deployment runs the
+#         operator's image in the world (two replicas, leader election, the chart's RBAC and
+#         probes), as on a real cluster. It applies the playground's cluster, topic and user
+#         (deploy/playground/), waits until they are Ready and prints how to use kubectl and how
+#         to produce and consume.
+#   down: nothing of its own to stop (the operator runs in the world); `make world-down` stops it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -21,24 +18,16 @@ world_dir=${WORLD_DIR:-$cache/worlds/make-world}
 play=${PLAYGROUND_DIR:-$cache/playground}
 ns=${PLAYGROUND_NAMESPACE:-kafka}
 release_ns=gregor-system
-metrics_port=${PLAYGROUND_METRICS_PORT:-18080}
 kafka_version=4.4.0
 
 log() { printf '[playground] %s\n' "$*" >&2; }
 
-operator_running() {
-  [[ -f $play/operator.pid ]] && kill -0 "$(cat "$play/operator.pid")" 2>/dev/null
-}
-
 down() {
-  if operator_running; then
-    local pid; pid=$(cat "$play/operator.pid")
-    log "stopping the operator (pid $pid)"
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null || true
+  # An operator process left by an older playground (it ran the operator out of cluster).
+  if [[ -f $play/operator.pid ]]; then
+    kill "$(cat "$play/operator.pid")" 2>/dev/null || true
+    rm -f "$play/operator.pid"
   fi
-  rm -f "$play/operator.pid"
 }
 
 up() {
@@ -48,8 +37,7 @@ up() {
   bash hack/build-tools.sh helm >/dev/null
   bash hack/build-tools.sh kubectl >/dev/null
   local helm=$cache/helm-$HELM_VERSION/helm kubectl=$cache/kubectl-$K8S_VERSION/kubectl
-  log "building the operator"
-  cargo build -q --bin gregor
+  [[ -f target/image/oci/index.json ]] || { log "no operator image: run 'make playground' (it runs 'make image')"; exit 1; }
   mkdir -p "$play/bin"
   ln -sf "$helm" "$play/bin/helm"
   ln -sf "$kubectl" "$play/bin/kubectl"
@@ -60,35 +48,9 @@ up() {
   "$kubectl" apply --server-side -f crds/ >/dev/null
   "$helm" upgrade --install gregor charts/gregor --namespace "$release_ns" --create-namespace >/dev/null
 
-  log "minting a token for ServiceAccount $release_ns/gregor"
-  local token server
-  token=$("$kubectl" -n "$release_ns" create token gregor --duration=24h)
-  server=$("$kubectl" config view --minify -o jsonpath='{.clusters[0].cluster.server}')
-  local sa=$play/gregor-sa.kubeconfig
-  rm -f "$sa"
-  "$kubectl" --kubeconfig "$sa" config set-cluster world --server "$server" --certificate-authority "$world_dir/pki/ca.crt" --embed-certs >/dev/null
-  "$kubectl" --kubeconfig "$sa" config set-credentials gregor --token "$token" >/dev/null
-  "$kubectl" --kubeconfig "$sa" config set-context gregor --cluster world --user gregor --namespace "$release_ns" >/dev/null
-  "$kubectl" --kubeconfig "$sa" config use-context gregor >/dev/null
-  chmod 600 "$sa"
-
-  # The chart's Deployment arguments, with the metrics server on loopback and human logs.
-  local -a args=()
-  while IFS= read -r a; do
-    case $a in
-      run|--log-json) ;;
-      --metrics-addr=*) args+=("--metrics-addr=127.0.0.1:$metrics_port") ;;
-      *) args+=("$a") ;;
-    esac
-  done < <("$kubectl" -n "$release_ns" get deploy gregor -o jsonpath='{range .spec.template.spec.containers[0].args[*]}{@}{"\n"}{end}')
-
   down
-  log "starting the operator: gregor run ${args[*]} (log: $play/operator.log)"
-  KUBECONFIG=$sa RUST_LOG=${RUST_LOG:-info,kube=warn} NO_COLOR=1 \
-    setsid "${CARGO_TARGET_DIR:-$repo/target}/debug/gregor" run "${args[@]}" --identity "playground-$(hostname)" \
-      --kafka-hosts-file "$world_dir/hosts" --kafka-loopback-only \
-      </dev/null >>"$play/operator.log" 2>&1 &
-  echo $! > "$play/operator.pid"
+  log "waiting for the operator's Deployment (2 replicas of the image, Ready through their probes)"
+  "$kubectl" -n "$release_ns" rollout status deploy/gregor --timeout=300s >/dev/null
 
   log "applying deploy/playground/ (cluster events, topic orders, user app) in namespace $ns"
   "$kubectl" create namespace "$ns" --dry-run=client -o yaml | "$kubectl" apply --server-side -f - >/dev/null
@@ -107,7 +69,9 @@ up() {
   "$kubectl" -n "$ns" wait kafkacluster/events --for=condition=Ready --timeout=600s >/dev/null
   local cluster_ready=$((SECONDS - t0))
   "$kubectl" -n "$ns" wait kafkatopic/orders kafkauser/app --for=condition=Ready --timeout=300s >/dev/null
-  operator_running || { log "the operator exited: see $play/operator.log"; exit 1; }
+  local leader leader_ip
+  leader=$("$kubectl" -n "$release_ns" get lease gregor-leader -o jsonpath='{.spec.holderIdentity}')
+  leader_ip=$("$kubectl" -n "$release_ns" get pod "$leader" -o jsonpath='{.status.podIP}')
 
   # A client configuration for the user, and console tools with the world's host names.
   local jaas
@@ -141,9 +105,9 @@ Gregor playground is up: cluster Ready in ${cluster_ready}s, topic and user Read
   kubectl get pods,sts,pvc -n $ns
   kubectl describe kafkacluster events -n $ns
   kubectl get events -n $ns --sort-by=.lastTimestamp
-  helm status gregor -n $release_ns             # the chart (its pods are placeholders, see README)
-  curl -s localhost:$metrics_port/metrics       # the operator's metrics
-  tail -f $play/operator.log                    # the operator's log
+  helm status gregor -n $release_ns             # the chart; its Deployment runs the operator
+  kubectl logs -n $release_ns deploy/gregor     # the operator's log (the leader is $leader)
+  curl -s $leader_ip:8080/metrics            # the leader's metrics (pod addresses are loopback here)
 
 Produce and consume as KafkaUser "app" (SCRAM-SHA-512, password from Secret $ns/app):
 

@@ -1,7 +1,9 @@
 //! Gregor: a Kubernetes operator for Apache Kafka (KRaft only).
 pub mod api;
+pub mod balance;
 pub mod controller;
 pub mod model;
+pub mod monitoring;
 pub mod render;
 pub mod roll;
 

@@ -44,10 +44,46 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Print what Prometheus and Grafana need to watch Gregor and its clusters (alert rules,
+    /// dashboards), for GitOps.
+    Monitoring {
+        #[command(subcommand)]
+        what: MonitoringCommand,
+    },
     /// Run the operator: in-cluster config, or KUBECONFIG when run outside a cluster.
     Run(RunArgs),
     /// Print the version.
     Version,
+}
+
+#[derive(Subcommand)]
+enum MonitoringCommand {
+    /// The Prometheus alert rules (a `rule_files:` file), as deploy/monitoring/gregor-rules.yaml.
+    Rules {
+        /// Base of each alert's runbook_url (`<base>/<alert>.md`).
+        #[arg(long, default_value = gregor::monitoring::rules::DEFAULT_RUNBOOK_BASE_URL)]
+        runbook_base_url: String,
+        /// Multiply every `for:` by this factor (tests use 0.01 to see alerts fire in seconds);
+        /// the expressions stay the same.
+        #[arg(long, default_value_t = 1.0)]
+        for_scale: f64,
+        /// Write to this file instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// The Grafana dashboards (JSON), as deploy/monitoring/dashboards/*.json.
+    Dashboards {
+        /// Write <uid>.json files into this directory instead of printing them (one per line).
+        #[arg(long)]
+        out_dir: Option<PathBuf>,
+    },
+    /// The chart's templates/prometheus-rule.yaml (the same rules as a PrometheusRule).
+    #[command(hide = true)]
+    ChartRules {
+        /// Write to this file instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -90,6 +126,7 @@ fn main() -> Result<ExitCode> {
         Command::Crd { out_dir } => quiet_on_closed_pipe(write_crds(out_dir.as_deref()).map(|()| ExitCode::SUCCESS)),
         Command::Render { file, cluster_id } => quiet_on_closed_pipe(render_file(&file, cluster_id)),
         Command::Docs { out } => quiet_on_closed_pipe(write_docs(out.as_deref()).map(|()| ExitCode::SUCCESS)),
+        Command::Monitoring { what } => quiet_on_closed_pipe(write_monitoring(what).map(|()| ExitCode::SUCCESS)),
         Command::Run(args) => run_operator(args).map(|()| ExitCode::SUCCESS),
         Command::Version => {
             println!("gregor {}", env!("CARGO_PKG_VERSION"));
@@ -131,6 +168,36 @@ fn write_docs(out: Option<&Path>) -> Result<()> {
     let text = docs::render(&api::crds())?;
     match out {
         Some(path) => fs::write(path, text).with_context(|| format!("writing {}", path.display()))?,
+        None => io::stdout().lock().write_all(text.as_bytes())?,
+    }
+    Ok(())
+}
+
+fn write_monitoring(what: MonitoringCommand) -> Result<()> {
+    use gregor::monitoring::rules;
+    let (text, out) = match what {
+        MonitoringCommand::Rules { runbook_base_url, for_scale, out } => {
+            anyhow::ensure!(for_scale.is_finite() && for_scale > 0.0, "--for-scale must be a positive number");
+            (rules::rules_file(&rules::Options { runbook_base_url, for_scale })?, out)
+        }
+        MonitoringCommand::ChartRules { out } => (rules::chart_template()?, out),
+        MonitoringCommand::Dashboards { out_dir } => {
+            let files = gregor::monitoring::dashboards::dashboard_files()?;
+            match out_dir {
+                Some(dir) => {
+                    fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+                    for (name, json) in files {
+                        let path = dir.join(name);
+                        fs::write(&path, json).with_context(|| format!("writing {}", path.display()))?;
+                    }
+                    return Ok(());
+                }
+                None => (files.into_iter().map(|(_, json)| json).collect::<String>(), None),
+            }
+        }
+    };
+    match out {
+        Some(path) => fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?,
         None => io::stdout().lock().write_all(text.as_bytes())?,
     }
     Ok(())
@@ -180,7 +247,32 @@ fn run_operator(args: RunArgs) -> Result<()> {
             controller::context::API_REQUESTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             req
         });
-        let client = kube::client::ClientBuilder::try_from(config).context("building the Kubernetes client")?.with_layer(&count).build();
+        let identity =
+            args.identity.or_else(|| std::env::var("HOSTNAME").ok()).unwrap_or_else(|| format!("gregor-{}", uuid::Uuid::new_v4()));
+        let leader = args.leader_election_namespace.map(|namespace| controller::leader::LeaderConfig {
+            namespace,
+            lease_name: args.leader_election_lease,
+            identity,
+            lease_duration: std::time::Duration::from_secs(15),
+            renew_deadline: std::time::Duration::from_secs(10),
+            renew_every: std::time::Duration::from_secs(5),
+        });
+        // With an election, nothing is written until the first renewal opens the fence.
+        let fence = if leader.is_some() { controller::leader::Fence::closed() } else { controller::leader::Fence::open() };
+        // The election's client renews the Lease, unfenced; the controllers' client is fenced.
+        let election_client =
+            kube::client::ClientBuilder::try_from(config.clone()).context("building the Kubernetes client")?.with_layer(&count).build();
+        // The controllers' requests by verb (the election's Lease requests are not among them).
+        let count_by_verb = tower::util::MapRequestLayer::new(|req: http::Request<kube::client::Body>| {
+            controller::kube_requests::count(req.method().as_str(), req.uri().path(), req.uri().query());
+            req
+        });
+        let client = kube::client::ClientBuilder::try_from(config)
+            .context("building the Kubernetes client")?
+            .with_layer(&count)
+            .with_layer(&count_by_verb)
+            .with_layer(&controller::write_fence::FenceLayer::new(fence.clone()))
+            .build();
         // Ready once the API server answered (GET /version needs no RBAC).
         let (probe_client, probe_telemetry) = (client.clone(), telemetry.clone());
         tokio::spawn(async move {
@@ -192,24 +284,21 @@ fn run_operator(args: RunArgs) -> Result<()> {
                 tokio::time::sleep(std::time::Duration::from_secs(2)).await;
             }
         });
-        let identity =
-            args.identity.or_else(|| std::env::var("HOSTNAME").ok()).unwrap_or_else(|| format!("gregor-{}", uuid::Uuid::new_v4()));
-        let leader = args.leader_election_namespace.map(|namespace| controller::leader::LeaderConfig {
-            namespace,
-            lease_name: args.leader_election_lease,
-            identity,
-            lease_duration: std::time::Duration::from_secs(15),
-            renew_deadline: std::time::Duration::from_secs(10),
-            renew_every: std::time::Duration::from_secs(5),
-        });
         let settings = controller::context::Settings {
             kafka_hosts_file: args.kafka_hosts_file,
             kafka_loopback_only: args.kafka_loopback_only,
             resync: std::time::Duration::from_secs(args.resync_seconds),
             debug_delay_child_watches: args.debug_delay_child_watches_ms.map(std::time::Duration::from_millis),
+            fence,
             ..controller::context::Settings::default()
         };
-        let opts = controller::run::RunOptions { settings, leader, namespace: args.namespace, telemetry: Some(telemetry) };
+        let opts = controller::run::RunOptions {
+            settings,
+            leader,
+            namespace: args.namespace,
+            telemetry: Some(telemetry),
+            election_client: Some(election_client),
+        };
         controller::run::run(client, opts).await?;
         Ok(())
     })

@@ -253,11 +253,30 @@ fn cases() -> Vec<(&'static str, Edit, &'static str)> {
             ),
             "spec.listeners[1].name: duplicate listener name (also spec.listeners[0])",
         ),
-        ("tls listener", set("/spec/listeners/0/tls", json!(true)), "spec.listeners[0].tls: TLS listeners are not supported yet"),
+        (
+            "certificate validity out of range",
+            set("/spec/certificates", json!({"caValidityDays": 0})),
+            "spec.certificates.caValidityDays: 0 must be between 1 and 36500 days",
+        ),
+        (
+            "leaf outlives its CA",
+            set("/spec/certificates", json!({"caValidityDays": 100, "validityDays": 200})),
+            "spec.certificates.validityDays: 200 days is longer than the CA's validity (100 days, caValidityDays)",
+        ),
+        (
+            "consumer lag with an empty group pattern",
+            set("/spec/metrics", json!({"consumerLag": {"groups": ""}})),
+            "spec.metrics.consumerLag.groups: must not be empty: give a glob such as \"orders-*\", or \"*\" for every group",
+        ),
+        (
+            "renewal window as long as the validity",
+            set("/spec/certificates", json!({"validityDays": 30})),
+            "spec.certificates.renewalDays: 30 days must be less than the node certificates' validity (30 days, validityDays)",
+        ),
         (
             "tls auth",
             set("/spec/listeners/0/authentication", json!({"type": "tls"})),
-            "spec.listeners[0].authentication.type: tls authentication needs a TLS listener",
+            "spec.listeners[0].authentication: type tls (mutual TLS) needs a TLS listener: set tls: true",
         ),
         // Cluster-wide.
         (
@@ -274,6 +293,27 @@ fn cases() -> Vec<(&'static str, Edit, &'static str)> {
             "negative pdb",
             set("/spec/podDisruptionBudget", json!({"maxUnavailable": -1})),
             "spec.podDisruptionBudget.maxUnavailable: must not be negative",
+        ),
+        // Metrics.
+        (
+            "jmx exporter privileged port",
+            set("/spec/metrics", json!({"jmxExporter": {"port": 80}})),
+            "spec.metrics.jmxExporter.port: 80 must be between 1024 and 65535",
+        ),
+        (
+            "jmx exporter on a listener port",
+            set("/spec/metrics", json!({"jmxExporter": {"port": 9092}})),
+            "spec.metrics.jmxExporter.port: 9092 is already the port of listener plain",
+        ),
+        (
+            "jmx exporter on the replication port",
+            set("/spec/metrics", json!({"jmxExporter": {"port": 9091}})),
+            "spec.metrics.jmxExporter.port: 9091 is the operator's own controller or replication listener port",
+        ),
+        (
+            "jmx exporter blank image",
+            set("/spec/metrics", json!({"jmxExporter": {"image": "a b"}})),
+            "spec.metrics.jmxExporter.image: must be a container image reference without spaces",
         ),
         ("long cluster name", set("/metadata/name", json!("e".repeat(48))), "metadata.name: must be a DNS label"),
         ("bad cluster name", set("/metadata/name", json!("Events")), "metadata.name: must be a DNS label"),
@@ -350,4 +390,25 @@ fn warnings_for_unsafe_but_legal_settings() {
     }));
     assert!(has(&w, "spec.nodePools[0].storage: the only broker is on ephemeral storage"), "{w:?}");
     assert!(has(&w, "spec.nodePools[0].storage: the only controller is on ephemeral storage"), "{w:?}");
+}
+
+#[test]
+fn the_jmx_exporter_takes_its_defaults_and_can_be_switched_off() {
+    let exporter_of = |metrics: Value| {
+        let mut value = base();
+        value["spec"]["metrics"] = metrics;
+        let cluster: KafkaCluster = serde_json::from_value(value).expect("valid shape");
+        model::validate(&cluster, &observed()).expect("legal").model.jmx_exporter
+    };
+    let table = [
+        (json!({}), None),
+        (json!({"jmxExporter": {}}), Some((9404, "ghcr.io/gregor-dev/gregor-metrics-agent:1.0.1"))),
+        (json!({"jmxExporter": {"enabled": true, "port": 9500}}), Some((9500, "ghcr.io/gregor-dev/gregor-metrics-agent:1.0.1"))),
+        (json!({"jmxExporter": {"image": "registry.local/agent:7"}}), Some((9404, "registry.local/agent:7"))),
+        (json!({"jmxExporter": {"enabled": false, "port": 80}}), None),
+    ];
+    for (metrics, expected) in table {
+        let got = exporter_of(metrics.clone());
+        assert_eq!(got.as_ref().map(|e| (e.port, e.image.as_str())), expected, "{metrics}");
+    }
 }

@@ -98,3 +98,30 @@ fn crds_directory_is_up_to_date() {
         assert_eq!(on_disk, serde_yaml::to_string(&crd).expect("YAML"), "crds/{name}.yaml is stale: run make crds");
     }
 }
+
+fn revisions_of(metrics: Option<serde_json::Value>) -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = fs::read_to_string(root.join("deploy/examples/cluster-jmx-exporter.yaml")).expect("example");
+    let mut value: serde_json::Value = serde_yaml::from_str(&text).expect("YAML");
+    match metrics {
+        Some(m) => value["spec"]["metrics"] = m,
+        None => {
+            value["spec"].as_object_mut().expect("spec").remove("metrics");
+        }
+    }
+    let cluster: KafkaCluster = serde_json::from_value(value).expect("KafkaCluster");
+    let observed = Observed { cluster_id: model::placeholder_cluster_id(&cluster), ..Observed::default() };
+    let validated = model::validate(&cluster, &observed).expect("valid");
+    render::render(&validated.model).expect("renders").pools.into_iter().map(|p| p.revision).collect()
+}
+
+#[test]
+fn the_jmx_exporter_changes_the_revision_so_enabling_it_rolls() {
+    let without = revisions_of(None);
+    let switched_off = revisions_of(Some(serde_json::json!({"jmxExporter": {"enabled": false}})));
+    let with = revisions_of(Some(serde_json::json!({"jmxExporter": {}})));
+    let other_port = revisions_of(Some(serde_json::json!({"jmxExporter": {"port": 9500}})));
+    assert_eq!(without, switched_off, "a switched-off exporter renders as none");
+    assert_ne!(without, with);
+    assert_ne!(with, other_port);
+}

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::sasl::TokenProvider;
+use crate::write_gate::WriteGate;
 
 /// How to reach and authenticate to the brokers.
 #[derive(Clone)]
@@ -22,6 +23,8 @@ pub struct ClientConfig {
     pub batch_size: usize,
     /// How many batched requests may be in flight at once.
     pub batch_concurrency: usize,
+    /// Asked before every request that changes the cluster; `None` lets every write through.
+    pub write_gate: Option<WriteGate>,
 }
 
 impl ClientConfig {
@@ -37,6 +40,7 @@ impl ClientConfig {
             retry: RetryPolicy::default(),
             batch_size: 200,
             batch_concurrency: 4,
+            write_gate: None,
         }
     }
     pub fn with_tls(mut self, tls: TlsConfig) -> Self {
@@ -57,6 +61,10 @@ impl ClientConfig {
     }
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
+        self
+    }
+    pub fn with_write_gate(mut self, gate: WriteGate) -> Self {
+        self.write_gate = Some(gate);
         self
     }
 }

@@ -176,6 +176,7 @@ impl Connection {
         }
         let corr = self.next_corr.fetch_add(1, Ordering::Relaxed);
         let frame = codec::encode_request(req, version, corr, &self.client_id)?;
+        crate::stats::count(R::KEY);
         let (tx, rx) = oneshot::channel();
         self.shared.pending.lock().unwrap_or_else(|p| p.into_inner()).insert(corr, tx);
         let guard = PendingGuard { shared: &self.shared, corr };

@@ -74,6 +74,8 @@ pub enum ResolveError {
 pub enum TlsError {
     #[error("cannot read {path}: {source}")]
     Read { path: String, source: std::io::Error },
+    #[error("bad PEM in {path}: {source}")]
+    Pem { path: String, source: rustls::pki_types::pem::Error },
     #[error("no certificate in {0}")]
     NoCertificate(String),
     #[error("no private key in {0}")]
@@ -137,6 +139,17 @@ pub enum Error {
     InvalidArgument(String),
     #[error("gave up after {attempts} attempts: {last}")]
     RetriesExhausted { attempts: u32, last: Box<Error> },
+    /// The client's write gate was closed (the operator may no longer be the leader): nothing
+    /// was sent.
+    #[error("{api} not sent: writes are fenced (leadership may have lapsed)")]
+    WriteFenced { api: &'static str },
+    /// No broker's metadata is known to be fresh: DescribeQuorum shows every broker's metadata
+    /// log more than the allowed lag behind the quorum leader (or names no broker at all).
+    #[error("no broker's metadata is fresh enough ({})", match freshest {
+        Some((id, lag)) => format!("the freshest, broker {id}, is {lag} records behind the quorum leader"),
+        None => "DescribeQuorum names no reachable broker".to_string(),
+    })]
+    StaleMetadata { freshest: Option<(i32, i64)> },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -207,7 +220,12 @@ impl Error {
     /// later ([`Error::is_retriable`]) is still right for an unreachable cluster.
     pub fn category(&self) -> ErrorCategory {
         match self {
-            Error::Io { .. } | Error::Timeout { .. } | Error::Disconnected { .. } | Error::NoLeader { .. } => ErrorCategory::Transient,
+            Error::Io { .. }
+            | Error::Timeout { .. }
+            | Error::Disconnected { .. }
+            | Error::NoLeader { .. }
+            | Error::WriteFenced { .. }
+            | Error::StaleMetadata { .. } => ErrorCategory::Transient,
             Error::Resolve(e) => match e {
                 ResolveError::Lookup { .. } | ResolveError::NoAddress { .. } => ErrorCategory::Transient,
                 ResolveError::InvalidAddress(_) | ResolveError::HostsFile { .. } | ResolveError::NotLoopback { .. } => {
@@ -217,6 +235,7 @@ impl Error {
             Error::Tls(e) => match e {
                 TlsError::Handshake { .. } => ErrorCategory::Transient,
                 TlsError::Read { .. }
+                | TlsError::Pem { .. }
                 | TlsError::NoCertificate(_)
                 | TlsError::NoPrivateKey(_)
                 | TlsError::ServerName(_)
@@ -243,7 +262,8 @@ impl Error {
             | Error::Timeout { .. }
             | Error::Disconnected { .. }
             | Error::NoBrokerAvailable { .. }
-            | Error::NoLeader { .. } => true,
+            | Error::NoLeader { .. }
+            | Error::StaleMetadata { .. } => true,
             Error::Resolve(ResolveError::Lookup { .. } | ResolveError::NoAddress { .. }) => true,
             Error::Tls(TlsError::Handshake { .. }) => true,
             Error::Kafka { code, .. } => code.is_retriable(),
@@ -361,6 +381,8 @@ mod tests {
             ),
             (Error::RetriesExhausted { attempts: 3, last: Box::new(kafka(41)) }, Transient),
             (Error::RetriesExhausted { attempts: 3, last: Box::new(kafka(36)) }, Rejected),
+            (Error::StaleMetadata { freshest: Some((100, 40)) }, Transient),
+            (Error::StaleMetadata { freshest: None }, Transient),
         ];
         for (e, want) in &cases {
             assert_eq!(e.category(), *want, "{e}");

@@ -41,11 +41,14 @@ mod roundtrip_tests;
 pub mod router;
 pub mod safety;
 pub mod sasl;
+pub mod stats;
 pub mod transport;
 pub mod versions;
+pub mod write_gate;
 
 pub use config::{ClientConfig, ResolverConfig, RetryPolicy, SaslConfig, TlsConfig};
 pub use error::{Error, ErrorCategory, KafkaCode, ResponseError, Result};
 pub use metadata::{BrokerInfo, MetadataSnapshot, PartitionInfo, TopicInfo, TopicPartition};
 pub use router::{Client, Target};
 pub use sasl::{StaticToken, TokenProvider};
+pub use write_gate::WriteGate;

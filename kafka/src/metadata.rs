@@ -131,6 +131,21 @@ impl MetadataSnapshot {
         snap
     }
 
+    /// A snapshot from its parts (topics in any order), indexed as [`from_response`](Self::from_response)
+    /// indexes one; for fakes of the Admin API in the operator's tests.
+    pub fn new(
+        cluster_id: Option<String>,
+        controller_id: Option<i32>,
+        brokers: BTreeMap<i32, BrokerInfo>,
+        mut topics: Vec<TopicInfo>,
+    ) -> Self {
+        topics.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        let mut snap =
+            MetadataSnapshot { cluster_id, controller_id, brokers, topics, by_broker: HashMap::new(), fetched_at: Instant::now() };
+        snap.reindex();
+        snap
+    }
+
     fn reindex(&mut self) {
         let mut by_broker: HashMap<i32, Vec<(u32, u32)>> = HashMap::with_capacity(self.brokers.len() + 1);
         for (ti, t) in self.topics.iter().enumerate() {

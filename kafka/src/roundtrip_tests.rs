@@ -127,6 +127,17 @@ fn every_allowed_api_round_trips() {
     );
     mark(ApiKey::DescribeQuorum as i16);
 
+    rt(
+        ops::log_dirs::describe_log_dirs_request(),
+        DescribeLogDirsResponse::default().with_results(vec![
+            describe_log_dirs_response::DescribeLogDirsResult::default()
+                .with_log_dir(s("/var/lib/kafka/data"))
+                .with_total_bytes(1 << 30)
+                .with_usable_bytes(1 << 29),
+        ]),
+    );
+    mark(ApiKey::DescribeLogDirs as i16);
+
     let res = [ConfigResource::topic("t"), ConfigResource::broker(1), ConfigResource::cluster_broker_default()];
     rt(
         describe_configs_request(&res, Some(&["min.insync.replicas"])),

@@ -230,9 +230,14 @@ impl Client {
     /// Fetch full metadata (all topics) from any broker and cache it.
     pub async fn refresh_metadata(&self) -> Result<Arc<MetadataSnapshot>> {
         let snap = self.fetch_metadata(Target::Any, None).await?;
+        Ok(self.store_metadata(snap))
+    }
+
+    /// Makes `snap` (full metadata, all topics) the routing cache.
+    pub(crate) fn store_metadata(&self, snap: MetadataSnapshot) -> Arc<MetadataSnapshot> {
         let snap = Arc::new(snap);
         *self.inner.metadata.write().unwrap_or_else(|p| p.into_inner()) = Some(snap.clone());
-        Ok(snap)
+        snap
     }
 
     /// Fetch metadata for some topics (or all with `None`) without touching the cache.
@@ -290,8 +295,13 @@ impl Client {
     where
         R: kafka_protocol::protocol::Request,
     {
+        self.check_write_gate(R::KEY)?;
         let parse = &parse;
-        self.with_retry(target, |conn| async move { parse(conn.send(req).await?) }).await
+        self.with_retry(target, |conn| async move {
+            self.check_write_gate(R::KEY)?;
+            parse(conn.send(req).await?)
+        })
+        .await
     }
 
     /// Send one request with retries.
@@ -299,6 +309,22 @@ impl Client {
     where
         R: kafka_protocol::protocol::Request,
     {
-        self.with_retry(target, |conn| async move { conn.send(req).await }).await
+        self.check_write_gate(R::KEY)?;
+        self.with_retry(target, |conn| async move {
+            self.check_write_gate(R::KEY)?;
+            conn.send(req).await
+        })
+        .await
+    }
+
+    /// Refuses a request that changes the cluster while the write gate is closed. Asked before
+    /// routing, and again before every attempt (retries included), right before the bytes go out.
+    fn check_write_gate(&self, api_key: i16) -> Result<()> {
+        match &self.inner.config.write_gate {
+            Some(gate) if crate::write_gate::changes_the_cluster(api_key) && !gate.allows_writes() => {
+                Err(Error::WriteFenced { api: crate::versions::api_name(api_key) })
+            }
+            _ => Ok(()),
+        }
     }
 }

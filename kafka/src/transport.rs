@@ -1,12 +1,12 @@
 //! TCP and TLS (rustls, PEM, optional client certificate) transports.
 
-use std::io::BufReader;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
@@ -58,9 +58,9 @@ fn read_file(path: &std::path::Path) -> Result<Vec<u8>, TlsError> {
 
 fn load_certs(path: &std::path::Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let bytes = read_file(path)?;
-    let certs: Vec<_> = rustls_pemfile::certs(&mut BufReader::new(bytes.as_slice()))
+    let certs: Vec<_> = CertificateDer::pem_slice_iter(&bytes)
         .collect::<Result<_, _>>()
-        .map_err(|source| TlsError::Read { path: path.display().to_string(), source })?;
+        .map_err(|source| TlsError::Pem { path: path.display().to_string(), source })?;
     if certs.is_empty() {
         return Err(TlsError::NoCertificate(path.display().to_string()));
     }
@@ -69,9 +69,10 @@ fn load_certs(path: &std::path::Path) -> Result<Vec<CertificateDer<'static>>, Tl
 
 fn load_key(path: &std::path::Path) -> Result<PrivateKeyDer<'static>, TlsError> {
     let bytes = read_file(path)?;
-    rustls_pemfile::private_key(&mut BufReader::new(bytes.as_slice()))
-        .map_err(|source| TlsError::Read { path: path.display().to_string(), source })?
-        .ok_or_else(|| TlsError::NoPrivateKey(path.display().to_string()))
+    PrivateKeyDer::from_pem_slice(&bytes).map_err(|source| match source {
+        rustls::pki_types::pem::Error::NoItemsFound => TlsError::NoPrivateKey(path.display().to_string()),
+        source => TlsError::Pem { path: path.display().to_string(), source },
+    })
 }
 
 /// Build a rustls connector (ring provider) from PEM files.

@@ -41,6 +41,7 @@ pub const FIXED: &[(ApiKey, i16)] = &[
     (ApiKey::UpdateFeatures, 1),
     (ApiKey::DescribeCluster, 2),
     (ApiKey::UnregisterBroker, 0),
+    (ApiKey::DescribeLogDirs, 4),
 ];
 
 /// APIs every broker must support at connect time ("is this broker new enough?").
@@ -90,6 +91,7 @@ fn api_key_name(k: ApiKey) -> &'static str {
         ApiKey::UpdateFeatures => "UpdateFeatures",
         ApiKey::DescribeCluster => "DescribeCluster",
         ApiKey::UnregisterBroker => "UnregisterBroker",
+        ApiKey::DescribeLogDirs => "DescribeLogDirs",
         _ => "OtherApi",
     }
 }
@@ -191,6 +193,7 @@ mod tests {
         (ApiKey::UpdateFeatures, 0, 2),
         (ApiKey::DescribeCluster, 0, 2),
         (ApiKey::UnregisterBroker, 0, 0),
+        (ApiKey::DescribeLogDirs, 1, 4),
     ];
 
     fn crate_range(key: ApiKey) -> (i16, i16) {
@@ -230,6 +233,7 @@ mod tests {
             ApiKey::UpdateFeatures => r!(UpdateFeaturesRequest),
             ApiKey::DescribeCluster => r!(DescribeClusterRequest),
             ApiKey::UnregisterBroker => r!(UnregisterBrokerRequest),
+            ApiKey::DescribeLogDirs => r!(DescribeLogDirsRequest),
             other => panic!("no range for {other:?}"),
         }
     }

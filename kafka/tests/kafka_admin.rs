@@ -90,6 +90,16 @@ async fn cluster_and_quorum(admin: &Client) {
     let e = admin.unregister_broker(4242).await.unwrap_err();
     println!("unregister unknown broker: {e}");
     assert_eq!(code(&e), Some(ResponseError::BrokerIdNotRegistered));
+    // DescribeLogDirs v4 (KIP-827): each broker's directories with their file system's sizes.
+    for b in &c.brokers {
+        let dirs = admin.describe_log_dirs(b.id).await.unwrap();
+        println!("describe_log_dirs {}: {dirs:?}", b.id);
+        assert!(!dirs.is_empty());
+        for d in &dirs {
+            let (total, usable) = (d.total_bytes.expect("total bytes"), d.usable_bytes.expect("usable bytes"));
+            assert!(d.error.is_none() && total > 0 && usable <= total, "{d:?}");
+        }
+    }
 }
 
 async fn topics_and_configs(admin: &Client) {
@@ -349,7 +359,7 @@ async fn roll_safety(admin: &Client, tc: &TestCluster, world: &gregor_world::Wor
     let blocked = eventually("can_restart(1) Blocked", Duration::from_secs(60), || async {
         match admin.can_restart(1).await.ok()? {
             b @ RestartDecision::Blocked { .. } => Some(b),
-            RestartDecision::Ok { .. } => None,
+            RestartDecision::Ok { .. } | RestartDecision::Unknown { .. } => None,
         }
     })
     .await;

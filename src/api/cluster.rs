@@ -89,6 +89,65 @@ pub struct KafkaClusterSpec {
     /// PodDisruptionBudget settings for the cluster's pods. Default maxUnavailable 0: the operator, not the eviction API, moves Kafka pods.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pod_disruption_budget: Option<PodDisruptionBudgetSpec>,
+    /// Validity and renewal of the certificates the operator issues: the cluster CA (Secrets <cluster>-cluster-ca and <cluster>-cluster-ca-cert) and one node certificate per node. Used when a listener has tls: true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificates: Option<CertificatesSpec>,
+    /// Metrics beyond the cluster health the operator always exports: the Kafka nodes' own (JMX exporter), and consumer lag on the operator's /metrics.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<MetricsSpec>,
+}
+
+/// Optional metrics of one cluster.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricsSpec {
+    /// Consumer lag per group and topic (ListGroups, OffsetFetch and ListOffsets every 30 s), for the groups whose name matches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consumer_lag: Option<ConsumerLagSpec>,
+    /// Broker JVM metrics (request rates and latencies, idle ratios, bytes in/out, ISR changes, log flush time) through the Prometheus JMX exporter javaagent. Every Kafka pod gets an init container that copies the agent jar, and a container port named `metrics`. Setting or changing it rolls the nodes, one at a time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jmx_exporter: Option<JmxExporterSpec>,
+}
+
+/// The Prometheus JMX exporter javaagent in every Kafka node.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JmxExporterSpec {
+    /// Whether the agent runs. Default true (the field's presence enables it); false keeps the settings and removes the agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// Port of the agent's HTTP endpoint (/metrics) on the pod IP. Default 9404. Must differ from every listener port and from 9090/9091 (the operator's own listeners).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": "self >= 1024 && self <= 65535", "message": "port must be between 1024 and 65535"}]))]
+    pub port: Option<i32>,
+    /// Image of the init container that copies the agent jar. Default ghcr.io/gregor-dev/gregor-metrics-agent:<exporter version>; an override must hold the jar at /opt/gregor-metrics-agent/jmx_prometheus_javaagent.jar and a POSIX cp.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 512))]
+    pub image: Option<String>,
+}
+
+/// Which consumer groups' lag the operator exports.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConsumerLagSpec {
+    /// A glob over group names: `*` matches any run of characters, `?` one character, everything else itself (e.g. "orders-*"; "*" for every group).
+    #[schemars(length(min = 1, max = 249))]
+    pub groups: String,
+}
+
+/// Validity and renewal of the operator-issued certificates.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CertificatesSpec {
+    /// Days the cluster CA certificate is valid. Default 1825 (5 years).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_validity_days: Option<i32>,
+    /// Days a node certificate is valid. Default 365. At most caValidityDays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validity_days: Option<i32>,
+    /// Days before expiry at which a certificate is renewed. Default 30. Less than validityDays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renewal_days: Option<i32>,
 }
 
 /// The roles a Kafka node can play.
@@ -151,7 +210,9 @@ pub enum StorageType {
     {"rule": "self.type != 'persistentClaim' || has(self.size)", "message": "size is required for persistentClaim storage"},
     {"rule": "!has(self.size) || isQuantity(self.size)", "message": "size must be a quantity such as 100Gi"},
     {"rule": "self.type == oldSelf.type", "message": "storage type is immutable"},
-    {"rule": "!has(oldSelf.size) || !has(self.size) || !isQuantity(self.size) || !isQuantity(oldSelf.size) || quantity(self.size).compareTo(quantity(oldSelf.size)) >= 0", "message": "storage size must not shrink"}
+    {"rule": "!has(oldSelf.size) || !has(self.size) || !isQuantity(self.size) || !isQuantity(oldSelf.size) || quantity(self.size).compareTo(quantity(oldSelf.size)) >= 0", "message": "storage size must not shrink"},
+    {"rule": "!has(self.autoGrow) || self.type == 'persistentClaim'", "message": "autoGrow applies only to persistentClaim storage"},
+    {"rule": "!has(self.autoGrow) || !has(self.size) || !isQuantity(self.size) || !isQuantity(self.autoGrow.maxSize) || quantity(self.autoGrow.maxSize).compareTo(quantity(self.size)) >= 0", "message": "autoGrow.maxSize must be at least size"}
 ]))]
 pub struct Storage {
     /// Volume type: persistentClaim (a PersistentVolumeClaim per node) or ephemeral (an emptyDir; data is lost when the pod is deleted).
@@ -167,6 +228,31 @@ pub struct Storage {
     /// Delete the claims when the pool is scaled down or the cluster deleted. Default false: data outlives the cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delete_claim: Option<bool>,
+    /// Grow the pool's claims before they fill (persistentClaim only; the StorageClass must allow volume expansion). Absent: claims grow only when size does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_grow: Option<AutoGrow>,
+}
+
+/// Growing a pool's claims when a broker's log directory fills past a threshold, from the usage
+/// Kafka reports (DescribeLogDirs). One step at a time, never past maxSize, never shrinking.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [
+    {"rule": "!has(self.increment) || self.increment.matches('^[1-9][0-9]{0,3}%$') || isQuantity(self.increment)", "message": "increment must be a percentage such as 25% or a quantity such as 10Gi"},
+    {"rule": "isQuantity(self.maxSize)", "message": "maxSize must be a quantity such as 500Gi"}
+]))]
+pub struct AutoGrow {
+    /// Used space, in percent of a log directory's total, past which the pool's claims grow. 1 to 99, default 80.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": "self >= 1 && self <= 99", "message": "thresholdPercent must be between 1 and 99"}]))]
+    pub threshold_percent: Option<i32>,
+    /// How much one growth adds: a percentage of the current size (e.g. 25%, the default) or a quantity (e.g. 10Gi).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 32))]
+    pub increment: Option<String>,
+    /// The largest size the claims may reach (required; at least size). Growth stops there, and the disk alert is left to fire.
+    #[schemars(length(max = 64))]
+    pub max_size: String,
 }
 
 /// JVM settings.
@@ -229,6 +315,11 @@ pub enum ListenerType {
 /// A client listener.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [{
+    "rule": "!has(self.authentication) || self.authentication.type != 'tls' || (has(self.tls) && self.tls)",
+    "message": "authentication type tls (mutual TLS) needs tls: true on the listener",
+    "fieldPath": ".authentication"
+}]))]
 pub struct Listener {
     /// Name of the listener: at most 11 lowercase letters and digits, starting with a letter. Kafka sees it upper-cased. "controller" and "replication" are reserved.
     #[schemars(length(min = 1, max = 11), regex(pattern = r"^[a-z][a-z0-9]*$"))]
@@ -242,10 +333,10 @@ pub struct Listener {
     /// How the listener is exposed: internal (inside the Kubernetes cluster, through the bootstrap and headless Services).
     #[serde(rename = "type")]
     pub type_: ListenerType,
-    /// Encrypt the listener with TLS. Not supported yet: must be false.
+    /// Encrypt the listener with TLS: the brokers serve node certificates signed by the cluster CA, whose certificate clients find in the Secret <cluster>-cluster-ca-cert (key ca.crt). With scram-sha-512 authentication the listener is SASL_SSL.
     #[serde(default)]
     pub tls: bool,
-    /// Client authentication on this listener. Absent means none.
+    /// Client authentication on this listener. Absent means none. Type tls (mutual TLS) needs tls: true.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authentication: Option<ListenerAuthentication>,
 }
@@ -266,7 +357,7 @@ pub type ListenerAuthenticationType = AuthenticationType;
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ListenerAuthentication {
-    /// Mechanism: scram-sha-512 (SASL SCRAM over the listener) or tls (mutual TLS; requires tls: true, not supported yet).
+    /// Mechanism: scram-sha-512 (SASL SCRAM over the listener; SASL_SSL when tls is true) or tls (mutual TLS on a tls: true listener: clients present a certificate signed by the clients CA, <cluster>-clients-ca-cert, such as a TLS KafkaUser's; the principal is User:<CN>).
     #[serde(rename = "type")]
     pub type_: ListenerAuthenticationType,
 }
@@ -336,6 +427,39 @@ pub struct KafkaClusterStatus {
     /// Progress of a rolling restart.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub roll: Option<RollStatus>,
+    /// Cluster-wide dynamic broker defaults the operator set itself. Only these are ever deleted
+    /// when they leave `spec.config`; defaults an admin set by hand are left alone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dynamic_defaults: Vec<String>,
+    /// A fingerprint (salted SHA-256, never the value) of each `spec.config` value the nodes are
+    /// known to run, by key. Kafka hides sensitive values, so a changed one is found by this.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub config_fingerprints: BTreeMap<String, String>,
+    /// Storage the operator grew on its own (`storage.autoGrow`), per pool. The claims are asked
+    /// for the larger of `spec` size and this, so a growth outlives every reconcile.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub storage: Vec<PoolStorageStatus>,
+}
+
+/// What `storage.autoGrow` did to a pool's claims.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PoolStorageStatus {
+    /// Pool name.
+    pub name: String,
+    /// The size autoGrow asked the pool's claims for (a quantity). Absent: never grown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_grown_size: Option<String>,
+    /// Why the last growth happened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Why the claims should grow but cannot (maxSize reached, StorageClass without expansion).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked: Option<String>,
+    /// The largest log-dir total Kafka reported when the last growth was decided: the next one
+    /// waits until Kafka reports more (the growth reached the filesystem).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_bytes_at_growth: Option<u64>,
 }
 
 /// Bootstrap address of a listener.

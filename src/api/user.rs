@@ -60,7 +60,7 @@ pub type UserAuthenticationType = AuthenticationType;
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserAuthentication {
-    /// scram-sha-512 (a password in a Secret named after the user) or tls (a client certificate signed by the clients CA).
+    /// scram-sha-512 (a password in a Secret named after the user: keys password, sasl.jaas.config, client.properties) or tls (a certificate CN=<user> signed by the cluster's clients CA, for mutual TLS listeners, renewed before expiry: keys ca.crt, user.crt, user.key, user.p12, user.password, client.properties).
     #[serde(rename = "type")]
     pub type_: UserAuthenticationType,
     /// For scram-sha-512: take the password from this Secret key instead of generating one. Changing the Secret rotates the password.
@@ -212,7 +212,7 @@ pub struct KafkaUserStatus {
     /// `User:<username>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
-    /// Name of the Secret holding the user's credentials.
+    /// Name of the Secret holding the user's credentials and its ready client.properties.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
 }

@@ -4,17 +4,17 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{Node, Pod, Secret};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::Store;
 
 use super::backoff::Backoff;
+use super::cluster::observe::{KafkaFacts, ObservedKey};
 use super::conditions::Conclusion;
 use super::error::ErrorCategory;
 use super::reason::Reason;
-use crate::kafka;
 
 macro_rules! stores {
     ($($kind:ident($ty:ty) => $field:ident,)*) => {
@@ -59,6 +59,12 @@ impl CacheGate {
         self.0.load(Ordering::Acquire)
     }
 
+    /// Opens the gate at once (the reconcile tests, whose caches are filled by hand).
+    #[cfg(test)]
+    pub fn open_now(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+
     /// Opens the gate once `stores` have all synced.
     pub fn open_when_synced(&self, stores: Stores) {
         let gate = self.0.clone();
@@ -87,6 +93,9 @@ pub struct Settings {
     /// Test hook: start the watches behind the child caches this much later, to show that
     /// reconciles wait for them (`--debug-delay-child-watches-ms`).
     pub debug_delay_child_watches: Option<Duration>,
+    /// The leader's fence: closed, every Kubernetes write (see `write_fence`) and every Kafka
+    /// write (the admin client's write gate) is refused. Open when there is no election.
+    pub fence: crate::controller::leader::Fence,
 }
 
 impl Default for Settings {
@@ -98,6 +107,7 @@ impl Default for Settings {
             resync: Duration::from_secs(300),
             roll_policy: crate::roll::Policy::default(),
             debug_delay_child_watches: None,
+            fence: crate::controller::leader::Fence::open(),
         }
     }
 }
@@ -109,6 +119,65 @@ pub static API_REQUESTS: AtomicU64 = AtomicU64::new(0);
 /// The number of Kubernetes API requests sent so far.
 pub fn api_requests() -> u64 {
     API_REQUESTS.load(Ordering::Relaxed)
+}
+
+/// Full Kafka probes (`cluster::kafka_facts::gather`) so far, for `/metrics`. Process-wide.
+pub static KAFKA_PROBES: AtomicU64 = AtomicU64::new(0);
+
+/// The number of full Kafka probes so far.
+pub fn kafka_probes() -> u64 {
+    KAFKA_PROBES.load(Ordering::Relaxed)
+}
+
+/// The longest a cluster whose state does not change waits between two full Kafka probes.
+pub const PROBE_INTERVAL_MAX: Duration = Duration::from_secs(30);
+
+/// The last full Kafka probe of one cluster, with its age.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProbedFacts {
+    /// What Kafka said (`None`: it could not be asked).
+    pub facts: Option<KafkaFacts>,
+    /// What Kubernetes showed at the time (pods' phases and restart reasons).
+    pub observed: ObservedKey,
+    pub at: Instant,
+    /// How long these facts may stand in for a probe.
+    pub interval: Duration,
+}
+
+/// The last Kafka facts per cluster (`namespace/name`), so that a roll that is halted, or waits
+/// for a pod that stays unready, does not probe Kafka on every reconcile: while neither the
+/// Kubernetes view nor Kafka's answer changes, the interval between probes doubles up to
+/// [`PROBE_INTERVAL_MAX`]. Cached facts only ever decide a wait; a restart is decided on a fresh
+/// probe (see `cluster::reconcile`).
+#[derive(Debug, Default)]
+pub struct FactsCache(Mutex<HashMap<String, ProbedFacts>>);
+
+impl FactsCache {
+    /// The cached facts of `cluster`, when they may stand in for a probe at `now`: Kubernetes
+    /// shows the same as when they were gathered, and their interval has not passed.
+    pub fn usable(&self, cluster: &str, observed: &ObservedKey, now: Instant) -> Option<Option<KafkaFacts>> {
+        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = map.get(cluster)?;
+        let fresh = entry.observed == *observed && now.saturating_duration_since(entry.at) < entry.interval;
+        fresh.then(|| entry.facts.clone())
+    }
+
+    /// Records a probe at `now`. The interval starts at `min` and doubles, up to
+    /// [`PROBE_INTERVAL_MAX`], while the probe finds what the previous one found; any change
+    /// starts it again at `min`.
+    pub fn record(&self, cluster: &str, observed: ObservedKey, facts: Option<KafkaFacts>, now: Instant, min: Duration) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let interval = match map.get(cluster) {
+            Some(prev) if prev.observed == observed && prev.facts == facts => (prev.interval * 2).clamp(min, PROBE_INTERVAL_MAX.max(min)),
+            _ => min,
+        };
+        map.insert(cluster.to_owned(), ProbedFacts { facts, observed, at: now, interval });
+    }
+
+    /// Forgets a deleted cluster.
+    pub fn forget(&self, cluster: &str) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(cluster);
+    }
 }
 
 /// Counters exposed for benchmarks and metrics.
@@ -163,7 +232,7 @@ impl Metrics {
 /// A Kafka admin client, kept per cluster while its connection settings stay the same.
 pub struct CachedKafka {
     pub fingerprint: String,
-    pub client: Arc<kafka::Client>,
+    pub client: Arc<dyn super::kafka_access::admin::Admin>,
 }
 
 /// Shared state of the reconcilers.
@@ -181,6 +250,14 @@ pub struct Context {
     pub applied: Mutex<HashMap<String, crate::controller::apply::AppliedMark>>,
     /// Consecutive failed reconciles per object, for `error_policy`.
     pub backoff: Backoff,
+    /// The clusters' health, gathered in the background (see `health`), for `/metrics`.
+    pub health: crate::controller::health::HealthState,
+    /// The last Kafka facts per cluster, with their age.
+    pub facts: FactsCache,
+    /// Reconcile durations, reconciles in flight, roll states, restarts by reason.
+    pub operator: crate::controller::operator_metrics::OperatorMetrics,
+    /// When each certificate the operator keeps expires.
+    pub certificate_expiries: crate::controller::certificates::expiry::CertificateExpiries,
 }
 
 impl Context {
@@ -196,6 +273,64 @@ impl Context {
             kafka: Mutex::new(HashMap::new()),
             applied: Mutex::new(HashMap::new()),
             backoff: Backoff::default(),
+            health: Default::default(),
+            facts: FactsCache::default(),
+            operator: Default::default(),
+            certificate_expiries: Default::default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::roll::PodPhase;
+
+    fn facts(caught_up: bool) -> Option<KafkaFacts> {
+        Some(KafkaFacts { caught_up: [(100, caught_up)].into(), ..KafkaFacts::default() })
+    }
+
+    /// Issue #12 item 16: while nothing changes, probes back off to one per 30 s; any change
+    /// (in Kubernetes or in Kafka's answer) makes the next reconcile probe again.
+    #[test]
+    fn item16_probe_backoff() {
+        let cache = FactsCache::default();
+        let min = Duration::from_secs(2);
+        let t0 = Instant::now();
+        let halted: ObservedKey = vec![(100, PodPhase::Pending { unschedulable: true }, vec![])];
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        assert_eq!(cache.usable("ns/c", &halted, t0), None, "nothing probed yet");
+
+        // Reconciles every 2 s of a halt that does not change: count the probes.
+        let mut probes = Vec::new();
+        for s in (0..=120).step_by(2) {
+            if cache.usable("ns/c", &halted, at(s)).is_none() {
+                probes.push(s);
+                cache.record("ns/c", halted.clone(), facts(false), at(s), min);
+            }
+        }
+        assert_eq!(probes, vec![0, 2, 6, 14, 30, 60, 90, 120]);
+
+        // Kubernetes shows a change: the cached facts no longer stand in.
+        let ready: ObservedKey = vec![(100, PodPhase::Ready, vec![])];
+        assert_eq!(cache.usable("ns/c", &ready, at(121)), None);
+        // Kafka answers differently: the interval starts again.
+        cache.record("ns/c", ready.clone(), facts(true), at(121), min);
+        assert_eq!(cache.usable("ns/c", &ready, at(122)), Some(facts(true)));
+        assert_eq!(cache.usable("ns/c", &ready, at(123)), None);
+        // Other clusters are their own; a deleted one is forgotten.
+        assert_eq!(cache.usable("ns/other", &ready, at(122)), None);
+        cache.forget("ns/c");
+        assert_eq!(cache.usable("ns/c", &ready, at(122)), None);
+    }
+
+    #[test]
+    fn an_unanswered_probe_backs_off_too() {
+        let cache = FactsCache::default();
+        let t0 = Instant::now();
+        let key: ObservedKey = vec![(0, PodPhase::CrashLooping, vec![])];
+        cache.record("ns/c", key.clone(), None, t0, Duration::from_secs(2));
+        cache.record("ns/c", key.clone(), None, t0 + Duration::from_secs(2), Duration::from_secs(2));
+        assert_eq!(cache.usable("ns/c", &key, t0 + Duration::from_secs(5)), Some(None));
     }
 }

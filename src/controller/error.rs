@@ -56,6 +56,8 @@ pub enum ControllerError {
     MissingField { kind: &'static str, field: &'static str },
     #[error("Secret {secret} lacks key {key}")]
     SecretKey { secret: String, key: String },
+    #[error("certificates: {0}")]
+    Certificate(#[from] crate::controller::certificates::CertificateError),
 }
 
 impl ControllerError {
@@ -66,6 +68,7 @@ impl ControllerError {
             ControllerError::Kafka(e) => kafka_category(e),
             ControllerError::Render(_) | ControllerError::Serialize { .. } => ErrorCategory::Permanent,
             ControllerError::MissingField { .. } | ControllerError::SecretKey { .. } => ErrorCategory::Invalid,
+            ControllerError::Certificate(e) => e.category(),
         }
     }
 }

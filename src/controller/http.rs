@@ -61,17 +61,51 @@ impl Telemetry {
                 c.metrics.pod_restarts.load(Ordering::Relaxed),
             )
         });
-        Snapshot { leading: self.leading.load(Ordering::Relaxed), reconciles, writes, pod_restarts }
+        let (outcomes, failures) = self.context.get().map_or((Vec::new(), Vec::new()), |c| (c.metrics.outcomes(), c.metrics.failures()));
+        Snapshot {
+            leading: self.leading.load(Ordering::Relaxed),
+            reconciles,
+            writes,
+            pod_restarts,
+            kafka_probes: super::context::kafka_probes(),
+            outcomes,
+            failures,
+            kafka_requests: crate::kafka::stats::requests_sent(),
+            kube_requests: super::kube_requests::counts(),
+        }
     }
 }
 
 /// The values `/metrics` shows.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Snapshot {
     pub leading: bool,
     pub reconciles: u64,
     pub writes: u64,
     pub pod_restarts: u64,
+    /// Full Kafka probes of the roll planner's facts.
+    pub kafka_probes: u64,
+    /// `(kind, reason, count)`: reconciles by the typed reason they concluded with.
+    pub outcomes: Vec<(&'static str, &'static str, u64)>,
+    /// `(kind, error category, count)`: failed reconciles.
+    pub failures: Vec<(&'static str, &'static str, u64)>,
+    /// `(API name, count)`: Kafka requests sent.
+    pub kafka_requests: Vec<(&'static str, u64)>,
+    /// `(verb, count)`: Kubernetes requests the controllers' client sent.
+    pub kube_requests: Vec<(super::kube_requests::Verb, u64)>,
+}
+
+/// A label value with `\`, `"` and line feeds escaped, as the text format wants.
+fn label_value(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+/// One counter family with a sample per `(kind, label value, count)`; `label` names the second label.
+fn labelled_counter(out: &mut String, name: &str, help: &str, label: &str, samples: &[(&str, &str, u64)]) {
+    let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} counter\n");
+    for (kind, value, n) in samples {
+        let _ = writeln!(out, "{name}{{kind=\"{}\",{label}=\"{}\"}} {n}", label_value(kind), label_value(value));
+    }
 }
 
 /// Prometheus text exposition format (version 0.0.4). Pure.
@@ -84,6 +118,34 @@ pub fn render_metrics(s: &Snapshot) -> String {
     metric("gregor_reconciles_total", "counter", "Reconciles run by this replica.", s.reconciles);
     metric("gregor_writes_total", "counter", "Create, patch and delete requests this replica sent for owned objects and status.", s.writes);
     metric("gregor_pod_restarts_total", "counter", "Kafka pods this replica restarted for a roll.", s.pod_restarts);
+    metric(
+        "gregor_kafka_probes_total",
+        "counter",
+        "Full Kafka probes (quorum, cluster, metadata, topic configs) for the roll planner.",
+        s.kafka_probes,
+    );
+    labelled_counter(
+        &mut out,
+        "gregor_reconcile_outcomes_total",
+        "Reconciles by kind and the reason they concluded with (the Ready condition's reason).",
+        "reason",
+        &s.outcomes,
+    );
+    labelled_counter(&mut out, "gregor_reconcile_failures_total", "Failed reconciles by kind and error category.", "category", &s.failures);
+    let _ = write!(
+        out,
+        "# HELP gregor_kafka_requests_total Kafka requests this process sent, by API (reconciles, roll probes and health gathering).\n# TYPE gregor_kafka_requests_total counter\n"
+    );
+    for (api, n) in &s.kafka_requests {
+        let _ = writeln!(out, "gregor_kafka_requests_total{{api=\"{api}\"}} {n}");
+    }
+    let _ = write!(
+        out,
+        "# HELP gregor_kube_requests_total Kubernetes API requests the controllers sent, by verb (leader election's Lease requests not included).\n# TYPE gregor_kube_requests_total counter\n"
+    );
+    for (verb, n) in &s.kube_requests {
+        let _ = writeln!(out, "gregor_kube_requests_total{{verb=\"{}\"}} {n}", verb.as_str());
+    }
     out
 }
 
@@ -97,7 +159,16 @@ pub fn respond(method: &str, path: &str, telemetry: &Telemetry) -> (&'static str
         "/healthz" | "/livez" => ("200 OK", TEXT, "ok\n".into()),
         "/readyz" if telemetry.ready.load(Ordering::Relaxed) => ("200 OK", TEXT, "ok\n".into()),
         "/readyz" => ("503 Service Unavailable", TEXT, "not connected to the API server yet\n".into()),
-        "/metrics" => ("200 OK", "text/plain; version=0.0.4; charset=utf-8", render_metrics(&telemetry.snapshot())),
+        "/metrics" => {
+            let mut body = render_metrics(&telemetry.snapshot());
+            // The clusters' health (the leader's context only; see `health`).
+            if let Some(ctx) = telemetry.context.get() {
+                body.push_str(&ctx.health.exposition());
+                body.push_str(&ctx.operator.exposition());
+                body.push_str(&ctx.certificate_expiries.exposition());
+            }
+            ("200 OK", "text/plain; version=0.0.4; charset=utf-8", body)
+        }
         _ => ("404 Not Found", TEXT, "not found\n".into()),
     }
 }
@@ -172,11 +243,52 @@ mod tests {
 
     #[test]
     fn metrics_text() {
-        let text = render_metrics(&Snapshot { leading: true, reconciles: 7, writes: 3, pod_restarts: 1 });
+        let text =
+            render_metrics(&Snapshot { leading: true, reconciles: 7, writes: 3, pod_restarts: 1, kafka_probes: 2, ..Snapshot::default() });
         assert!(text.contains("# TYPE gregor_leader gauge\ngregor_leader 1\n"));
         assert!(text.contains("gregor_reconciles_total 7\n"));
         assert!(text.contains("gregor_writes_total 3\n"));
         assert!(text.contains("gregor_pod_restarts_total 1\n"));
+        assert!(text.contains("gregor_kafka_probes_total 2\n"));
+        let with_verbs = render_metrics(&Snapshot {
+            kube_requests: vec![(crate::controller::kube_requests::Verb::List, 4), (crate::controller::kube_requests::Verb::Patch, 0)],
+            ..Snapshot::default()
+        });
+        assert!(
+            with_verbs.contains("gregor_kube_requests_total{verb=\"list\"} 4\ngregor_kube_requests_total{verb=\"patch\"} 0\n"),
+            "{with_verbs}"
+        );
+    }
+
+    #[test]
+    fn item4_outcome_and_failure_counters_are_exported_with_typed_labels() {
+        use crate::controller::error::ErrorCategory;
+        use crate::controller::reason::{ClusterReason, Reason, TopicReason};
+        let metrics = crate::controller::context::Metrics::default();
+        metrics.record_outcome(ClusterReason::Ready);
+        metrics.record_outcome(ClusterReason::Ready);
+        metrics.record_outcome(TopicReason::InvalidSpec);
+        metrics.record_failure(ClusterReason::KIND, ErrorCategory::Transient);
+        let snapshot = Snapshot { outcomes: metrics.outcomes(), failures: metrics.failures(), ..Snapshot::default() };
+        let text = render_metrics(&snapshot);
+        let outcomes = format!(
+            "# HELP gregor_reconcile_outcomes_total Reconciles by kind and the reason they concluded with (the Ready condition's reason).\n\
+             # TYPE gregor_reconcile_outcomes_total counter\n\
+             gregor_reconcile_outcomes_total{{kind=\"{}\",reason=\"Ready\"}} 2\n\
+             gregor_reconcile_outcomes_total{{kind=\"{}\",reason=\"InvalidSpec\"}} 1\n",
+            ClusterReason::KIND,
+            TopicReason::KIND,
+        );
+        assert!(text.contains(&outcomes), "{text}");
+        let failures = format!(
+            "# TYPE gregor_reconcile_failures_total counter\ngregor_reconcile_failures_total{{kind=\"{}\",category=\"transient\"}} 1\n",
+            ClusterReason::KIND
+        );
+        assert!(text.contains(&failures), "{text}");
+        // Before any reconcile, the families are announced without samples.
+        let empty = render_metrics(&Snapshot::default());
+        assert!(empty.contains("# TYPE gregor_reconcile_failures_total counter\n") && !empty.contains("gregor_reconcile_failures_total{"));
+        assert_eq!(label_value("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
     }
 
     #[test]

@@ -85,6 +85,40 @@ fn held_spec(cfg: &LeaderConfig, now: Timestamp, acquire: Option<MicroTime>, tra
     }
 }
 
+/// The Lease spec a leader leaves behind when it stops cleanly: no holder, so the next follower
+/// round takes over at once instead of waiting out the lease duration (client-go's
+/// ReleaseOnCancel does the same). The transitions count is kept.
+fn released_spec(old: &LeaseSpec, now: Timestamp) -> LeaseSpec {
+    LeaseSpec {
+        holder_identity: None,
+        lease_duration_seconds: Some(1),
+        acquire_time: Some(MicroTime(now)),
+        renew_time: Some(MicroTime(now)),
+        lease_transitions: old.lease_transitions,
+        ..LeaseSpec::default()
+    }
+}
+
+/// Gives the Lease up on a clean shutdown, after the fence has closed every write path. Only a
+/// Lease this identity still holds is released (`replace` carries its resourceVersion).
+pub async fn release(client: kube::Client, cfg: &LeaderConfig, fence: &Fence) -> Result<bool, LeaderError> {
+    fence.set(None);
+    let api: Api<Lease> = Api::namespaced(client, &cfg.namespace);
+    let Some(mut lease) = api.get_opt(&cfg.lease_name).await? else {
+        return Ok(false);
+    };
+    let old = lease.spec.take().unwrap_or_default();
+    if old.holder_identity.as_deref() != Some(cfg.identity.as_str()) {
+        return Ok(false);
+    }
+    lease.spec = Some(released_spec(&old, Timestamp::now()));
+    match api.replace(&cfg.lease_name, &PostParams::default(), &lease).await {
+        Ok(_) => Ok(true),
+        Err(kube::Error::Api(e)) if e.code == 409 => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// One round: observe, decide, act. Returns whether we hold the Lease afterwards.
 async fn round(api: &Api<Lease>, cfg: &LeaderConfig) -> Result<bool, LeaderError> {
     let now = Timestamp::now();
@@ -227,6 +261,15 @@ mod tests {
         let shared = fence.clone();
         fence.set(None);
         assert!(!shared.allows_writes_at(now), "clones share the deadline");
+    }
+
+    #[test]
+    fn a_released_lease_is_taken_over_at_once() {
+        let held = spec("a", "2026-01-01T00:00:00Z", 15);
+        let released = released_spec(&held, ts("2026-01-01T00:00:01Z"));
+        assert_eq!(released.holder_identity, None);
+        assert_eq!(released.lease_transitions, held.lease_transitions);
+        assert_eq!(lease_step(Some(&released), "b", ts("2026-01-01T00:00:01Z"), Duration::from_secs(15)), LeaseStep::TakeOver);
     }
 
     #[test]

@@ -7,14 +7,23 @@
 pub mod apply;
 pub mod backoff;
 pub mod batch;
+pub mod certificates;
+pub mod client_config;
 pub mod cluster;
 pub mod conditions;
 pub mod context;
 pub mod error;
+#[cfg(test)]
+pub mod fake_kafka;
+pub mod health;
 pub mod http;
 pub mod kafka_access;
+pub mod kube_requests;
 pub mod leader;
 pub mod lifecycle;
+#[cfg(test)]
+pub mod mock_api;
+pub mod operator_metrics;
 pub mod pod_phase;
 pub mod reason;
 pub mod run;
@@ -22,3 +31,4 @@ pub mod status_write;
 pub mod topic;
 pub mod user;
 pub mod watch;
+pub mod write_fence;

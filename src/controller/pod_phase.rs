@@ -1,16 +1,31 @@
 //! Reads a Pod's status into the roll planner's `PodPhase`. Pure.
+//!
+//! Only Gregor's own containers count: the Kafka container (and Gregor's init containers, of
+//! which there are none today). A container injected into the pod (a service-mesh proxy, a log
+//! shipper) that crash-loops says nothing about Kafka, and must never make a serving broker look
+//! "stuck": a stuck pod may be restarted out of turn (see `roll::decide`).
 
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 use k8s_openapi::jiff::Timestamp;
 
+use crate::model::names;
 use crate::roll::PodPhase;
+
+/// The containers whose state decides whether a pod is stuck.
+const GREGOR_CONTAINERS: &[&str] = &[names::KAFKA_CONTAINER];
+/// The init containers that do (Gregor renders none today).
+const GREGOR_INIT_CONTAINERS: &[&str] = &[];
 
 const IMAGE_PULL_FAILURES: &[&str] = &["ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"];
 
-fn waiting_reasons(statuses: Option<&Vec<ContainerStatus>>) -> impl Iterator<Item = &str> {
-    statuses.into_iter().flatten().filter_map(|s| s.state.as_ref()?.waiting.as_ref()?.reason.as_deref())
+fn waiting_reasons<'a>(statuses: Option<&'a Vec<ContainerStatus>>, ours: &'a [&str]) -> impl Iterator<Item = &'a str> {
+    statuses
+        .into_iter()
+        .flatten()
+        .filter(|s| ours.contains(&s.name.as_str()))
+        .filter_map(|s| s.state.as_ref()?.waiting.as_ref()?.reason.as_deref())
 }
 
 fn condition_true(pod: &Pod, kind: &str) -> Option<bool> {
@@ -30,7 +45,7 @@ pub fn pod_phase(pod: Option<&Pod>) -> PodPhase {
     let status = pod.status.as_ref();
     let containers = status.and_then(|s| s.container_statuses.as_ref());
     let init_containers = status.and_then(|s| s.init_container_statuses.as_ref());
-    let mut waiting = waiting_reasons(containers).chain(waiting_reasons(init_containers));
+    let mut waiting = waiting_reasons(containers, GREGOR_CONTAINERS).chain(waiting_reasons(init_containers, GREGOR_INIT_CONTAINERS));
     if let Some(reason) = waiting.find(|r| *r == "CrashLoopBackOff" || IMAGE_PULL_FAILURES.contains(r)) {
         return if reason == "CrashLoopBackOff" { PodPhase::CrashLooping } else { PodPhase::ImagePullFailing };
     }
@@ -125,6 +140,45 @@ mod tests {
                 PodPhase::ImagePullFailing,
             ),
             ("failed", Some(pod(json!({"metadata": {"name": "p"}, "status": {"phase": "Failed"}}))), PodPhase::CrashLooping),
+            (
+                "item 7: a crash-looping injected sidecar next to a serving Kafka container is not stuck",
+                Some(pod(json!({"metadata": {"name": "p"}, "status": {"phase": "Running",
+                    "conditions": [{"type": "Ready", "status": "False"}],
+                    "containerStatuses": [
+                    {"name": "kafka", "image": "i", "imageID": "", "ready": true, "restartCount": 0,
+                     "state": {"running": {}}},
+                    {"name": "mesh-proxy", "image": "j", "imageID": "", "ready": false, "restartCount": 9,
+                     "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}}))),
+                PodPhase::Starting,
+            ),
+            (
+                "item 7: ... nor one whose image cannot be pulled",
+                Some(pod(json!({"metadata": {"name": "p"}, "status": {"phase": "Running",
+                    "conditions": [{"type": "Ready", "status": "True"}],
+                    "containerStatuses": [
+                    {"name": "kafka", "image": "i", "imageID": "", "ready": true, "restartCount": 0,
+                     "state": {"running": {}}},
+                    {"name": "log-shipper", "image": "j", "imageID": "", "ready": false, "restartCount": 0,
+                     "state": {"waiting": {"reason": "ImagePullBackOff"}}}]}}))),
+                PodPhase::Ready,
+            ),
+            (
+                "item 7: an injected init container that crash-loops is not Gregor's",
+                Some(pod(json!({"metadata": {"name": "p"}, "status": {"phase": "Pending",
+                    "initContainerStatuses": [
+                    {"name": "mesh-init", "image": "j", "imageID": "", "ready": false, "restartCount": 3,
+                     "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}}))),
+                PodPhase::Pending { unschedulable: false },
+            ),
+            (
+                "item 7: the Kafka container crash-looping beside a healthy sidecar is",
+                Some(pod(json!({"metadata": {"name": "p"}, "status": {"phase": "Running", "containerStatuses": [
+                    {"name": "mesh-proxy", "image": "j", "imageID": "", "ready": true, "restartCount": 0,
+                     "state": {"running": {}}},
+                    {"name": "kafka", "image": "i", "imageID": "", "ready": false, "restartCount": 4,
+                     "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}}))),
+                PodPhase::CrashLooping,
+            ),
         ];
         for (name, p, want) in cases {
             assert_eq!(pod_phase(p.as_ref()), want, "case {name}");

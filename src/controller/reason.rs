@@ -9,6 +9,10 @@ pub trait Reason: Copy + fmt::Debug {
     const KIND: &'static str;
     /// The reason as written in conditions, Events and metric labels.
     fn as_str(self) -> &'static str;
+    /// Whether a Ready=False with this reason needs a person (kstatus `Stalled=True`, Failed)
+    /// rather than more time (`Reconciling=True`, InProgress). Each kind lists every variant, so
+    /// a new reason cannot go unclassified.
+    fn stalls(self) -> bool;
 }
 
 macro_rules! reasons {
@@ -36,6 +40,9 @@ macro_rules! reasons {
             fn as_str(self) -> &'static str {
                 $name::as_str(self)
             }
+            fn stalls(self) -> bool {
+                $name::stalls(self)
+            }
         }
 
         impl fmt::Display for $name {
@@ -55,6 +62,8 @@ reasons! {
         Paused,
         /// The spec failed validation; nothing was applied.
         InvalidSpec,
+        /// Just seen: the operator is setting it up (the first status write).
+        Reconciling,
         /// A node is being restarted.
         RollingRestart,
         /// The Event of one node restart.
@@ -83,6 +92,14 @@ reasons! {
         UnsafeDowngrade,
         /// A claim cannot grow.
         StorageResizeRefused,
+        /// Kafka's Admin API did not answer a call the reconcile needed (the status says which).
+        KafkaUnavailable,
+        /// Kafka refused a dynamic `spec.config` value (the key and Kafka's error are named).
+        ConfigRejected,
+        /// `storage.autoGrow` asked a pool's claims for more (the Event of one growth).
+        StorageAutoGrown,
+        /// A pool's claims should grow but cannot: maxSize reached, or the StorageClass refuses.
+        StorageAutoGrowBlocked,
     }
 }
 
@@ -92,6 +109,8 @@ reasons! {
         Ready,
         Paused,
         InvalidSpec,
+        /// Just seen: the operator is setting it up (the first status write).
+        Reconciling,
         /// Created in this reconcile.
         Created,
         /// Kafka is still creating it.
@@ -118,6 +137,8 @@ reasons! {
         Ready,
         Paused,
         InvalidSpec,
+        /// Just seen: the operator is setting it up (the first status write).
+        Reconciling,
         /// The cluster has no authorizer: the ACLs cannot be set.
         AuthorizationDisabled,
         Unmanaged,
@@ -125,9 +146,65 @@ reasons! {
         SecretConflict,
         /// The Secret named in `spec.authentication.password` lacks its key.
         PasswordSecretMissing,
+        /// A TLS user waits for its cluster's clients CA (made once a listener has tls: true).
+        ClientsCaMissing,
+        /// A TLS user's certificate cannot be issued (the clients CA cannot be read or used).
+        CertificateFailed,
         ClusterNotReady,
         KafkaUnavailable,
         KafkaRejected,
+    }
+}
+
+impl ClusterReason {
+    /// See [`Reason::stalls`].
+    pub fn stalls(self) -> bool {
+        use ClusterReason::*;
+        match self {
+            // The spec cannot be applied as written, a refused change keeps the running cluster
+            // as it is, or the roll cannot go on (a stuck pod, a node that did not catch up).
+            InvalidSpec
+            | ScaleDownRefused
+            | ControllerScaleRefused
+            | SecurityChangeRefused
+            | ScaleDownBlocked
+            | UnsafeDowngrade
+            | StorageResizeRefused
+            | ConfigRejected
+            | StorageAutoGrowBlocked
+            | RollStalled
+            | RollHalted => true,
+            // Kafka not answering is waited out (with backoff): it needs time, not a person.
+            Ready | Paused | Reconciling | RollingRestart | RestartingNode | Progressing | RollBlocked | UnsafeSettings | NodesOutdated
+            | KafkaUnavailable | StorageAutoGrown => false,
+        }
+    }
+}
+
+impl TopicReason {
+    /// See [`Reason::stalls`].
+    pub fn stalls(self) -> bool {
+        use TopicReason::*;
+        match self {
+            // Another resource owns the topic, Kafka cannot remove partitions, or Kafka refused.
+            InvalidSpec | PartitionDecrease | ResourceConflict | KafkaRejected => true,
+            Ready | Paused | Reconciling | Created | Creating | AddingPartitions | Reassigning | WaitingForBrokers | Unmanaged
+            | ClusterNotReady | KafkaUnavailable => false,
+        }
+    }
+}
+
+impl UserReason {
+    /// See [`Reason::stalls`].
+    pub fn stalls(self) -> bool {
+        use UserReason::*;
+        match self {
+            // A foreign Secret in the way, ACLs without an authorizer, or Kafka refused.
+            InvalidSpec | AuthorizationDisabled | SecretConflict | KafkaRejected | CertificateFailed => true,
+            Ready | Paused | Reconciling | Unmanaged | PasswordSecretMissing | ClientsCaMissing | ClusterNotReady | KafkaUnavailable => {
+                false
+            }
+        }
     }
 }
 
@@ -142,5 +219,7 @@ mod tests {
         assert_eq!(UserReason::InvalidSpec.as_str(), "InvalidSpec");
         assert_eq!(<ClusterReason as Reason>::KIND, "cluster");
         assert!(ClusterReason::ALL.iter().all(|r| !r.as_str().is_empty() && !r.as_str().contains(' ')));
+        assert!(!ClusterReason::KafkaUnavailable.stalls(), "Kafka away is progress, not a stall");
+        assert!(ClusterReason::ConfigRejected.stalls(), "a value Kafka refuses needs a person");
     }
 }

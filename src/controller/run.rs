@@ -14,13 +14,13 @@ use tracing::{error, info, warn};
 
 use super::cluster;
 use super::context::{Context, Settings, Stores};
-use super::leader::{self, Fence, LeaderConfig};
+use super::leader::{self, LeaderConfig};
 use super::watch::namespaced_api;
 use crate::api::KafkaCluster;
 use crate::model::names;
 
 /// How the operator runs.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct RunOptions {
     pub settings: Settings,
     /// Leader election; `None` runs as the only replica.
@@ -29,6 +29,10 @@ pub struct RunOptions {
     pub namespace: Option<String>,
     /// What the probe/metrics server reports, when one runs (see `http`).
     pub telemetry: Option<Arc<super::http::Telemetry>>,
+    /// The client the election renews its Lease with. It must not go through the fence of
+    /// `settings.fence` (a closed fence would stop the renewal that reopens it); `None` uses the
+    /// controllers' client (fine when that one is not fenced).
+    pub election_client: Option<kube::Client>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -91,7 +95,7 @@ macro_rules! children {
             let (pods, pod_stream) = owned_reflector!(client, ns, Pod, delay);
             let (nodes, node_writer) = reflector::store::<Node>();
             let node_stream = delayed(
-                reflector::reflector(node_writer, watcher::watcher(Api::<Node>::all(client.clone()), WatchConfig::default()))
+                reflector::reflector(node_writer, watcher::watcher(Api::<Node>::all(client.clone()), cordoned_nodes()))
                     .default_backoff()
                     .touched_objects(),
                 delay,
@@ -102,6 +106,14 @@ macro_rules! children {
 }
 crate::with_child_kinds!(children);
 
+/// The Node watch sees only what the drain logic needs: cordoned nodes. A node that is
+/// uncordoned leaves the selection, which the watch reports as a deletion, so its pods' clusters
+/// are reconciled then too. On a large cluster this keeps every other node's status heartbeats
+/// (one update per node every few seconds) out of the operator.
+fn cordoned_nodes() -> WatchConfig {
+    WatchConfig::default().fields("spec.unschedulable=true")
+}
+
 fn cluster_of<K: Resource>(obj: &K) -> Option<ObjectRef<KafkaCluster>> {
     let cluster = obj.meta().labels.as_ref()?.get(names::labels::CLUSTER)?;
     Some(ObjectRef::new(cluster).within(obj.meta().namespace.as_deref()?))
@@ -110,11 +122,12 @@ fn cluster_of<K: Resource>(obj: &K) -> Option<ObjectRef<KafkaCluster>> {
 /// Runs the operator until a shutdown signal, or until leadership is lost.
 pub async fn run(client: kube::Client, opts: RunOptions) -> Result<(), RunError> {
     let (leading_tx, mut leading_rx) = watch::channel(false);
-    let fence = if opts.leader.is_some() { Fence::closed() } else { Fence::open() };
+    let fence = opts.settings.fence.clone();
     let election = match opts.leader.clone() {
         Some(cfg) => {
             info!(identity = %cfg.identity, lease = %cfg.lease_name, "waiting for leadership");
-            Some(tokio::spawn(leader::run(client.clone(), cfg, leading_tx, fence.clone())))
+            let lease_client = opts.election_client.clone().unwrap_or_else(|| client.clone());
+            Some(tokio::spawn(leader::run(lease_client, cfg, leading_tx, fence)))
         }
         None => {
             leading_tx.send_replace(true);
@@ -167,6 +180,8 @@ pub async fn run(client: kube::Client, opts: RunOptions) -> Result<(), RunError>
 
     // The KafkaTopic and KafkaUser controllers run beside the cluster controller, under the same
     // leadership.
+    // Cluster health for /metrics, in the background (see `health`).
+    let health = super::health::spawn(&client, ctx.clone(), ns);
     let topics = super::topic::run(client.clone(), ctx.clone(), opts.namespace.clone());
     let users = super::user::run(client.clone(), ctx.clone(), opts.namespace.clone());
     let controllers = async move {
@@ -187,8 +202,20 @@ pub async fn run(client: kube::Client, opts: RunOptions) -> Result<(), RunError>
         () = controllers => Ok(()),
         e = lost => Err(e),
     };
+    health.abort();
     if let Some(handle) = election {
         handle.abort();
+        // A clean stop (a signal: the controllers have finished) hands the Lease over at once.
+        if outcome.is_ok()
+            && let Some(cfg) = &opts.leader
+        {
+            let lease_client = opts.election_client.clone().unwrap_or_else(|| client.clone());
+            match leader::release(lease_client, cfg, &opts.settings.fence).await {
+                Ok(true) => info!(identity = %cfg.identity, lease = %cfg.lease_name, "released the Lease"),
+                Ok(false) => {}
+                Err(e) => warn!(error = %e, "could not release the Lease; a follower takes over when it expires"),
+            }
+        }
     }
     if let Some(t) = &opts.telemetry {
         t.set_leading(false);

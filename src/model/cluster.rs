@@ -41,6 +41,30 @@ pub struct ClusterModel {
     pub replication: Replication,
     /// PodDisruptionBudget maxUnavailable.
     pub pdb_max_unavailable: i32,
+    /// Validity and renewal of the certificates the operator issues.
+    pub certificates: CertificatePolicy,
+    /// The broker JVM metrics agent, when `spec.metrics.jmxExporter` is set and enabled.
+    pub jmx_exporter: Option<super::JmxExporter>,
+    /// The consumer groups whose lag the operator exports (`spec.metrics.consumerLag`), if any.
+    pub consumer_lag: Option<super::glob::GroupPattern>,
+}
+
+/// Validity and renewal of the operator-issued certificates, in days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CertificatePolicy {
+    /// Validity of the cluster CA certificate.
+    pub ca_validity_days: u32,
+    /// Validity of a node certificate.
+    pub leaf_validity_days: u32,
+    /// A certificate is renewed this many days before it expires.
+    pub renewal_days: u32,
+}
+
+impl Default for CertificatePolicy {
+    /// CA 5 years, leaf 1 year, renewal 30 days before expiry.
+    fn default() -> Self {
+        Self { ca_validity_days: 5 * 365, leaf_validity_days: 365, renewal_days: 30 }
+    }
 }
 
 /// A validated node pool.
@@ -86,6 +110,8 @@ pub enum StorageModel {
         class: Option<String>,
         /// Delete claims on scale-down and cluster deletion.
         delete_claim: bool,
+        /// Growing the claims before they fill.
+        auto_grow: Option<AutoGrowModel>,
     },
     /// An emptyDir.
     Ephemeral {
@@ -94,13 +120,37 @@ pub enum StorageModel {
     },
 }
 
+/// `storage.autoGrow`, validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AutoGrowModel {
+    /// Used percent of a log directory past which the claims grow (1..=99).
+    pub threshold_percent: u8,
+    /// How much one growth adds.
+    pub increment: Increment,
+    /// The largest size, in bytes.
+    pub max_bytes: u64,
+}
+
+/// How much one growth adds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Increment {
+    /// A percentage of the current size.
+    Percent(u32),
+    /// A number of bytes.
+    Bytes(u64),
+}
+
 /// Client authentication of a listener.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ListenerAuth {
     /// No authentication (PLAINTEXT).
     None,
-    /// SASL SCRAM-SHA-512 (SASL_PLAINTEXT).
+    /// SASL SCRAM-SHA-512 (SASL_PLAINTEXT, or SASL_SSL with TLS).
     ScramSha512,
+    /// Mutual TLS (SSL with `ssl.client.auth=required`): clients present a certificate of the
+    /// clients CA, and the principal is its CN (`User:<CN>`, through `ssl.principal.mapping.rules`).
+    /// Only on TLS listeners (validation refuses it elsewhere).
+    Tls,
 }
 
 /// A client listener.
@@ -112,6 +162,8 @@ pub struct ClientListener {
     pub port: i32,
     /// Authentication.
     pub auth: ListenerAuth,
+    /// Whether the listener is encrypted (SSL / SASL_SSL) with the node certificates.
+    pub tls: bool,
 }
 
 impl ClientListener {
@@ -122,9 +174,13 @@ impl ClientListener {
 
     /// Kafka security protocol.
     pub fn security_protocol(&self) -> &'static str {
-        match self.auth {
-            ListenerAuth::None => "PLAINTEXT",
-            ListenerAuth::ScramSha512 => "SASL_PLAINTEXT",
+        match (self.auth, self.tls) {
+            (ListenerAuth::None, false) => "PLAINTEXT",
+            (ListenerAuth::ScramSha512, false) => "SASL_PLAINTEXT",
+            (ListenerAuth::None | ListenerAuth::Tls, true) => "SSL",
+            (ListenerAuth::ScramSha512, true) => "SASL_SSL",
+            // Refused by validation; rendered as what it would be without a certificate.
+            (ListenerAuth::Tls, false) => "PLAINTEXT",
         }
     }
 }
@@ -177,6 +233,43 @@ pub struct OperatorCredentials {
 }
 
 impl ClusterModel {
+    /// Whether any listener uses TLS, so the cluster needs its CA and node certificates.
+    pub fn tls_enabled(&self) -> bool {
+        self.listeners.iter().any(|l| l.tls)
+    }
+
+    /// Every node as (pool, node id), in pool order.
+    pub fn nodes(&self) -> impl Iterator<Item = (&PoolModel, i32)> {
+        self.pools.iter().flat_map(|pool| pool.node_ids().map(move |id| (pool, id)))
+    }
+
+    /// The DNS names a node's certificate covers: the pod's names through the headless Service
+    /// (short to fully qualified; the `.svc` one is what it advertises) and, for nodes that serve
+    /// clients, the bootstrap Service's names. Sorted, without duplicates.
+    pub fn node_dns_names(&self, pool: &PoolModel, node_id: i32) -> Vec<String> {
+        let ns = &self.namespace;
+        let pod = names::pod(&self.name, &pool.name, node_id);
+        let headless = names::headless_service(&self.name);
+        let mut dns = vec![
+            format!("{pod}.{headless}"),
+            format!("{pod}.{headless}.{ns}"),
+            self.pod_host(pool, node_id),
+            format!("{}.{}", self.pod_host(pool, node_id), names::CLUSTER_DOMAIN),
+        ];
+        if pool.role.is_broker() {
+            let bootstrap = names::bootstrap_service(&self.name);
+            dns.extend([
+                bootstrap.clone(),
+                format!("{bootstrap}.{ns}"),
+                names::bootstrap_host(&self.name, ns),
+                format!("{}.{}", names::bootstrap_host(&self.name, ns), names::CLUSTER_DOMAIN),
+            ]);
+        }
+        dns.sort();
+        dns.dedup();
+        dns
+    }
+
     /// Pools whose nodes run the controller role.
     pub fn controller_pools(&self) -> impl Iterator<Item = &PoolModel> {
         self.pools.iter().filter(|p| p.role.is_controller())
@@ -246,5 +339,59 @@ impl ClusterModel {
             .map(|(pool, id)| format!("{}:{}", self.pod_host(pool, id), names::CONTROLLER_PORT))
             .collect();
         AdminAccess { bootstrap_servers, controller_servers, credentials: self.operator_credentials() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::api::KafkaCluster;
+    use crate::model::{Observed, validate};
+
+    #[test]
+    fn item2_node_certificates_cover_the_pod_and_bootstrap_names() {
+        let kc: KafkaCluster = serde_json::from_value(serde_json::json!({
+            "apiVersion": "kafka.gregor.dev/v1alpha1", "kind": "KafkaCluster",
+            "metadata": {"name": "ev", "namespace": "prod"},
+            "spec": {"version": "4.4.0",
+                "nodePools": [
+                    {"name": "c", "roles": ["controller"], "replicas": 1, "storage": {"type": "ephemeral"}},
+                    {"name": "b", "roles": ["broker"], "replicas": 1, "nodeIdStart": 7, "storage": {"type": "ephemeral"}}],
+                "listeners": [{"name": "tls", "port": 9093, "type": "internal", "tls": true}]}
+        }))
+        .expect("cluster");
+        let model = validate(&kc, &Observed { cluster_id: "MkU3OEVBNTcwNTJENDM2Qg".into(), ..Observed::default() }).expect("valid").model;
+        let (controllers, brokers) = (&model.pools[0], &model.pools[1]);
+        let cases: &[(&str, Vec<String>, &[&str])] = &[
+            (
+                "a broker: its pod names and the bootstrap Service's",
+                model.node_dns_names(brokers, 7),
+                &[
+                    "ev-b-7.ev-kafka-brokers",
+                    "ev-b-7.ev-kafka-brokers.prod",
+                    "ev-b-7.ev-kafka-brokers.prod.svc",
+                    "ev-b-7.ev-kafka-brokers.prod.svc.cluster.local",
+                    "ev-kafka-bootstrap",
+                    "ev-kafka-bootstrap.prod",
+                    "ev-kafka-bootstrap.prod.svc",
+                    "ev-kafka-bootstrap.prod.svc.cluster.local",
+                ],
+            ),
+            (
+                "a controller serves no clients: its pod names only",
+                model.node_dns_names(controllers, 0),
+                &[
+                    "ev-c-0.ev-kafka-brokers",
+                    "ev-c-0.ev-kafka-brokers.prod",
+                    "ev-c-0.ev-kafka-brokers.prod.svc",
+                    "ev-c-0.ev-kafka-brokers.prod.svc.cluster.local",
+                ],
+            ),
+        ];
+        for (what, got, want) in cases {
+            assert_eq!(got, want, "{what}");
+        }
+        assert!(model.node_dns_names(brokers, 7).contains(&model.pod_host(brokers, 7)), "the advertised host is covered");
+        assert!(model.tls_enabled());
+        assert_eq!(model.listeners[0].security_protocol(), "SSL");
     }
 }

@@ -56,6 +56,62 @@ pub const OPERATOR_USERNAME: &str = "gregor-operator";
 /// Key of the operator's password in its Secret.
 pub const OPERATOR_PASSWORD_KEY: &str = "password";
 
+/// The Kubernetes cluster domain appended to `.svc` names in certificates.
+pub const CLUSTER_DOMAIN: &str = "cluster.local";
+
+/// Secret holding the cluster CA's private key and certificate: `<cluster>-cluster-ca`
+/// (keys `ca.key`, `ca.crt`). Only the operator reads it.
+pub fn cluster_ca_secret(cluster: &str) -> String {
+    format!("{cluster}-cluster-ca")
+}
+
+/// Public Secret with the cluster CA certificate, for clients: `<cluster>-cluster-ca-cert` (key `ca.crt`).
+pub fn cluster_ca_cert_secret(cluster: &str) -> String {
+    format!("{cluster}-cluster-ca-cert")
+}
+
+/// Secret with the clients CA's key and certificate (operator-only): `<cluster>-clients-ca`. It signs
+/// the certificates of TLS KafkaUsers.
+pub fn clients_ca_secret(cluster: &str) -> String {
+    format!("{cluster}-clients-ca")
+}
+
+/// Public Secret with the clients CA certificate: `<cluster>-clients-ca-cert` (key `ca.crt`).
+pub fn clients_ca_cert_secret(cluster: &str) -> String {
+    format!("{cluster}-clients-ca-cert")
+}
+
+/// Secret with a ready `client.properties` per client listener of a cluster:
+/// `<cluster>-client-properties` (keys `<listener>.client.properties`).
+pub fn client_properties_secret(cluster: &str) -> String {
+    format!("{cluster}-client-properties")
+}
+
+/// Key of a listener's client properties in [`client_properties_secret`].
+pub fn listener_client_properties_key(listener: &str) -> String {
+    format!("{listener}.client.properties")
+}
+
+/// Key of the clients CA certificate in the node certificates Secret: the truststore of mutual
+/// TLS listeners.
+pub const CLIENTS_CA_CERT_KEY: &str = "clients-ca.crt";
+
+/// Secret with every node's key and certificate chain: `<cluster>-kafka-node-certs`
+/// (key `<pod>.pem` per node, plus `ca.crt`), mounted into the Kafka pods.
+pub fn node_certs_secret(cluster: &str) -> String {
+    format!("{cluster}-kafka-node-certs")
+}
+
+/// Key of a CA certificate (PEM) in the CA Secrets and the node certificates Secret.
+pub const CA_CERT_KEY: &str = "ca.crt";
+/// Key of the CA private key (PKCS#8 PEM) in the CA key Secret.
+pub const CA_KEY_KEY: &str = "ca.key";
+
+/// Key of a node's PEM file (private key and certificate chain) in the node certificates Secret.
+pub fn node_cert_key(pod: &str) -> String {
+    format!("{pod}.pem")
+}
+
 /// StatefulSet of a pool: `<cluster>-<pool>`; its pods are `<cluster>-<pool>-<nodeId>`.
 pub fn statefulset(cluster: &str, pool: &str) -> String {
     format!("{cluster}-{pool}")

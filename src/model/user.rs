@@ -8,12 +8,29 @@ use super::error::{Findings, ValidationErrors};
 use super::names::OPERATOR_USERNAME;
 use crate::api::common::SecretKeyRef;
 use crate::api::user::{AclPatternType, AclResourceType as SpecResourceType, AclRuleType, KafkaUserSpec, UserAuthenticationType};
-use crate::kafka::ops::quotas::{CONSUMER_BYTE_RATE, CONTROLLER_MUTATION_RATE, PRODUCER_BYTE_RATE, REQUEST_PERCENTAGE};
 
 /// Kafka's name of the cluster resource in ACLs.
 pub const CLUSTER_RESOURCE_NAME: &str = "kafka-cluster";
-/// Every quota key a KafkaUser manages.
-pub const MANAGED_QUOTA_KEYS: &[&str] = &[PRODUCER_BYTE_RATE, CONSUMER_BYTE_RATE, REQUEST_PERCENTAGE, CONTROLLER_MUTATION_RATE];
+
+/// A client quota a KafkaUser manages. The controller names it in Kafka's terms
+/// (`controller::user::quota`); every one not in a user's spec is removed from Kafka.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum QuotaKey {
+    /// Bytes per second the user may produce (`spec.quotas.producerByteRate`).
+    ProducerByteRate,
+    /// Bytes per second the user may fetch (`spec.quotas.consumerByteRate`).
+    ConsumerByteRate,
+    /// Percentage of a broker's request-handler and network threads (`spec.quotas.requestPercentage`).
+    RequestPercentage,
+    /// Partition mutations per second (`spec.quotas.controllerMutationRate`).
+    ControllerMutationRate,
+}
+
+impl QuotaKey {
+    /// Every quota a KafkaUser manages.
+    pub const ALL: [QuotaKey; 4] =
+        [QuotaKey::ProducerByteRate, QuotaKey::ConsumerByteRate, QuotaKey::RequestPercentage, QuotaKey::ControllerMutationRate];
+}
 
 /// Where a SCRAM user's password comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +41,9 @@ pub enum Credentials {
     ScramGenerated,
     /// SCRAM-SHA-512 with the password from a Secret the user names.
     ScramFromSecret(SecretKeyRef),
+    /// A certificate signed by the cluster's clients CA, `CN=<username>`, for mutual TLS
+    /// listeners (whose principal mapping makes it `User:<username>`).
+    Tls,
 }
 
 /// The user as Kafka should hold it.
@@ -34,8 +54,8 @@ pub struct DesiredUser {
     pub credentials: Credentials,
     /// The full ACL set of the principal, sorted and without duplicates.
     pub acls: Vec<Acl>,
-    /// Quota values by Kafka key; keys of [`MANAGED_QUOTA_KEYS`] not listed are removed.
-    pub quotas: BTreeMap<String, f64>,
+    /// Quota values; the [`QuotaKey`]s not listed are removed.
+    pub quotas: BTreeMap<QuotaKey, f64>,
 }
 
 impl DesiredUser {
@@ -105,9 +125,13 @@ pub fn desired_user(username: &str, spec: &KafkaUserSpec) -> Result<DesiredUser,
                 }
                 Credentials::ScramFromSecret(r.clone())
             }
-            (UserAuthenticationType::Tls, _) => {
-                error("spec.authentication.type".into(), "tls users are not supported yet; use scram-sha-512".into());
-                Credentials::None
+            (UserAuthenticationType::Tls, None) => Credentials::Tls,
+            (UserAuthenticationType::Tls, Some(_)) => {
+                error(
+                    "spec.authentication.password".into(),
+                    "is for scram-sha-512 users only: a tls user authenticates with its certificate".into(),
+                );
+                Credentials::Tls
             }
         },
     };
@@ -151,10 +175,10 @@ pub fn desired_user(username: &str, spec: &KafkaUserSpec) -> Result<DesiredUser,
     let mut quotas = BTreeMap::new();
     if let Some(q) = &spec.quotas {
         let values = [
-            (PRODUCER_BYTE_RATE, "producerByteRate", q.producer_byte_rate.map(|v| v as f64)),
-            (CONSUMER_BYTE_RATE, "consumerByteRate", q.consumer_byte_rate.map(|v| v as f64)),
-            (REQUEST_PERCENTAGE, "requestPercentage", q.request_percentage.map(f64::from)),
-            (CONTROLLER_MUTATION_RATE, "controllerMutationRate", q.controller_mutation_rate),
+            (QuotaKey::ProducerByteRate, "producerByteRate", q.producer_byte_rate.map(|v| v as f64)),
+            (QuotaKey::ConsumerByteRate, "consumerByteRate", q.consumer_byte_rate.map(|v| v as f64)),
+            (QuotaKey::RequestPercentage, "requestPercentage", q.request_percentage.map(f64::from)),
+            (QuotaKey::ControllerMutationRate, "controllerMutationRate", q.controller_mutation_rate),
         ];
         for (key, field, value) in values {
             match value {
@@ -162,7 +186,7 @@ pub fn desired_user(username: &str, spec: &KafkaUserSpec) -> Result<DesiredUser,
                     error(format!("spec.quotas.{field}"), format!("must be a non-negative number, not {v}"))
                 }
                 Some(v) => {
-                    quotas.insert(key.to_owned(), v);
+                    quotas.insert(key, v);
                 }
                 None => {}
             }
@@ -213,13 +237,23 @@ mod tests {
                 "Cluster kafka-cluster Literal User:alice * IdempotentWrite Allow",
             ]
         );
-        assert_eq!(u.quotas, BTreeMap::from([(PRODUCER_BYTE_RATE.to_owned(), 1024.0), (REQUEST_PERCENTAGE.to_owned(), 50.0)]));
+        assert_eq!(u.quotas, BTreeMap::from([(QuotaKey::ProducerByteRate, 1024.0), (QuotaKey::RequestPercentage, 50.0)]));
+    }
+
+    #[test]
+    fn item5_a_tls_user_has_a_certificate_credential_and_user_principal() {
+        let u = desired_user("alice", &spec(json!({"cluster": "c", "authentication": {"type": "tls"}}))).expect("valid");
+        assert_eq!(u.credentials, Credentials::Tls);
+        assert_eq!(u.principal(), "User:alice", "the mutual TLS listeners map CN=alice to User:alice");
     }
 
     #[test]
     fn errors_have_field_paths() {
         let cases = [
-            (json!({"cluster": "c", "authentication": {"type": "tls"}}), "spec.authentication.type"),
+            (
+                json!({"cluster": "c", "authentication": {"type": "tls", "password": {"valueFrom": {"secretKeyRef": {"name": "pw", "key": "p"}}}}}),
+                "spec.authentication.password",
+            ),
             (
                 json!({"cluster": "c", "authentication": {"type": "scram-sha-512", "password": {"valueFrom": {"secretKeyRef": {"name": "alice", "key": "p"}}}}}),
                 "spec.authentication.password.valueFrom.secretKeyRef.name",

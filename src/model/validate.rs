@@ -5,7 +5,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::{
     Observed,
-    cluster::{Authorization, ClientListener, ClusterModel, InternalSecurity, ListenerAuth, PoolModel, RackAwareness, StorageModel},
+    cluster::{
+        Authorization, CertificatePolicy, ClientListener, ClusterModel, InternalSecurity, ListenerAuth, PoolModel, RackAwareness,
+        StorageModel,
+    },
     config,
     error::Findings,
     names::{self, annotations},
@@ -14,7 +17,7 @@ use super::{
     role::Role,
     version,
 };
-use crate::api::cluster::{KafkaClusterSpec, Listener, ListenerAuthenticationType, NodePool, NodeRole, StorageType};
+use crate::api::cluster::{CertificatesSpec, KafkaClusterSpec, Listener, ListenerAuthenticationType, NodePool, NodeRole, StorageType};
 
 /// Longest cluster name: `<cluster>-kafka-bootstrap` must stay a DNS label (63).
 const MAX_CLUSTER_NAME: usize = 47;
@@ -142,6 +145,10 @@ pub(crate) fn validate_spec(
         );
     }
 
+    let certificates = validate_certificates(spec.certificates.as_ref(), findings);
+    let jmx_exporter = super::metrics::validate_metrics(spec.metrics.as_ref(), &listeners, findings);
+    let consumer_lag = validate_consumer_lag(spec, findings);
+
     let release = release?;
     if !findings.errors.is_empty() {
         return None;
@@ -162,7 +169,66 @@ pub(crate) fn validate_spec(
         config,
         replication,
         pdb_max_unavailable,
+        certificates,
+        jmx_exporter,
+        consumer_lag,
     })
+}
+
+/// `spec.metrics.consumerLag.groups`: a non-empty glob.
+fn validate_consumer_lag(spec: &KafkaClusterSpec, findings: &mut Findings) -> Option<super::glob::GroupPattern> {
+    let lag = spec.metrics.as_ref()?.consumer_lag.as_ref()?;
+    let pattern = super::glob::GroupPattern::new(&lag.groups);
+    if pattern.is_none() {
+        findings.error("spec.metrics.consumerLag.groups", "must not be empty: give a glob such as \"orders-*\", or \"*\" for every group");
+    }
+    pattern
+}
+
+/// Longest validity a certificate may have: 100 years.
+const MAX_VALIDITY_DAYS: i32 = 36_500;
+
+/// `spec.certificates`: every validity at least a day and at most [`MAX_VALIDITY_DAYS`]; a leaf
+/// valid no longer than its CA; renewal inside the leaf's validity.
+fn validate_certificates(spec: Option<&CertificatesSpec>, findings: &mut Findings) -> CertificatePolicy {
+    let defaults = CertificatePolicy::default();
+    let Some(spec) = spec else {
+        return defaults;
+    };
+    let mut days = |value: Option<i32>, field: &str, default: u32, min: i32| -> u32 {
+        match value {
+            None => default,
+            Some(v) if (min..=MAX_VALIDITY_DAYS).contains(&v) => v.unsigned_abs(),
+            Some(v) => {
+                findings.error(format!("spec.certificates.{field}"), format!("{v} must be between {min} and {MAX_VALIDITY_DAYS} days"));
+                default
+            }
+        }
+    };
+    let policy = CertificatePolicy {
+        ca_validity_days: days(spec.ca_validity_days, "caValidityDays", defaults.ca_validity_days, 1),
+        leaf_validity_days: days(spec.validity_days, "validityDays", defaults.leaf_validity_days, 1),
+        renewal_days: days(spec.renewal_days, "renewalDays", defaults.renewal_days, 0),
+    };
+    if policy.leaf_validity_days > policy.ca_validity_days {
+        findings.error(
+            "spec.certificates.validityDays",
+            format!(
+                "{} days is longer than the CA's validity ({} days, caValidityDays)",
+                policy.leaf_validity_days, policy.ca_validity_days
+            ),
+        );
+    }
+    if policy.renewal_days >= policy.leaf_validity_days {
+        findings.error(
+            "spec.certificates.renewalDays",
+            format!(
+                "{} days must be less than the node certificates' validity ({} days, validityDays): they would be renewed at every reconcile",
+                policy.renewal_days, policy.leaf_validity_days
+            ),
+        );
+    }
+    policy
 }
 
 fn check_quorum(pools: &[PoolModel], brokers: i32, controllers: i32, findings: &mut Findings) {
@@ -251,6 +317,9 @@ fn validate_pool(identity: &Identity<'_>, i: usize, pool: &NodePool, start: i32,
                     size.clone()
                 }
             };
+            let size_bytes = quantity::parse_bytes(&size).filter(|b| *b > 0);
+            let auto_grow =
+                pool.storage.auto_grow.as_ref().map(|a| super::auto_grow::validate(&format!("{path}.storage"), a, size_bytes, findings));
             if let Some(class) = &pool.storage.class
                 && class.trim().is_empty()
             {
@@ -260,6 +329,7 @@ fn validate_pool(identity: &Identity<'_>, i: usize, pool: &NodePool, start: i32,
                 size,
                 class: pool.storage.class.clone(),
                 delete_claim: pool.storage.delete_claim.unwrap_or(false),
+                auto_grow,
             }
         }
         StorageType::Ephemeral => {
@@ -270,6 +340,9 @@ fn validate_pool(identity: &Identity<'_>, i: usize, pool: &NodePool, start: i32,
             }
             if pool.storage.class.is_some() {
                 findings.error(format!("{path}.storage.class"), "applies only to persistentClaim storage");
+            }
+            if pool.storage.auto_grow.is_some() {
+                findings.error(format!("{path}.storage.autoGrow"), "applies only to persistentClaim storage");
             }
             StorageModel::Ephemeral { size_limit: pool.storage.size.clone() }
         }
@@ -330,9 +403,21 @@ fn validate_pool(identity: &Identity<'_>, i: usize, pool: &NodePool, start: i32,
     }
 }
 
+/// A cluster's client listeners as the model sees them, without the findings (the cluster's own
+/// validation reports those): for the user controller, which needs a cluster's listeners only.
+pub fn client_listeners(listeners: &[Listener]) -> Vec<ClientListener> {
+    validate_listeners(listeners, &mut Findings::default())
+}
+
+/// A cluster's certificate policy from its `spec.certificates`, defaults for bad values (the
+/// cluster's own validation reports those).
+pub fn certificate_policy(spec: Option<&CertificatesSpec>) -> CertificatePolicy {
+    validate_certificates(spec, &mut Findings::default())
+}
+
 fn validate_listeners(listeners: &[Listener], findings: &mut Findings) -> Vec<ClientListener> {
     if listeners.is_empty() {
-        return vec![ClientListener { name: "plain".to_owned(), port: 9092, auth: ListenerAuth::None }];
+        return vec![ClientListener { name: "plain".to_owned(), port: 9092, auth: ListenerAuth::None, tls: false }];
     }
     let mut names_seen: BTreeMap<String, usize> = BTreeMap::new();
     let mut ports_seen: BTreeMap<i32, usize> = BTreeMap::new();
@@ -362,19 +447,19 @@ fn validate_listeners(listeners: &[Listener], findings: &mut Findings) -> Vec<Cl
         if let Some(first) = ports_seen.insert(listener.port, i) {
             findings.error(format!("{path}.port"), format!("duplicate port (also spec.listeners[{first}])"));
         }
-        if listener.tls {
-            findings.error(format!("{path}.tls"), "TLS listeners are not supported yet; set tls: false");
-        }
         let auth = match listener.authentication.as_ref().map(|a| a.type_) {
             None => ListenerAuth::None,
             Some(ListenerAuthenticationType::ScramSha512) => ListenerAuth::ScramSha512,
-            Some(ListenerAuthenticationType::Tls) => {
-                findings
-                    .error(format!("{path}.authentication.type"), "tls authentication needs a TLS listener, which is not supported yet");
+            Some(ListenerAuthenticationType::Tls) if !listener.tls => {
+                findings.error(
+                    format!("{path}.authentication"),
+                    "type tls (mutual TLS) needs a TLS listener: set tls: true on this listener, or choose scram-sha-512",
+                );
                 ListenerAuth::None
             }
+            Some(ListenerAuthenticationType::Tls) => ListenerAuth::Tls,
         };
-        result.push(ClientListener { name: listener.name.clone(), port: listener.port, auth });
+        result.push(ClientListener { name: listener.name.clone(), port: listener.port, auth, tls: listener.tls });
     }
     result
 }

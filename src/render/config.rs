@@ -2,6 +2,7 @@
 //! advertised.listeners, broker.rack) are appended by the start script.
 use std::fmt::Write as _;
 
+use super::script::NODE_CERTS_MOUNT;
 use crate::model::{ClusterModel, InternalSecurity, ListenerAuth, PoolModel, names};
 
 /// Where the data volume is mounted.
@@ -10,6 +11,10 @@ pub const DATA_MOUNT: &str = "/var/lib/kafka/data";
 pub const DATA_LOG_DIR: &str = "/var/lib/kafka/data/kafka-log";
 /// Environment variable carrying the operator's password into the pods.
 pub const OPERATOR_PASSWORD_ENV: &str = "GREGOR_OPERATOR_PASSWORD";
+
+/// How a mutual TLS listener names a client: the CN of its certificate (`CN=alice,O=gregor` is
+/// `User:alice`), so a TLS KafkaUser's ACLs and quotas use `User:<name>` as SCRAM users' do.
+pub const TLS_PRINCIPAL_MAPPING_RULES: &str = "RULE:^CN=([^,]+).*$/$1/,DEFAULT";
 
 /// The two parts of a pool's server.properties.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,6 +103,24 @@ pub fn server_properties(model: &ClusterModel, pool: &PoolModel) -> ServerProper
                 &format!("{prefix}.scram-sha-512.sasl.jaas.config"),
                 "org.apache.kafka.common.security.scram.ScramLoginModule required;",
             );
+        }
+    }
+    if pool.role.is_broker() {
+        // TLS client listeners serve the node's certificate from a PEM file (key and chain) whose
+        // path the start script appends per pod. Mutual TLS listeners require a client
+        // certificate of the clients CA and map its DN to `User:<CN>`; the others trust the
+        // cluster CA and ask for no certificate.
+        for listener in model.listeners.iter().filter(|l| l.tls) {
+            let prefix = format!("listener.name.{}", listener.name);
+            let mutual = listener.auth == ListenerAuth::Tls;
+            let truststore = if mutual { names::CLIENTS_CA_CERT_KEY } else { names::CA_CERT_KEY };
+            line(&mut op, &format!("{prefix}.ssl.keystore.type"), "PEM");
+            line(&mut op, &format!("{prefix}.ssl.truststore.type"), "PEM");
+            line(&mut op, &format!("{prefix}.ssl.truststore.location"), &format!("{NODE_CERTS_MOUNT}/{truststore}"));
+            line(&mut op, &format!("{prefix}.ssl.client.auth"), if mutual { "required" } else { "none" });
+            if mutual {
+                line(&mut op, &format!("{prefix}.ssl.principal.mapping.rules"), TLS_PRINCIPAL_MAPPING_RULES);
+            }
         }
     }
     if let Some(authorization) = &model.authorization {

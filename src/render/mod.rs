@@ -3,9 +3,11 @@
 //! Entry point: [`render`], which returns [`ClusterObjects`]: per cluster a ServiceAccount, a headless and a
 //! bootstrap Service and a PodDisruptionBudget, and per pool a ConfigMap (server.properties, start.sh) and
 //! a StatefulSet.
+pub mod client_properties;
 pub mod config;
 pub mod kinds;
 pub mod meta;
+pub mod metrics_agent;
 pub mod pdb;
 pub mod revision;
 pub mod script;
@@ -64,7 +66,7 @@ pub struct ClusterObjects {
 pub struct PoolObjects {
     /// Pool name.
     pub pool: String,
-    /// `<cluster>-<pool>-config` with `server.properties` and `start.sh`.
+    /// `<cluster>-<pool>-config` with `server.properties`, `start.sh` and, with the JMX exporter, its rules.
     pub config_map: ConfigMap,
     /// `<cluster>-<pool>`.
     pub stateful_set: StatefulSet,
@@ -144,20 +146,27 @@ fn render_pool(model: &ClusterModel, pool: &PoolModel) -> Result<PoolObjects, Re
     let start_script = script::start_script(model, pool);
     let pod_spec = statefulset::pod_spec(model, pool);
     let pod_labels = statefulset::pod_labels(model, pool);
-    let revision = revision::hash(&[
-        &json_bytes("pod spec", &pod_spec)?,
-        &json_bytes("pod labels", &pod_labels)?,
-        properties.operator_part.as_bytes(),
-        start_script.as_bytes(),
-    ]);
+    let metrics_rules = model.jmx_exporter.as_ref().map(|_| metrics_agent::rules_file());
+    let (spec_bytes, label_bytes) = (json_bytes("pod spec", &pod_spec)?, json_bytes("pod labels", &pod_labels)?);
+    let mut revision_parts: Vec<&[u8]> = vec![&spec_bytes, &label_bytes, properties.operator_part.as_bytes(), start_script.as_bytes()];
+    // The agent reads its rules at start only, so a change of them needs a restart. Without the
+    // agent the parts (and so every existing revision) stay as they were.
+    if let Some(rules) = &metrics_rules {
+        revision_parts.push(rules.as_bytes());
+    }
+    let revision = revision::hash(&revision_parts);
     let config_hash = revision::hash(&[properties.user_part.as_bytes()]);
     let mut annotations = pool.template.pod_annotations.clone();
     annotations.insert(names::annotations::REVISION.to_owned(), revision.clone());
     annotations.insert(names::annotations::CONFIG_HASH.to_owned(), config_hash.clone());
 
+    let mut data = BTreeMap::from([(SERVER_PROPERTIES_KEY.to_owned(), properties.text()), (START_SCRIPT_KEY.to_owned(), start_script)]);
+    if let Some(rules) = metrics_rules {
+        data.insert(metrics_agent::RULES_KEY.to_owned(), rules);
+    }
     let config_map = ConfigMap {
         metadata: meta::pool_object(model, pool, names::pool_config_map(&model.name, &pool.name)),
-        data: Some(BTreeMap::from([(SERVER_PROPERTIES_KEY.to_owned(), properties.text()), (START_SCRIPT_KEY.to_owned(), start_script)])),
+        data: Some(data),
         ..ConfigMap::default()
     };
     Ok(PoolObjects {

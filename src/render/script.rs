@@ -10,6 +10,8 @@ pub const CONFIG_MOUNT: &str = "/opt/gregor/config";
 pub const RUN_MOUNT: &str = "/opt/gregor/run";
 /// Where the operator's salted SCRAM credential (keys of the operator Secret) is mounted, read-only.
 pub const OPERATOR_SCRAM_MOUNT: &str = "/opt/gregor/operator-scram";
+/// Where the node certificates Secret is mounted, read-only: `<pod>.pem` (PKCS#8 key and chain) per node, and `ca.crt`.
+pub const NODE_CERTS_MOUNT: &str = "/opt/gregor/tls";
 /// Keys of the operator Secret holding its salted SCRAM-SHA-512 credential (never the password).
 pub const SCRAM_SALT_KEY: &str = "scram-sha-512-salt";
 pub const SCRAM_SALTED_PASSWORD_KEY: &str = "scram-sha-512-salted-password";
@@ -53,11 +55,23 @@ pub fn start_script(model: &ClusterModel, pool: &PoolModel) -> String {
     if !advertised.is_empty() {
         let _ = writeln!(s, "  echo \"advertised.listeners={}\"", advertised.join(","));
     }
+    let tls_listeners: Vec<_> = model.listeners.iter().filter(|l| l.tls).collect();
+    if pool.role.is_broker() && !tls_listeners.is_empty() {
+        let _ = writeln!(s, "  # This node's key and certificate chain (PEM), from the Secret {}.", names::node_certs_secret(&model.name));
+        for listener in tls_listeners {
+            let _ = writeln!(s, "  echo \"listener.name.{}.ssl.keystore.location={NODE_CERTS_MOUNT}/${{POD_NAME}}.pem\"", listener.name);
+        }
+    }
     if let (Some(rack), true) = (&model.rack, pool.role.is_broker()) {
         let _ = writeln!(s, "  if [ -n \"${{{RACK_ENV}:-}}\" ]; then echo \"broker.rack=${{{RACK_ENV}}}\"; else");
         let _ = writeln!(s, "    echo \"gregor: warning: pod label {} is empty, starting without broker.rack\" >&2; fi", rack.topology_key);
     }
     s.push_str("} >> \"$PROPS\"\n");
+    if pool.role.is_broker() && model.tls_enabled() {
+        let _ = writeln!(s, "if [ ! -r \"{NODE_CERTS_MOUNT}/${{POD_NAME}}.pem\" ]; then");
+        let _ = writeln!(s, "  echo \"gregor: no certificate for $POD_NAME in {NODE_CERTS_MOUNT} yet\" >&2; exit 1");
+        s.push_str("fi\n");
+    }
     s.push_str("mkdir -p \"$LOG_DIR\"\n");
     let _ = writeln!(s, "if [ ! -f {DATA_LOG_DIR}/meta.properties ]; then");
     s.push_str("  # Format only a volume that holds no Kafka data yet.\n");
@@ -93,6 +107,10 @@ pub fn start_script(model: &ClusterModel, pool: &PoolModel) -> String {
         );
     }
     s.push_str("fi\n");
+    if let Some(exporter) = &model.jmx_exporter {
+        s.push_str("# The JMX exporter javaagent (spec.metrics.jmxExporter) serves /metrics on the pod IP.\n");
+        s.push_str(&super::metrics_agent::start_script_line(exporter));
+    }
     s.push_str("exec /opt/kafka/bin/kafka-server-start.sh \"$PROPS\"\n");
     s
 }

@@ -22,8 +22,11 @@ use k8s_openapi::{
 
 use super::{
     config::{DATA_MOUNT, OPERATOR_PASSWORD_ENV},
-    meta,
-    script::{CONFIG_MOUNT, OPERATOR_SCRAM_MOUNT, RACK_ENV, RUN_MOUNT, SCRAM_ITERATIONS_KEY, SCRAM_SALT_KEY, SCRAM_SALTED_PASSWORD_KEY},
+    meta, metrics_agent,
+    script::{
+        CONFIG_MOUNT, NODE_CERTS_MOUNT, OPERATOR_SCRAM_MOUNT, RACK_ENV, RUN_MOUNT, SCRAM_ITERATIONS_KEY, SCRAM_SALT_KEY,
+        SCRAM_SALTED_PASSWORD_KEY,
+    },
 };
 use crate::model::{ClusterModel, InternalSecurity, PoolModel, StorageModel, names};
 
@@ -33,6 +36,7 @@ const RUN_VOLUME: &str = "run";
 const TMP_VOLUME: &str = "tmp";
 const DATA_VOLUME: &str = "data";
 const OPERATOR_SCRAM_VOLUME: &str = "operator-scram";
+const NODE_CERTS_VOLUME: &str = "node-certs";
 /// UID and GID of the apache/kafka image's `appuser`.
 const KAFKA_UID: i64 = 1000;
 
@@ -96,6 +100,9 @@ fn ports(model: &ClusterModel, pool: &PoolModel) -> Vec<ContainerPort> {
         ports.push(container_port("tcp-replication".to_owned(), names::REPLICATION_PORT));
         ports.extend(model.listeners.iter().map(|l| container_port(super::service::listener_port_name(&l.name), l.port)));
     }
+    if let Some(exporter) = &model.jmx_exporter {
+        ports.push(container_port(metrics_agent::PORT_NAME.to_owned(), exporter.port));
+    }
     ports
 }
 
@@ -131,7 +138,28 @@ fn volume_mounts(model: &ClusterModel) -> Vec<VolumeMount> {
     if model.security == InternalSecurity::Secured {
         mounts.push(VolumeMount { read_only: Some(true), ..mount(OPERATOR_SCRAM_VOLUME, OPERATOR_SCRAM_MOUNT) });
     }
+    if model.tls_enabled() {
+        mounts.push(VolumeMount { read_only: Some(true), ..mount(NODE_CERTS_VOLUME, NODE_CERTS_MOUNT) });
+    }
+    if model.jmx_exporter.is_some() {
+        mounts.push(metrics_agent::volume_mount(true));
+    }
     mounts
+}
+
+/// The node certificates Secret (every node's `<pod>.pem` and the CA's `ca.crt`), readable by the
+/// Kafka user only. A Secret volume, so a renewed certificate reaches the running pod.
+fn node_certs_volume(model: &ClusterModel) -> Volume {
+    Volume {
+        name: NODE_CERTS_VOLUME.to_owned(),
+        secret: Some(SecretVolumeSource {
+            secret_name: Some(names::node_certs_secret(&model.name)),
+            items: None,
+            default_mode: Some(0o400),
+            optional: Some(false),
+        }),
+        ..Volume::default()
+    }
 }
 
 /// The operator's salted SCRAM credential (never its password), for the format step: three keys of
@@ -166,13 +194,7 @@ fn container(model: &ClusterModel, pool: &PoolModel) -> Container {
         readiness_probe: Some(tcp_probe(port, 5, 3, None)),
         liveness_probe: Some(tcp_probe(port, 10, 6, Some(60))),
         startup_probe: Some(tcp_probe(port, 10, 8640, None)),
-        security_context: Some(SecurityContext {
-            allow_privilege_escalation: Some(false),
-            read_only_root_filesystem: Some(true),
-            run_as_non_root: Some(true),
-            capabilities: Some(Capabilities { drop: Some(vec!["ALL".to_owned()]), add: None }),
-            ..SecurityContext::default()
-        }),
+        security_context: Some(restricted_security_context()),
         ..Container::default()
     }
 }
@@ -204,6 +226,12 @@ fn volumes(model: &ClusterModel, pool: &PoolModel) -> Vec<Volume> {
     }
     if model.security == InternalSecurity::Secured {
         volumes.push(operator_scram_volume(model));
+    }
+    if model.tls_enabled() {
+        volumes.push(node_certs_volume(model));
+    }
+    if model.jmx_exporter.is_some() {
+        volumes.push(empty_dir(metrics_agent::VOLUME, None));
     }
     volumes
 }
@@ -254,6 +282,7 @@ pub fn pod_spec(model: &ClusterModel, pool: &PoolModel) -> PodSpec {
         automount_service_account_token: Some(false),
         enable_service_links: Some(false),
         termination_grace_period_seconds: Some(pool.termination_grace_period_seconds),
+        init_containers: model.jmx_exporter.as_ref().map(|exporter| vec![metrics_agent::init_container(exporter)]),
         containers: vec![container(model, pool)],
         volumes: Some(volumes(model, pool)),
         affinity: template.affinity.clone(),
@@ -299,5 +328,17 @@ pub fn stateful_set(model: &ClusterModel, pool: &PoolModel, pod_annotations: BTr
             ..StatefulSetSpec::default()
         }),
         status: None,
+    }
+}
+
+/// The container security context of every container Gregor renders in a Kafka pod: no
+/// privilege escalation, a read-only root file system, non-root, no capabilities.
+pub(crate) fn restricted_security_context() -> SecurityContext {
+    SecurityContext {
+        allow_privilege_escalation: Some(false),
+        read_only_root_filesystem: Some(true),
+        run_as_non_root: Some(true),
+        capabilities: Some(Capabilities { drop: Some(vec!["ALL".to_owned()]), add: None }),
+        ..SecurityContext::default()
     }
 }

@@ -14,10 +14,13 @@ fn roll_order(obs: &Observation, node: &NodeObservation) -> (u8, bool, i32) {
 /// Decides the next step of a rolling restart.
 ///
 /// Rules, in order:
-/// 1. An outdated pod that is stuck (crash-looping, image pull failing, unschedulable) is
-///    restarted out of turn: it is down already, so the number of down nodes cannot grow.
+/// 1. An outdated pod that is stuck (its Kafka container crash-looping or failing to pull its
+///    image, or the pod unschedulable) is restarted out of turn, when Kafka reports the node as
+///    not serving: it is down already, so the number of down nodes cannot grow. A stuck pod that
+///    Kafka still counts as serving, or when Kafka cannot tell, is not: it gets every check.
 /// 2. Any node that is not Ready and caught up holds the roll: an up-to-date stuck pod halts it,
-///    anything else is waited for (reported as overdue after `policy.catch_up_timeout`), or, when
+///    an outdated stuck one that rule 1 did not take is waited for (Kafka says it serves, or
+///    cannot be asked), anything else is waited for (reported as overdue after `policy.catch_up_timeout`), or, when
 ///    Kafka would refuse the next broker anyway, reported as blocked on its partitions. This
 ///    includes the node restarted last, so a roll is over only when that node has caught up.
 /// 3. Nothing outdated and every node healthy: idle.
@@ -28,7 +31,7 @@ pub fn decide(obs: &Observation, policy: &Policy) -> Step {
     let mut outdated: Vec<&NodeObservation> = obs.nodes.iter().filter(|n| n.is_outdated()).collect();
     outdated.sort_by_key(|n| roll_order(obs, n));
 
-    if let Some(stuck) = outdated.iter().find(|n| n.phase.is_stuck()) {
+    if let Some(stuck) = outdated.iter().find(|n| n.is_down_and_stuck()) {
         return Step::Restart {
             node: stuck.id,
             pod: stuck.pod.clone(),
@@ -41,7 +44,7 @@ pub fn decide(obs: &Observation, policy: &Policy) -> Step {
     let mut unhealthy: Vec<&NodeObservation> = obs.nodes.iter().filter(|n| !n.is_healthy()).collect();
     unhealthy.sort_by_key(|n| roll_order(obs, n));
     if let Some(node) = unhealthy.first() {
-        if node.phase.is_stuck() {
+        if node.phase.is_stuck() && !node.is_outdated() {
             return Step::Halted { node: node.id, pod: node.pod.clone() };
         }
         // When the next restart would be refused by Kafka too, say so: that names the partitions
@@ -52,6 +55,7 @@ pub fn decide(obs: &Observation, policy: &Policy) -> Step {
             return Step::Blocked { node: next.id, pod: next.pod.clone(), partitions: partitions.clone() };
         }
         let reason = match node.phase {
+            _ if node.phase.is_stuck() && node.serving.is_none() => WaitReason::KafkaUnreachable,
             PodPhase::Missing | PodPhase::Pending { .. } | PodPhase::Terminating => WaitReason::PodNotRunning,
             PodPhase::Ready if node.caught_up.is_none() => WaitReason::KafkaUnreachable,
             _ => WaitReason::NodeNotCaughtUp,

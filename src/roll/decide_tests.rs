@@ -15,6 +15,16 @@ fn node(id: NodeId, role: Role) -> NodeObservation {
         restart_reasons: Vec::new(),
         caught_up: Some(true),
         restart_safety: RestartSafety::Safe { unprotectable: Vec::new() },
+        serving: Some(true),
+    }
+}
+
+/// Stuck in `phase`, and Kafka reports it as not serving (fenced, in no ISR).
+fn down(phase: PodPhase) -> impl FnOnce(&mut NodeObservation) {
+    move |n| {
+        n.phase = phase;
+        n.caught_up = Some(false);
+        n.serving = Some(false);
     }
 }
 
@@ -170,7 +180,7 @@ fn table() {
         ),
         (
             "an outdated stuck pod goes first, out of turn",
-            with(split_cluster(), 102, |n| n.phase = PodPhase::CrashLooping),
+            with(split_cluster(), 102, down(PodPhase::CrashLooping)),
             Step::Restart {
                 node: 102,
                 pod: "c-pool-102".into(),
@@ -181,7 +191,7 @@ fn table() {
         ),
         (
             "an unschedulable outdated pod goes first",
-            with(split_cluster(), 101, |n| n.phase = PodPhase::Pending { unschedulable: true }),
+            with(split_cluster(), 101, down(PodPhase::Pending { unschedulable: true })),
             Step::Restart {
                 node: 101,
                 pod: "c-pool-101".into(),
@@ -189,6 +199,43 @@ fn table() {
                 out_of_turn: true,
                 unprotectable: vec![],
             },
+        ),
+        (
+            "item 7: an outdated stuck pod that Kafka still counts as serving is not restarted out of turn",
+            with(split_cluster(), 102, |n| n.phase = PodPhase::CrashLooping),
+            Step::Wait { node: 102, pod: "c-pool-102".into(), reason: WaitReason::NodeNotCaughtUp, overdue: false },
+        ),
+        (
+            "item 7: ... nor while another broker is down; the roll waits",
+            with(with(split_cluster(), 102, |n| n.phase = PodPhase::CrashLooping), 101, |n| {
+                n.restart_reasons.clear();
+                n.caught_up = Some(false);
+                n.serving = Some(false);
+            }),
+            Step::Wait { node: 101, pod: "c-pool-101".into(), reason: WaitReason::NodeNotCaughtUp, overdue: false },
+        ),
+        (
+            "item 7: an outdated stuck pod Kafka cannot tell about is waited on, never restarted",
+            with(split_cluster(), 102, |n| {
+                n.phase = PodPhase::CrashLooping;
+                n.serving = None;
+                n.caught_up = None;
+            }),
+            Step::Wait { node: 102, pod: "c-pool-102".into(), reason: WaitReason::KafkaUnreachable, overdue: false },
+        ),
+        (
+            "item 7: an unschedulable outdated pod not yet fenced is waited on",
+            with(split_cluster(), 101, |n| n.phase = PodPhase::Pending { unschedulable: true }),
+            Step::Wait { node: 101, pod: "c-pool-101".into(), reason: WaitReason::PodNotRunning, overdue: false },
+        ),
+        (
+            "item 7: out of ISR is not enough while the node is only starting (not stuck)",
+            with(split_cluster(), 102, |n| {
+                n.phase = PodPhase::Starting;
+                n.serving = Some(false);
+                n.caught_up = Some(false);
+            }),
+            Step::Wait { node: 102, pod: "c-pool-102".into(), reason: WaitReason::NodeNotCaughtUp, overdue: false },
         ),
         (
             "an up-to-date stuck pod halts the roll",
@@ -331,8 +378,9 @@ fn arb_node(id: NodeId) -> impl Strategy<Value = NodeObservation> {
             Just(RestartSafety::Blocked { partitions: vec!["t-0".into()] }),
         ],
         0u64..600,
+        prop_oneof![Just(Some(true)), Just(Some(false)), Just(None)],
     )
-        .prop_map(move |(role, phase, is_outdated, caught_up, verdict, unready)| NodeObservation {
+        .prop_map(move |(role, phase, is_outdated, caught_up, verdict, unready, serving)| NodeObservation {
             id,
             pod: format!("p-{id}"),
             role,
@@ -341,6 +389,7 @@ fn arb_node(id: NodeId) -> impl Strategy<Value = NodeObservation> {
             restart_reasons: if is_outdated { vec![RestartReason::PodTemplateChanged] } else { vec![] },
             caught_up,
             restart_safety: verdict,
+            serving,
         })
 }
 
@@ -362,9 +411,11 @@ proptest! {
         if let Some(id) = restarted(&action) {
             let target = obs.nodes.iter().find(|n| n.id == id).expect("target exists");
             prop_assert!(target.is_outdated());
-            if target.phase.is_stuck() {
-                let out_of_turn = matches!(action, Step::Restart { out_of_turn: true, .. });
-                prop_assert!(out_of_turn);
+            let out_of_turn = matches!(action, Step::Restart { out_of_turn: true, .. });
+            if out_of_turn {
+                // Item 7: only a node Kafka itself reports as not serving, and stuck.
+                prop_assert!(target.phase.is_stuck());
+                prop_assert_eq!(target.serving, Some(false));
             } else {
                 prop_assert!(obs.nodes.iter().all(|n| n.is_healthy()));
                 if target.role.is_broker() {

@@ -8,8 +8,10 @@
 
 mod decide;
 mod observation;
+mod state;
 mod step;
 
 pub use decide::decide;
 pub use observation::{NodeId, NodeObservation, Observation, PodPhase, Policy, RestartReason, RestartSafety, Role};
+pub use state::RollState;
 pub use step::{Step, WaitReason};

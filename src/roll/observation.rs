@@ -28,8 +28,11 @@ pub enum PodPhase {
 }
 
 impl PodPhase {
-    /// A pod that cannot get better by waiting. An outdated stuck pod may be restarted out of
-    /// turn: it is already down, so restarting it takes nothing else down.
+    /// A pod that cannot get better by waiting, as Kubernetes reports it (only the Kafka
+    /// container's state counts, see `controller::pod_phase`). An outdated stuck pod may be
+    /// restarted out of turn, but only once Kafka itself reports the node as not serving (see
+    /// [`NodeObservation::serving`]): then it is down already, and restarting it takes nothing
+    /// else down.
     pub fn is_stuck(&self) -> bool {
         matches!(self, PodPhase::CrashLooping | PodPhase::ImagePullFailing | PodPhase::Pending { unschedulable: true })
     }
@@ -48,6 +51,28 @@ pub enum RestartReason {
     ManualRoll,
     /// The pod's node is cordoned (drain): the pod is moved through the safe roll.
     NodeCordoned,
+}
+
+impl RestartReason {
+    /// Every reason, in the order `/metrics` lists them.
+    pub const ALL: &'static [RestartReason] = &[
+        RestartReason::ImageChanged,
+        RestartReason::ConfigChanged,
+        RestartReason::PodTemplateChanged,
+        RestartReason::ManualRoll,
+        RestartReason::NodeCordoned,
+    ];
+
+    /// The metric label value.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RestartReason::ImageChanged => "ImageChanged",
+            RestartReason::ConfigChanged => "ConfigChanged",
+            RestartReason::PodTemplateChanged => "PodTemplateChanged",
+            RestartReason::ManualRoll => "ManualRoll",
+            RestartReason::NodeCordoned => "NodeCordoned",
+        }
+    }
 }
 
 impl fmt::Display for RestartReason {
@@ -91,11 +116,22 @@ pub struct NodeObservation {
     pub caught_up: Option<bool>,
     /// For brokers: whether restarting it would drop a partition below min ISR.
     pub restart_safety: RestartSafety,
+    /// Whether Kafka reports the node as serving. `Some(false)`: Kafka says it is down: a broker
+    /// that is fenced (or not registered) or in no ISR at all; a controller that is no voter or
+    /// has not fetched from the quorum leader lately; a combined node both. `None` when unknown,
+    /// which never allows an out-of-turn restart (fail closed).
+    pub serving: Option<bool>,
 }
 
 impl NodeObservation {
     pub fn is_outdated(&self) -> bool {
         !self.restart_reasons.is_empty()
+    }
+
+    /// Stuck by its pod's state, and Kafka confirms it is not serving: the only node that may be
+    /// restarted out of turn, without the checks a restart of a serving node needs.
+    pub fn is_down_and_stuck(&self) -> bool {
+        self.phase.is_stuck() && self.serving == Some(false)
     }
 
     /// Serving and caught up: the only state in which another node may be restarted.

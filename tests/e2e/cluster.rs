@@ -42,6 +42,20 @@ async fn create_then_reject_invalid_update() {
     let pdb = pdb.get("events-kafka").await.expect("pdb");
     assert_eq!(pdb.spec.and_then(|s| s.max_unavailable), Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(0)));
 
+    // No misleading noise: the world's controller-manager runs no Endpoints controllers, so a
+    // user's `kubectl get events` does not start with a Warning for every Service.
+    let events: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(client.clone(), NS);
+    let noise: Vec<String> = events
+        .list(&Default::default())
+        .await
+        .expect("events")
+        .items
+        .into_iter()
+        .filter_map(|e| e.reason)
+        .filter(|r| r.starts_with("FailedToUpdateEndpoint"))
+        .collect();
+    assert!(noise.is_empty(), "Endpoint Warning Events in the world: {noise:?}");
+
     // (g) A forbidden key: Ready=False, InvalidSpec, and the StatefulSets are not touched.
     let sts: Api<StatefulSet> = Api::namespaced(client.clone(), NS);
     let before: Vec<Option<i64>> = vec![

@@ -8,7 +8,6 @@
 //! - leader election: two operators, SIGKILL the leader, the other takes over within the lease,
 //!   and only the leader ever writes.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -19,14 +18,13 @@ use gregor_world::World;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, PostParams};
 use kube::discovery::Discovery;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const RELEASE_NS: &str = "gregor-system";
-const RELEASE: &str = "gregor";
+pub(crate) const RELEASE_NS: &str = "gregor-system";
+pub(crate) const RELEASE: &str = "gregor";
 /// The chart's ServiceAccount for release "gregor" (its full name).
 const CHART_SA: &str = "gregor";
 
-fn repo() -> PathBuf {
+pub(crate) fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
@@ -44,7 +42,7 @@ fn helm_bin() -> PathBuf {
 }
 
 /// Runs helm; panics with its output on failure.
-fn helm(args: &[&str], kubeconfig: Option<&Path>) -> String {
+pub(crate) fn helm(args: &[&str], kubeconfig: Option<&Path>) -> String {
     let mut cmd = std::process::Command::new(helm_bin());
     cmd.args(args).current_dir(repo());
     // A private helm home, so tests never touch the user's repositories or cache.
@@ -61,26 +59,6 @@ fn helm(args: &[&str], kubeconfig: Option<&Path>) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
-}
-
-/// The operator's /metrics, parsed (`name value` lines).
-async fn metrics(port: u16) -> Option<HashMap<String, u64>> {
-    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok()?;
-    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n").await.ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).await.ok()?;
-    let body = text.split_once("\r\n\r\n")?.1;
-    Some(
-        body.lines()
-            .filter(|l| !l.starts_with('#'))
-            .filter_map(|l| l.split_once(' '))
-            .filter_map(|(k, v)| Some((k.to_owned(), v.trim().parse().ok()?)))
-            .collect(),
-    )
 }
 
 async fn metric(port: u16, name: &str) -> Option<u64> {
@@ -102,7 +80,7 @@ fn chart_args(rendered: &str, metrics_port: u16) -> Vec<String> {
 
 /// `helm install` of the chart into the world, with extra `--set` values; returns the render
 /// of the same values.
-fn helm_install(world: &World, release_ns: &str, sets: &[&str]) -> String {
+pub(crate) fn helm_install(world: &World, release_ns: &str, sets: &[&str]) -> String {
     let mut args = vec!["install", RELEASE, "charts/gregor", "--namespace", release_ns, "--create-namespace"];
     for s in sets {
         args.extend(["--set", s]);
@@ -115,7 +93,7 @@ fn helm_install(world: &World, release_ns: &str, sets: &[&str]) -> String {
     helm(&template, None)
 }
 
-fn read_yaml(path: &str, ns: &str) -> serde_json::Value {
+pub(crate) fn read_yaml(path: &str, ns: &str) -> serde_json::Value {
     let text = std::fs::read_to_string(repo().join(path)).expect("example file");
     let mut v: serde_json::Value = serde_yaml::from_str(&text).expect("yaml");
     v["metadata"]["namespace"] = ns.into();

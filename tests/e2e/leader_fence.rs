@@ -18,9 +18,10 @@ const LEASE: &str = "gregor-leader";
 const LEASE_DURATION_SECS: i64 = 15;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn leader_fencing_stops_before_the_lease_could_expire_when_a_lease_call_hangs() {
+async fn item12_leader_fencing_stops_before_the_lease_could_expire_when_a_lease_call_hangs() {
     let Some(_serial) =
-        crate::support::world_test("e2e::leader_fence::leader_fencing_stops_before_the_lease_could_expire_when_a_lease_call_hangs").await
+        crate::support::world_test("e2e::leader_fence::item12_leader_fencing_stops_before_the_lease_could_expire_when_a_lease_call_hangs")
+            .await
     else {
         return;
     };

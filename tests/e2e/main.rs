@@ -3,7 +3,8 @@
 //! Kafka JVMs): each takes `support::world_test` first, which skips the test with one printed
 //! line when the world's tools are not built (`make tools`), fails it under `make test`
 //! (`GREGOR_REQUIRE_WORLD=1`), and otherwise runs the world tests of this binary one at a time,
-//! whatever `--test-threads` says.
+//! whatever `--test-threads` says. (`chart_rbac_everywhere` is the one test that needs no world:
+//! it reads the suites' sources.)
 //!
 //! `cargo test --test e2e` runs them all; `cargo test --test e2e -- roll::` one area. The
 //! benchmarks (`bench_operator`, `bench_scale`) are ignored tests: `make bench-operator` and
@@ -12,17 +13,29 @@
 mod support;
 
 mod api;
+mod autogrow;
+mod bench;
+mod bench_health;
 mod bench_operator;
 mod bench_scale;
 mod blocked;
+mod chart_rbac_everywhere;
 mod cluster;
 mod credentials;
+mod health;
+mod in_cluster;
 mod install;
+mod jmx;
 mod leader_fence;
+mod monitoring;
 mod refusals;
 mod render_live;
 mod roll;
+mod roll_safety;
 mod scale;
+mod status_config;
+mod tls;
+mod tls_users;
 mod topics;
 mod upgrade;
 mod users;

@@ -81,7 +81,7 @@ async fn item1_reserved_operator_user_is_refused() {
     let client = world.client();
     install_crds(&client).await;
     create_namespace(&client, NS).await;
-    let op = Operator::start(&world, world.kubeconfig_path(), "refusals-users", &["--resync-seconds", "10"]);
+    let op = Operator::start_with_chart_rbac(&world, "refusals-users", &["--resync-seconds", "10"]).await;
     let mut cluster = scram_cluster(NS, CLUSTER, 1, "192Mi", "256Mi", SCRAM_PORT);
     cluster["spec"]["authorization"]["superUsers"] = json!(["admin"]);
     apply_cluster(&client, NS, cluster).await;
@@ -186,7 +186,7 @@ async fn item3_growing_the_controller_quorum_is_refused() {
     let client = world.client();
     install_crds(&client).await;
     create_namespace(&client, NS).await;
-    let op = Operator::start(&world, world.kubeconfig_path(), "refusals-quorum", &["--resync-seconds", "10"]);
+    let op = Operator::start_with_chart_rbac(&world, "refusals-quorum", &["--resync-seconds", "10"]).await;
     apply_cluster(&client, NS, small_cluster(NS, CLUSTER, 1)).await;
     wait_cluster_ready(&client, NS, CLUSTER, Duration::from_secs(300), &op).await;
     let before = stateful_sets(&client, NS).await;

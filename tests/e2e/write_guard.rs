@@ -48,9 +48,9 @@ fn refused<T: std::fmt::Debug>(what: &str, result: Result<T, kube::Error>) -> St
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rbac_write_guard_refuses_service_account_tokens_and_unlabelled_objects() {
+async fn item8_rbac_write_guard_refuses_service_account_tokens_and_unlabelled_objects() {
     let Some(_serial) =
-        crate::support::world_test("e2e::write_guard::rbac_write_guard_refuses_service_account_tokens_and_unlabelled_objects").await
+        crate::support::world_test("e2e::write_guard::item8_rbac_write_guard_refuses_service_account_tokens_and_unlabelled_objects").await
     else {
         return;
     };

@@ -98,6 +98,11 @@ pub(crate) async fn start(tools: &Tools, dir: &Path, ip: Ipv4Addr, pki: &Pki, ad
         format!("--client-ca-file={}", pki.ca_crt.display()),
         format!("--token-auth-file={}", pki.token_file.display()),
         "--authorization-mode=RBAC".into(),
+        // `kubectl logs`: the node agent serves container logs on each node's 10250.
+        format!("--kubelet-client-certificate={}", pki.kubelet_client_crt.display()),
+        format!("--kubelet-client-key={}", pki.kubelet_client_key.display()),
+        format!("--kubelet-certificate-authority={}", pki.ca_crt.display()),
+        "--kubelet-preferred-address-types=InternalIP".into(),
         "--service-account-issuer=https://kubernetes.default.svc.cluster.local".into(),
         format!("--service-account-key-file={}", pki.sa_pub.display()),
         format!("--service-account-signing-key-file={}", pki.sa_key.display()),
@@ -118,8 +123,11 @@ pub(crate) async fn start(tools: &Tools, dir: &Path, ip: Ipv4Addr, pki: &Pki, ad
     }
 
     let kubeconfig = admin_kubeconfig.display().to_string();
-    // kube-controller-manager: everything except the node lifecycle (the agent owns node health)
-    // and the cloud/IPAM controllers that have nothing to do here.
+    // kube-controller-manager: everything except the node lifecycle (the agent owns node health),
+    // the cloud/IPAM controllers that have nothing to do here, and the Endpoints/EndpointSlice
+    // controllers: the API server refuses the world's 127.x pod IPs in Endpoints, so they would
+    // only emit FailedToUpdateEndpoint(Slices) Warning Events for every Service. Nothing in the
+    // world reads Endpoints (clients reach pods by name through the hosts file).
     let kcm_log = logs.join("kube-controller-manager.log");
     let kcm_args: Vec<String> = vec![
         format!("--kubeconfig={kubeconfig}"),
@@ -128,7 +136,7 @@ pub(crate) async fn start(tools: &Tools, dir: &Path, ip: Ipv4Addr, pki: &Pki, ad
         format!("--bind-address={ip}"),
         "--secure-port=10257".into(),
         "--leader-elect=false".into(),
-        "--controllers=*,-node-lifecycle-controller,-node-ipam-controller,-node-route-controller,-cloud-node-lifecycle-controller,-service-lb-controller,-persistentvolume-attach-detach-controller".into(),
+        "--controllers=*,-node-lifecycle-controller,-node-ipam-controller,-node-route-controller,-cloud-node-lifecycle-controller,-service-lb-controller,-persistentvolume-attach-detach-controller,-endpoints-controller,-endpointslice-controller,-endpointslice-mirroring-controller".into(),
         format!("--service-account-private-key-file={}", pki.sa_key.display()),
         format!("--root-ca-file={}", pki.ca_crt.display()),
         format!("--cluster-signing-cert-file={}", pki.ca_crt.display()),

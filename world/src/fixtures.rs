@@ -232,13 +232,23 @@ impl KraftCluster {
                 return Ok(());
             }
             if start.elapsed() > timeout {
+                let logs: String = (0..self.replicas).map(|i| self.log_tail(world, i, 15)).collect();
                 return Err(WorldError::Timeout {
-                    what: format!("{} Ready pods of {}/{}", self.replicas, self.namespace, self.name),
+                    what: format!("{} Ready pods of {}/{}; last log lines:\n{logs}", self.replicas, self.namespace, self.name),
                     secs: timeout.as_secs(),
                 });
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
+    }
+
+    /// The last `lines` lines of pod `ordinal`'s kafka container log, headed by the pod name.
+    fn log_tail(&self, world: &World, ordinal: i32, lines: usize) -> String {
+        let pod = self.pod_name(ordinal);
+        let text = std::fs::read_to_string(world.pod_log_path(&self.namespace, &pod, "kafka")).unwrap_or_default();
+        let all: Vec<&str> = text.lines().collect();
+        let tail = all[all.len().saturating_sub(lines)..].join("\n");
+        format!("--- {pod}\n{tail}\n")
     }
 
     /// Number of Bound PVCs of the cluster.

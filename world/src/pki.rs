@@ -13,6 +13,47 @@ pub(crate) struct Pki {
     pub sa_pub: PathBuf,
     pub token_file: PathBuf,
     pub admin_token: String,
+    /// The API server's client certificate for the nodes' kubelet API (`kubectl logs` goes API
+    /// server -> kubelet); the kubelet's serving pair is `kubelet.{crt,key}` beside it.
+    pub kubelet_client_crt: PathBuf,
+    pub kubelet_client_key: PathBuf,
+}
+
+/// An ECDSA P-256 key (`-newkey` arguments of `openssl req`).
+const EC_P256: &[&str] = &["ec", "-pkeyopt", "ec_paramgen_curve:P-256"];
+/// An RSA 2048 key (`-newkey` arguments of `openssl req`).
+const RSA_2048: &[&str] = &["rsa:2048"];
+
+/// A leaf signed by the world CA for 10 years: `<name>.key` (PKCS#8, of `key_type`), `<name>.crt`
+/// with the extensions `ext`.
+async fn leaf(dir: &Path, name: &str, key_type: &[&str], subject: &str, ext: &str) -> Result<()> {
+    let (key, csr, crt, extfile) = (format!("{name}.key"), format!("{name}.csr"), format!("{name}.crt"), format!("{name}.ext"));
+    let mut req = vec!["req", "-newkey"];
+    req.extend_from_slice(key_type);
+    req.extend(["-nodes", "-keyout", &key, "-out", &csr, "-subj", subject]);
+    openssl(dir, &req).await?;
+    std::fs::write(dir.join(&extfile), ext).map_err(WorldError::io(dir.join(&extfile)))?;
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            &crt,
+            "-days",
+            "3650",
+            "-extfile",
+            &extfile,
+        ],
+    )
+    .await
 }
 
 async fn openssl(dir: &Path, args: &[&str]) -> Result<()> {
@@ -31,7 +72,7 @@ async fn openssl(dir: &Path, args: &[&str]) -> Result<()> {
     Ok(())
 }
 
-pub(crate) async fn generate(dir: &Path, api_ip: Ipv4Addr) -> Result<Pki> {
+pub(crate) async fn generate(dir: &Path, api_ip: Ipv4Addr, node_ips: &[Ipv4Addr]) -> Result<Pki> {
     std::fs::create_dir_all(dir).map_err(WorldError::io(dir))?;
     openssl(
         dir,
@@ -52,36 +93,20 @@ pub(crate) async fn generate(dir: &Path, api_ip: Ipv4Addr) -> Result<Pki> {
         ],
     )
     .await?;
-    openssl(
-        dir,
-        &["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "apiserver.key", "-out", "apiserver.csr", "-subj", "/CN=kube-apiserver"],
-    )
-    .await?;
     let ext = format!(
         "subjectAltName=IP:{api_ip},IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local\nextendedKeyUsage=serverAuth\n"
     );
-    std::fs::write(dir.join("apiserver.ext"), ext).map_err(WorldError::io(dir.join("apiserver.ext")))?;
-    openssl(
+    leaf(dir, "apiserver", RSA_2048, "/CN=kube-apiserver", &ext).await?;
+    let node_sans: Vec<String> = node_ips.iter().map(|ip| format!("IP:{ip}")).collect();
+    leaf(
         dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "apiserver.csr",
-            "-CA",
-            "ca.crt",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "apiserver.crt",
-            "-days",
-            "3650",
-            "-extfile",
-            "apiserver.ext",
-        ],
+        "kubelet",
+        EC_P256,
+        "/CN=gregor-world-kubelet",
+        &format!("subjectAltName={}\nextendedKeyUsage=serverAuth\n", node_sans.join(",")),
     )
     .await?;
+    leaf(dir, "kubelet-client", EC_P256, "/O=system:masters/CN=kube-apiserver-kubelet-client", "extendedKeyUsage=clientAuth\n").await?;
     openssl(dir, &["genrsa", "-out", "sa.key", "2048"]).await?;
     openssl(dir, &["rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub"]).await?;
     let admin_token = crate::proc::random_hex(24);
@@ -97,6 +122,8 @@ pub(crate) async fn generate(dir: &Path, api_ip: Ipv4Addr) -> Result<Pki> {
         sa_pub: dir.join("sa.pub"),
         token_file,
         admin_token,
+        kubelet_client_crt: dir.join("kubelet-client.crt"),
+        kubelet_client_key: dir.join("kubelet-client.key"),
     })
 }
 

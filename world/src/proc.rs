@@ -93,9 +93,19 @@ pub(crate) fn random_hex(n_bytes: usize) -> String {
 }
 
 /// A Kafka cluster id: 16 random bytes, base64url without padding (22 characters), like `kafka-storage random-uuid`.
+/// Like Kafka's `Uuid.randomUuid()`, it never starts with '-': `kafka-storage format -t -…` would
+/// read the id as an option and fail (1 world in 64 crash-looped at format before this).
 pub fn random_kafka_cluster_id() -> String {
+    loop {
+        let id = encode_cluster_id(random_bytes());
+        if !id.starts_with('-') {
+            return id;
+        }
+    }
+}
+
+fn encode_cluster_id(bytes: [u8; 16]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let bytes: [u8; 16] = random_bytes();
     let mut out = String::new();
     let mut acc: u32 = 0;
     let mut bits = 0;
@@ -111,4 +121,22 @@ pub fn random_kafka_cluster_id() -> String {
         out.push(ALPHABET[((acc << (6 - bits)) & 63) as usize] as char);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_leading_dash_id_is_never_handed_out() {
+        // 0xF8 >> 2 = 62, the index of '-': the encoding itself can yield one.
+        let mut bytes = [0u8; 16];
+        bytes[0] = 0xF8;
+        assert!(encode_cluster_id(bytes).starts_with('-'));
+        for _ in 0..5000 {
+            let id = random_kafka_cluster_id();
+            assert_eq!(id.len(), 22);
+            assert!(!id.starts_with('-'), "{id}");
+        }
+    }
 }

@@ -86,6 +86,23 @@ pub fn kafka_home(version: &str) -> Result<PathBuf> {
     }
 }
 
+/// The Prometheus JMX exporter version the cache holds (hack/versions.env JMX_EXPORTER_VERSION).
+pub fn jmx_exporter_version() -> String {
+    pinned("JMX_EXPORTER_VERSION")
+}
+
+/// The cached JMX exporter javaagent of a version: a directory holding
+/// `jmx_prometheus_javaagent.jar`, which the node agent mounts where the
+/// gregor-metrics-agent image holds it.
+pub fn jmx_exporter_dir(version: &str) -> Result<PathBuf> {
+    let dir = cache_dir().join(format!("jmx-exporter-{version}"));
+    if dir.join("jmx_prometheus_javaagent.jar").is_file() {
+        Ok(dir)
+    } else {
+        Err(WorldError::ToolMissing { tool: format!("jmx_prometheus_javaagent {version} (make tools)"), path: dir })
+    }
+}
+
 /// The variable `make test` sets so that a missing world fails the run instead of skipping it.
 pub const REQUIRE_WORLD_ENV: &str = "GREGOR_REQUIRE_WORLD";
 

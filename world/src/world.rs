@@ -26,6 +26,10 @@ pub struct WorldOptions {
     /// Keep the directory after teardown (it is always kept when the world is dropped while
     /// panicking, or with `GREGOR_KEEP_WORLD=1`).
     pub keep_dir: bool,
+    /// Images the node agent runs from OCI image layouts (reference -> layout directory), for
+    /// example `gregor:0.1.0` -> `target/image/oci` from `make image`. Default: `GREGOR_WORLD_IMAGES`
+    /// (`ref=dir,ref=dir`). Any other image but apache/kafka runs nothing (Running, Ready).
+    pub images: std::collections::BTreeMap<String, PathBuf>,
 }
 
 impl Default for WorldOptions {
@@ -35,6 +39,7 @@ impl Default for WorldOptions {
             zones: 3,
             dir: None,
             keep_dir: std::env::var_os("GREGOR_KEEP_WORLD").is_some_and(|v| v != "0" && !v.is_empty()),
+            images: crate::agent::images_from_env(),
         }
     }
 }
@@ -115,7 +120,7 @@ impl World {
                 ip: Ipv4Addr::new(127, block, 0, 10 + i as u8),
             })
             .collect();
-        let shared = Arc::new(Shared::new(&dir, block).map_err(WorldError::io(&dir))?);
+        let shared = Arc::new(Shared::new(&dir, block, opts.images.clone()).map_err(WorldError::io(&dir))?);
         let kubeconfig = dir.join("kubeconfig");
         let (ready_tx, ready_rx) = oneshot::channel::<Result<Started>>();
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -277,6 +282,8 @@ impl World {
         for pid in &self.control_plane_pids {
             crate::proc::kill_group(*pid, libc::SIGKILL);
         }
+        // Every volume the agent mounted goes (its files with it), kept dir or not.
+        crate::agent::volume::release_all_under(&self.dir);
         if self.keep_dir || std::thread::panicking() {
             let _ = std::fs::write(self.dir.join("KEEP"), "kept for debugging\n");
             eprintln!("gregor world kept at {}", self.dir.display());
@@ -307,7 +314,8 @@ async fn supervise(
 ) {
     let mut cp: Option<controlplane::ControlPlane> = None;
     let result: Result<(kube::Client, tokio::task::JoinHandle<()>)> = async {
-        let pki = pki::generate(&dir.join("pki"), api_ip).await?;
+        let node_ips: Vec<Ipv4Addr> = nodes.iter().map(|n| n.ip).collect();
+        let pki = pki::generate(&dir.join("pki"), api_ip, &node_ips).await?;
         let url = format!("https://{api_ip}:{}", controlplane::APISERVER_PORT);
         pki::write_kubeconfig(&kubeconfig, &url, &pki.ca_crt, "world-admin", &pki.admin_token, None)?;
         let plane = cp.insert(controlplane::start(&tools, &dir, api_ip, &pki, &kubeconfig).await?);
@@ -358,8 +366,12 @@ fn remove_stale_worlds(root: &Path) {
         let Some(pid) = name.strip_prefix("w127.").and_then(|r| r.split('-').nth(1)).and_then(|p| p.parse::<i32>().ok()) else {
             continue;
         };
-        if !Path::new(&format!("/proc/{pid}")).exists() && !e.path().join("KEEP").exists() {
-            let _ = std::fs::remove_dir_all(e.path());
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            // A crashed world's volumes stay mounted until someone unmounts them.
+            crate::agent::volume::release_all_under(&e.path());
+            if !e.path().join("KEEP").exists() {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
         }
     }
 }

@@ -103,6 +103,12 @@ async fn init_env_volumes_exec_probe_and_crashloop() {
     assert!(waiting.is_none() || waiting.and_then(|w| w.reason).as_deref() == Some("CrashLoopBackOff"));
     let log = std::fs::read_to_string(world.pod_log_path("default", "crash", "c")).expect("log");
     assert!(log.matches("boom").count() >= 2);
+    // The same log through the API server, as `kubectl logs` reads it (API server -> the node
+    // agent's kubelet API on the node's address, mutual TLS with the world CA).
+    let via_api = pods.logs("crash", &kube::api::LogParams { container: Some("c".into()), ..Default::default() }).await.expect("pods/log");
+    assert!(via_api.matches("boom").count() >= 2, "{via_api:?}");
+    let last = pods.logs("crash", &kube::api::LogParams { tail_lines: Some(1), ..Default::default() }).await.expect("pods/log tail");
+    assert_eq!(last, "boom\n");
 
     // Graceful deletion: `sleep` is PID 1 of its PID namespace, where SIGTERM with the default
     // disposition is ignored (as in a container), so deletion takes the full grace period.

@@ -107,18 +107,23 @@ impl Client {
     pub async fn list_groups(&self) -> Result<Vec<GroupListing>> {
         let meta = self.refresh_metadata().await?;
         let ids: Vec<i32> = meta.brokers.keys().copied().collect();
-        let req = ListGroupsRequest::default();
-        let results = join_all(ids.iter().map(|&id| {
-            let req = &req;
-            async move { self.call(Target::Node(id), req, |r| parse_list_groups(id, r)).await }
-        }))
-        .await;
         let mut out = Vec::new();
-        for r in results {
+        for (_, r) in self.list_groups_on(&ids).await {
             out.extend(r?);
         }
         out.sort();
         Ok(out)
+    }
+
+    /// ListGroups on each of `brokers` at once: the groups each coordinates, or its error.
+    pub async fn list_groups_on(&self, brokers: &[i32]) -> Vec<(i32, Result<Vec<GroupListing>>)> {
+        let req = ListGroupsRequest::default();
+        let results = join_all(brokers.iter().map(|&id| {
+            let req = &req;
+            async move { self.call(Target::Node(id), req, |r| parse_list_groups(id, r)).await }
+        }))
+        .await;
+        brokers.iter().copied().zip(results).collect()
     }
 
     /// A group's committed offsets, asked of its coordinator.

@@ -5,6 +5,8 @@ pub mod cluster;
 pub mod configs;
 pub mod features;
 pub mod groups;
+pub mod lag;
+pub mod log_dirs;
 pub mod quorum;
 pub mod quotas;
 pub mod scram;

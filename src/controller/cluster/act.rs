@@ -15,8 +15,9 @@ use crate::api::KafkaCluster;
 use crate::controller::apply;
 use crate::controller::context::Context;
 use crate::controller::error::Result;
+use crate::controller::kafka_access::admin::Admin;
 use crate::controller::reason::ClusterReason;
-use crate::kafka::{self, ops::features::UpgradeType};
+use crate::kafka::ops::features::UpgradeType;
 use crate::model::version::metadata_version_level;
 use crate::model::{ClusterModel, names};
 use crate::render::ClusterObjects;
@@ -42,7 +43,7 @@ pub async fn delete_orphans(ctx: &Context, kc: &KafkaCluster, objects: &ClusterO
 /// Records an Event about the cluster. `related`: the object it concerns (a pod), which also
 /// keeps Events about different pods apart (the recorder merges Events with the same key into a
 /// series, keeping the first note).
-async fn publish(
+pub(super) async fn publish(
     ctx: &Context,
     kc: &KafkaCluster,
     type_: EventType,
@@ -95,6 +96,7 @@ pub async fn perform(ctx: &Context, kc: &KafkaCluster, pods: &BTreeMap<String, P
     }
     ctx.metrics.count_write();
     ctx.metrics.pod_restarts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    ctx.operator.count_restart(reasons);
     let related = pods.get(pod).map(|p| p.object_ref(&()));
     publish(ctx, kc, EventType::Normal, (ClusterReason::RestartingNode, "Roll"), note, related).await;
     Ok(())
@@ -130,7 +132,7 @@ pub async fn hand_over_manual_roll(
 
 /// Raises `metadata.version` once every node runs the new binaries and has caught up (the
 /// caller only calls this when the planner is idle). Returns the new level when raised.
-pub async fn upgrade_metadata_version(admin: &kafka::Client, model: &ClusterModel, active: Option<i16>) -> Result<Option<i16>> {
+pub async fn upgrade_metadata_version(admin: &dyn Admin, model: &ClusterModel, active: Option<i16>) -> Result<Option<i16>> {
     let Some(wanted) = metadata_version_level(&model.metadata_version) else {
         return Ok(None);
     };

@@ -15,8 +15,10 @@ use tracing::info;
 
 use crate::api::KafkaCluster;
 use crate::controller::apply::FIELD_MANAGER;
+use crate::controller::conditions::{self, Conclusion};
 use crate::controller::context::Context;
 use crate::controller::error::{ControllerError, Result};
+use crate::controller::reason::ClusterReason;
 use crate::kafka::ops::scram::{ScramMechanism, generate_password};
 use crate::model::{ClusterModel, StorageModel, names};
 use crate::render::meta;
@@ -51,11 +53,36 @@ pub async fn cluster_id(kc: &KafkaCluster, ctx: &Context) -> Result<String> {
         None => crate::model::new_cluster_id(),
     };
     let api: Api<KafkaCluster> = Api::namespaced(ctx.client.clone(), ns);
-    let patch = serde_json::json!({"status": {"clusterId": id}});
+    // The first status write: Reconciling=True from the start, so kstatus never reads a new
+    // cluster as Current before it exists.
+    let existing = kc.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
+    let verdicts =
+        conditions::with_health(&[Conclusion::not_ready(ClusterReason::Reconciling, "cluster id recorded; creating the cluster")]);
+    let conditions = conditions::merge(existing, &verdicts, &[], kc.metadata.generation, k8s_openapi::jiff::Timestamp::now());
+    let patch = serde_json::json!({"status": {"clusterId": id, "observedGeneration": kc.metadata.generation, "conditions": conditions}});
     api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
     ctx.metrics.count_write();
     info!(cluster = name, cluster_id = %id, "cluster id recorded");
     Ok(id)
+}
+
+/// The first node id of each of the cluster's pools that has a StatefulSet, from the cache: its
+/// `spec.ordinals.start` (0 when unset, as Kubernetes reads it), by the StatefulSet's pool label.
+/// Only called once the caches have synced (the reconcile's [`CacheGate`](crate::controller::context::CacheGate)
+/// check), so a pool that exists is never missed; see [`crate::model::Observed::node_id_starts`].
+pub fn live_node_id_starts(ctx: &Context, namespace: &str, cluster: &str) -> BTreeMap<String, i32> {
+    ctx.stores
+        .stateful_sets
+        .state()
+        .iter()
+        .filter(|s| s.metadata.namespace.as_deref() == Some(namespace))
+        .filter(|s| s.metadata.labels.as_ref().and_then(|l| l.get(names::labels::CLUSTER)).map(String::as_str) == Some(cluster))
+        .filter_map(|s| {
+            let pool = s.metadata.labels.as_ref()?.get(names::labels::POOL)?.clone();
+            let start = s.spec.as_ref().and_then(|spec| spec.ordinals.as_ref()).and_then(|o| o.start).unwrap_or(0);
+            Some((pool, start))
+        })
+        .collect()
 }
 
 /// One key of a Secret, as text.

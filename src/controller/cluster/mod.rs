@@ -2,10 +2,16 @@
 //! status. It never sleeps on a pod: every wait is a requeue.
 
 mod act;
+pub mod autogrow;
+mod autogrow_step;
 pub mod dynamic;
 pub mod identity;
 pub mod kafka_facts;
 pub mod observe;
+#[cfg(test)]
+mod pure_tests;
+#[cfg(test)]
+mod reconcile_tests;
 pub mod scale;
 pub mod status;
 pub mod storage;
@@ -20,7 +26,7 @@ use kube::{Resource, ResourceExt};
 use tracing::{info, instrument, warn};
 
 use crate::api::KafkaCluster;
-use crate::api::cluster::KafkaClusterStatus;
+use crate::api::cluster::{KafkaClusterStatus, PoolStorageStatus};
 use crate::controller::backoff;
 use crate::controller::context::Context;
 use crate::controller::error::{ControllerError, Result};
@@ -28,10 +34,10 @@ use crate::controller::kafka_access;
 use crate::controller::lifecycle::{annotation_true, is_paused};
 use crate::controller::reason::{ClusterReason, Reason};
 use crate::controller::status_write::write_status;
-use crate::kafka;
 use crate::model::{self, Observed, names};
 use crate::render::{self, ClusterObjects};
 use crate::roll::{self, NodeId, Observation, Step};
+use dynamic::{ConfigOutcome, Tracked};
 use observe::{Inputs, KafkaFacts};
 use scale::Refusal;
 use status::StatusInputs;
@@ -80,7 +86,9 @@ struct Valid<'a> {
     validated: &'a model::Validated,
     objects: &'a ClusterObjects,
     pods: &'a BTreeMap<String, Pod>,
-    admin: &'a kafka::Client,
+    admin: &'a dyn kafka_access::admin::Admin,
+    /// What autoGrow recorded per pool in this reconcile.
+    storage: &'a [PoolStorageStatus],
     now: Timestamp,
 }
 
@@ -108,6 +116,20 @@ impl Valid<'_> {
     }
 
     fn status(&self, observation: &Observation, step: &Step, refusal: Option<&Refusal>, metadata_level: Option<i16>) -> KafkaClusterStatus {
+        self.status_with(observation, step, refusal, metadata_level, None, &ConfigOutcome::default(), None)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn status_with(
+        &self,
+        observation: &Observation,
+        step: &Step,
+        refusal: Option<&Refusal>,
+        metadata_level: Option<i16>,
+        kafka_failure: Option<&str>,
+        config: &ConfigOutcome,
+        tracked: Option<&Tracked>,
+    ) -> KafkaClusterStatus {
         status::status(&StatusInputs {
             previous: self.kc.status.as_ref(),
             generation: self.kc.meta().generation,
@@ -117,24 +139,98 @@ impl Valid<'_> {
             step,
             refusal,
             metadata_level,
+            kafka_failure,
+            rejected: &config.rejected,
+            tracked,
+            storage: Some(self.storage),
             now: self.now,
         })
     }
 
-    /// Asks Kafka when the cached observation cannot settle the roll, or metadata.version may be
-    /// behind. `known`: facts gathered earlier in this reconcile.
-    async fn facts_if_needed(&self, observation: &Observation, known: Option<KafkaFacts>) -> (bool, Option<KafkaFacts>) {
-        let needed = observe::needs_kafka(observation) || scale::metadata_upgrade_pending(self.kc.status.as_ref(), self.model());
-        if !needed || known.is_some() {
-            return (needed, known);
+    /// A Kafka call failed: Ready=False with reason KafkaUnavailable naming the failure is
+    /// written first, then the error goes to the backoff (`error_policy`). Other errors go as
+    /// they are.
+    async fn kafka_failed(
+        &self,
+        error: ControllerError,
+        observation: &Observation,
+        step: &Step,
+        metadata_level: Option<i16>,
+        config: Option<&ConfigOutcome>,
+    ) -> Result<Requeue> {
+        if let ControllerError::Kafka(e) = &error {
+            warn!(error = %e, "Kafka's Admin API did not answer; Ready=False until it does");
+            self.ctx.metrics.record_outcome(ClusterReason::KafkaUnavailable);
+            let text = e.to_string();
+            let none = ConfigOutcome::default();
+            let tracked = config.map(|c| &c.tracked);
+            let status = self.status_with(observation, step, None, metadata_level, Some(&text), config.unwrap_or(&none), tracked);
+            write_status(self.ctx, self.kc, &status).await?;
         }
-        match kafka_facts::gather(self.admin, self.model()).await {
-            Ok(f) => (true, Some(f)),
+        Err(error)
+    }
+
+    /// The key of this cluster in the context's caches.
+    fn key(&self) -> String {
+        format!("{}/{}", self.model().namespace, self.model().name)
+    }
+
+    /// Asks Kafka when the cached observation cannot settle the roll, or metadata.version may be
+    /// behind. `known`: facts gathered earlier in this reconcile. While neither Kubernetes nor
+    /// Kafka shows a change, the facts of the last probe stand in for a new one, up to a backoff
+    /// interval (see [`FactsCache`](crate::controller::context::FactsCache)); such facts are
+    /// `Gathered::cached`, and may decide a wait only, never a restart.
+    async fn facts_if_needed(&self, observation: &Observation, known: Option<KafkaFacts>) -> Gathered {
+        let needed = observe::needs_kafka(observation) || scale::metadata_upgrade_pending(self.kc.status.as_ref(), self.model());
+        if !needed {
+            return Gathered { needed, facts: known, cached: false };
+        }
+        if let Some(facts) = known {
+            self.remember(observation, Some(facts.clone()));
+            return Gathered { needed, facts: Some(facts), cached: false };
+        }
+        let observed = observe::observed_key(observation);
+        if let Some(facts) = self.ctx.facts.usable(&self.key(), &observed, std::time::Instant::now()) {
+            tracing::debug!("Kafka facts unchanged since the last probe; not asking again yet");
+            return Gathered { needed, facts, cached: true };
+        }
+        Gathered { needed, facts: self.probe(observation).await, cached: false }
+    }
+
+    /// A full Kafka probe, remembered for the next reconciles.
+    async fn probe(&self, observation: &Observation) -> Option<KafkaFacts> {
+        let facts = match kafka_facts::gather(self.admin, self.model()).await {
+            Ok(f) => Some(f),
             Err(e) => {
                 info!(error = %e, "Kafka's Admin API did not answer; the roll waits");
-                (true, None)
+                None
             }
+        };
+        self.remember(observation, facts.clone());
+        facts
+    }
+
+    fn remember(&self, observation: &Observation, facts: Option<KafkaFacts>) {
+        let observed = observe::observed_key(observation);
+        self.ctx.facts.record(&self.key(), observed, facts, std::time::Instant::now(), self.ctx.settings.requeue_busy);
+    }
+
+    /// The planner's step on `facts`. A restart is never decided on cached facts: then Kafka is
+    /// asked afresh and the planner decides again on what it says.
+    async fn decide(&self, observation: Observation, gathered: Gathered) -> (Observation, Step, Option<KafkaFacts>) {
+        let complete = |facts: &Option<KafkaFacts>| match facts {
+            Some(f) => observe::with_kafka_facts(observation.clone(), f),
+            None => observation.clone(),
+        };
+        let completed = complete(&gathered.facts);
+        let step = roll::decide(&completed, &self.ctx.settings.roll_policy);
+        if !(gathered.cached && step.restarts().is_some()) {
+            return (completed, step, gathered.facts);
         }
+        let fresh = self.probe(&observation).await;
+        let completed = complete(&fresh);
+        let step = roll::decide(&completed, &self.ctx.settings.roll_policy);
+        (completed, step, fresh)
     }
 
     /// A refusal leaves the running cluster untouched: record it, write the status, look again soon.
@@ -144,8 +240,7 @@ impl Valid<'_> {
         let (cordoned, manual) = (cordoned_nodes(self.ctx), manual_roll_pools(self.ctx, self.model()));
         let no_restarts = BTreeSet::new();
         let observation = observe::observation(&self.inputs(&cordoned, &no_restarts, &manual));
-        let (_, facts) = self.facts_if_needed(&observation, known).await;
-        let metadata_level = facts.and_then(|f| f.metadata_level);
+        let metadata_level = self.facts_if_needed(&observation, known).await.facts.and_then(|f| f.metadata_level);
         write_status(self.ctx, self.kc, &self.status(&observation, &Step::Idle, Some(&refusal), metadata_level)).await?;
         Ok(Requeue::requeue(self.ctx.settings.requeue_busy))
     }
@@ -155,23 +250,29 @@ impl Valid<'_> {
     /// and their pod is gone (one DescribeCluster per idle reconcile); and raise metadata.version
     /// once every node runs the new binaries. Returns whether a removal is still pending, and the
     /// metadata.version level now active.
+    /// A Kafka call that gets no answer here is an error: the caller reports it in the status.
     async fn idle_housekeeping(&self, metadata_level: Option<i16>) -> Result<(bool, Option<i16>)> {
         let names: Vec<&str> = self.pods.keys().map(String::as_str).collect();
-        let removal_pending = match kafka_facts::unregister_removed_brokers(self.admin, self.model(), &names).await {
-            Ok(removed) => !removed.waiting.is_empty(),
-            Err(e) => {
-                info!(error = %e, "could not unregister removed brokers; trying again at the next reconcile");
-                false
-            }
-        };
+        let removed = kafka_facts::unregister_removed_brokers(self.admin, self.model(), &names).await.map_err(ControllerError::from)?;
+        let removal_pending = !removed.waiting.is_empty();
         let raised = act::upgrade_metadata_version(self.admin, self.model(), metadata_level).await?;
         Ok((removal_pending, raised.or(metadata_level)))
     }
 }
 
+/// Kafka facts for one reconcile.
+struct Gathered {
+    /// The observation needs Kafka's facts.
+    needed: bool,
+    facts: Option<KafkaFacts>,
+    /// The facts are those of an earlier probe (see [`Valid::facts_if_needed`]).
+    cached: bool,
+}
+
 /// Reconciles one KafkaCluster.
 #[instrument(skip_all, fields(cluster = %kc.name_any(), namespace = kc.namespace().unwrap_or_default()))]
 pub async fn reconcile(kc: Arc<KafkaCluster>, ctx: Arc<Context>) -> Result<Requeue> {
+    let _timer = ctx.operator.start_reconcile(<ClusterReason as crate::controller::reason::Reason>::KIND);
     let result = reconcile_steps(&kc, &ctx).await;
     backoff::record(&ctx, kc.as_ref(), &result);
     result
@@ -194,6 +295,8 @@ async fn reconcile_steps(kc: &Arc<KafkaCluster>, ctx: &Arc<Context>) -> Result<R
     if kc.meta().deletion_timestamp.is_some() {
         // Children go with the owner references; PVCs follow their retention policy.
         kafka_access::forget_admin_client(&ctx, &ns, &name);
+        ctx.facts.forget(&format!("{ns}/{name}"));
+        ctx.operator.forget_cluster(&ns, &name);
         return Ok(Requeue::await_change());
     }
     if is_paused(kc.meta()) {
@@ -204,8 +307,11 @@ async fn reconcile_steps(kc: &Arc<KafkaCluster>, ctx: &Arc<Context>) -> Result<R
 
     // Validate and render, purely.
     let cluster_id = identity::cluster_id(&kc, &ctx).await?;
-    let observed = Observed { cluster_id, node_id_starts: Observed::node_id_starts_from_status(&kc) };
-    let validated = match model::validate(&kc, &observed) {
+    // Node ids from the live StatefulSets first (the caches have synced: checked above), so a lost
+    // status never reassigns them.
+    let live_starts = identity::live_node_id_starts(&ctx, &ns, &name);
+    let observed = Observed { cluster_id, node_id_starts: Observed::node_id_starts(kc.status.as_ref(), &live_starts) };
+    let mut validated = match model::validate(&kc, &observed) {
         Ok(v) => v,
         Err(errors) => {
             warn!(%errors, "invalid spec; nothing applied");
@@ -214,12 +320,16 @@ async fn reconcile_steps(kc: &Arc<KafkaCluster>, ctx: &Arc<Context>) -> Result<R
             return Ok(Requeue::await_change());
         }
     };
+    // Claims autoGrow grew keep their size: max(spec size, status.storage[].autoGrownSize).
+    model::auto_grow::with_grown_sizes(&mut validated.model, kc.status.as_ref());
     let model = &validated.model;
     let objects = render::render(model)?;
     let password = identity::operator_password(model, &ctx).await?;
     let pods = cluster_pods(&ctx, &ns, &name);
     let admin = kafka_access::admin_client(&ctx, model, password.as_deref()).map_err(ControllerError::from)?;
-    let valid = Valid { kc: &kc, ctx: &ctx, validated: &validated, objects: &objects, pods: &pods, admin: &admin, now };
+    let storage_status = autogrow_step::reconcile(&ctx, &kc, model).await?;
+    let valid =
+        Valid { kc: &kc, ctx: &ctx, validated: &validated, objects: &objects, pods: &pods, admin: &*admin, storage: &storage_status, now };
 
     // Refusals that keep the running cluster untouched.
     if let Some(refusal) = scale::security_change_refusal(&scale::running_security(&ctx, model), model)
@@ -228,7 +338,7 @@ async fn reconcile_steps(kc: &Arc<KafkaCluster>, ctx: &Arc<Context>) -> Result<R
     {
         return valid.refuse(refusal, None).await;
     }
-    let facts = match scale::check_scale_down(&ctx, &admin, model, kc.status.as_ref()).await {
+    let facts = match scale::check_scale_down(&ctx, &*admin, model, kc.status.as_ref()).await {
         Ok(facts) => facts,
         Err((refusal, facts)) => return valid.refuse(refusal, facts).await,
     };
@@ -237,7 +347,10 @@ async fn reconcile_steps(kc: &Arc<KafkaCluster>, ctx: &Arc<Context>) -> Result<R
         Err(refusal) => return valid.refuse(refusal, facts).await,
     };
 
-    // Apply, clean up, and change what needs no restart.
+    // Apply (certificates first, so a new node's is there before its pod), clean up, and change
+    // what needs no restart.
+    let cluster_ca = crate::controller::certificates::reconcile(model, &ctx, crate::controller::certificates::unix_now()).await?;
+    crate::controller::client_config::reconcile(model, &ctx, cluster_ca).await?;
     act::apply_objects(&ctx, &objects, &recreating).await?;
     act::delete_orphans(&ctx, &kc, &objects).await?;
     let cordoned = cordoned_nodes(&ctx);
@@ -245,35 +358,45 @@ async fn reconcile_steps(kc: &Arc<KafkaCluster>, ctx: &Arc<Context>) -> Result<R
     if !manual.is_empty() {
         act::hand_over_manual_roll(&ctx, model, &manual, &pods).await?;
     }
-    let config_restarts = dynamic::reconcile(&ctx, &admin, model, &objects, &pods).await?;
+    let config = match dynamic::reconcile(&ctx, &kc, &*admin, model, &objects, &pods).await {
+        Ok(config) => config,
+        Err(e) => {
+            let no_restarts = BTreeSet::new();
+            let observation = observe::observation(&valid.inputs(&cordoned, &no_restarts, &manual));
+            return valid.kafka_failed(e, &observation, &Step::Idle, None, None).await;
+        }
+    };
+    let config_restarts = &config.restart;
 
     // Observe, and roll one step.
-    let observation = observe::observation(&valid.inputs(&cordoned, &config_restarts, &manual));
-    let (needs_kafka, facts) = valid.facts_if_needed(&observation, facts).await;
-    let (observation, step) = if needs_kafka {
-        let observation = match &facts {
-            Some(f) => observe::with_kafka_facts(observation, f),
-            None => observation,
-        };
-        let step = roll::decide(&observation, &ctx.settings.roll_policy);
-        (observation, step)
-    } else {
-        (observation, Step::Idle)
-    };
+    let observation = observe::observation(&valid.inputs(&cordoned, config_restarts, &manual));
+    let gathered = valid.facts_if_needed(&observation, facts).await;
+    let (observation, step, facts) =
+        if gathered.needed { valid.decide(observation, gathered).await } else { (observation, Step::Idle, gathered.facts) };
+    ctx.operator.set_roll_state(&ns, &name, crate::roll::RollState::from(&step));
     act::perform(&ctx, &kc, &pods, &step).await?;
     let metadata_level = facts.as_ref().and_then(|f| f.metadata_level);
-    let (removal_pending, metadata_level) =
-        if step == Step::Idle { valid.idle_housekeeping(metadata_level).await? } else { (false, metadata_level) };
+    let (removal_pending, metadata_level) = if step == Step::Idle {
+        match valid.idle_housekeeping(metadata_level).await {
+            Ok(done) => done,
+            Err(e) => return valid.kafka_failed(e, &observation, &step, metadata_level, Some(&config)).await,
+        }
+    } else {
+        (false, metadata_level)
+    };
 
-    write_status(&ctx, kc.as_ref(), &valid.status(&observation, &step, None, metadata_level)).await?;
-    ctx.metrics.record_outcome(status::ready_reason(&step));
+    let status = valid.status_with(&observation, &step, None, metadata_level, None, &config, Some(&config.tracked));
+    write_status(&ctx, kc.as_ref(), &status).await?;
+    ctx.metrics.record_outcome(if config.rejected.is_empty() { status::ready_reason(&step) } else { ClusterReason::ConfigRejected });
     tracing::debug!(
         api_requests = crate::controller::context::api_requests() - requests_before,
         step = ?step,
         "reconcile done"
     );
+    // Pools that grow on their own look at every health refresh's usage.
+    let resync = if autogrow_step::any(model) { ctx.settings.resync.min(crate::controller::health::REFRESH) } else { ctx.settings.resync };
     Ok(match step {
-        Step::Idle if !removal_pending && recreating.is_empty() => Requeue::requeue(ctx.settings.resync),
+        Step::Idle if !removal_pending && recreating.is_empty() => Requeue::requeue(resync),
         _ => Requeue::requeue(ctx.settings.requeue_busy),
     })
 }

@@ -8,7 +8,7 @@ use k8s_openapi::jiff::Timestamp;
 use crate::controller::pod_phase::{pod_phase, unready_for};
 use crate::model::{ClusterModel, names};
 use crate::render::ClusterObjects;
-use crate::roll::{NodeId, NodeObservation, Observation, RestartReason, RestartSafety};
+use crate::roll::{NodeId, NodeObservation, Observation, PodPhase, RestartReason, RestartSafety};
 
 /// What Kafka said, gathered once per reconcile (see `kafka_facts`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -17,10 +17,22 @@ pub struct KafkaFacts {
     pub quorum_caught_up: Option<bool>,
     pub caught_up: BTreeMap<NodeId, bool>,
     pub restart_safety: BTreeMap<NodeId, RestartSafety>,
+    /// Whether Kafka reports each node as serving (see `NodeObservation::serving`).
+    pub serving: BTreeMap<NodeId, bool>,
     /// The finalized metadata.version feature level.
     pub metadata_level: Option<i16>,
     /// Partitions hosted per broker, for scale-down checks.
     pub hosted_partitions: BTreeMap<NodeId, usize>,
+}
+
+/// What Kubernetes alone shows of a cluster's nodes: each node's id, pod phase and restart
+/// reasons (not how long a pod has been unready). Kafka facts gathered for one key are stale for
+/// any other.
+pub type ObservedKey = Vec<(NodeId, PodPhase, Vec<RestartReason>)>;
+
+/// The key of an observation (see [`ObservedKey`]).
+pub fn observed_key(obs: &Observation) -> ObservedKey {
+    obs.nodes.iter().map(|n| (n.id, n.phase.clone(), n.restart_reasons.clone())).collect()
 }
 
 /// Everything else the observation needs.
@@ -101,6 +113,7 @@ pub fn observation(inputs: &Inputs<'_>) -> Observation {
                 restart_reasons,
                 caught_up: None,
                 restart_safety: RestartSafety::default(),
+                serving: None,
             });
         }
     }
@@ -112,6 +125,7 @@ pub fn with_kafka_facts(mut obs: Observation, facts: &KafkaFacts) -> Observation
     for node in &mut obs.nodes {
         node.caught_up = facts.caught_up.get(&node.id).copied();
         node.restart_safety = facts.restart_safety.get(&node.id).cloned().unwrap_or_default();
+        node.serving = facts.serving.get(&node.id).copied();
     }
     obs.active_controller = facts.active_controller;
     obs.quorum_caught_up = facts.quorum_caught_up;
@@ -121,5 +135,5 @@ pub fn with_kafka_facts(mut obs: Observation, facts: &KafkaFacts) -> Observation
 /// Whether Kafka must be asked this reconcile: something is outdated, or some pod is not Ready.
 /// A converged cluster is observed from the caches alone.
 pub fn needs_kafka(obs: &Observation) -> bool {
-    obs.nodes.iter().any(|n| n.is_outdated() || n.phase != crate::roll::PodPhase::Ready)
+    obs.nodes.iter().any(|n| n.is_outdated() || n.phase != PodPhase::Ready)
 }

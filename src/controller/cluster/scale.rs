@@ -12,8 +12,8 @@ use super::observe::KafkaFacts;
 use crate::api::cluster::KafkaClusterStatus;
 use crate::controller::apply::owned_by;
 use crate::controller::context::Context;
+use crate::controller::kafka_access::admin::Admin;
 use crate::controller::reason::ClusterReason;
-use crate::kafka;
 use crate::model::version::{metadata_version_level, metadata_version_rank};
 use crate::model::{ClusterModel, Role, names};
 
@@ -182,7 +182,7 @@ pub fn scale_down_refusal(shrinks: &[Shrink], facts: Option<&KafkaFacts>) -> Opt
 /// otherwise. Returns the facts it gathered (if it asked), with the refusal too.
 pub async fn check_scale_down(
     ctx: &Context,
-    admin: &kafka::Client,
+    admin: &dyn Admin,
     model: &ClusterModel,
     previous: Option<&KafkaClusterStatus>,
 ) -> Result<Option<KafkaFacts>, (Refusal, Option<KafkaFacts>)> {

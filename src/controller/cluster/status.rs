@@ -3,16 +3,17 @@
 
 use k8s_openapi::jiff::Timestamp;
 
+use super::dynamic::{Rejection, Tracked, rejection_message};
 use super::scale::Refusal;
-use crate::api::cluster::{KafkaClusterStatus, ListenerStatus, NodePoolStatus, RollStatus};
-use crate::controller::conditions::{Conclusion, PAUSED, READY, ROLLING, WARNING, merge};
+use crate::api::cluster::{KafkaClusterStatus, ListenerStatus, NodePoolStatus, PoolStorageStatus, RollStatus};
+use crate::controller::conditions::{Conclusion, PAUSED, READY, RECONCILING, ROLLING, STALLED, WARNING, merge, with_health};
 use crate::controller::reason::ClusterReason;
 use crate::model::version::metadata_version_name;
 use crate::model::{ClusterModel, ValidationErrors, Warning};
 use crate::roll::{Observation, RestartReason, Step, WaitReason};
 
 /// Condition types this reconciler owns (others are left alone).
-pub const OWNED: &[&str] = &[READY, WARNING, ROLLING, PAUSED];
+pub const OWNED: &[&str] = &[READY, RECONCILING, STALLED, WARNING, ROLLING, PAUSED];
 
 /// Everything the status is computed from.
 pub struct StatusInputs<'a> {
@@ -24,6 +25,14 @@ pub struct StatusInputs<'a> {
     pub step: &'a Step,
     pub refusal: Option<&'a Refusal>,
     pub metadata_level: Option<i16>,
+    /// A Kafka call the reconcile needed got no answer (the error, as text).
+    pub kafka_failure: Option<&'a str>,
+    /// Dynamic values Kafka refused.
+    pub rejected: &'a [Rejection],
+    /// What the status records about applied configuration; `None`: as it was.
+    pub tracked: Option<&'a Tracked>,
+    /// What autoGrow recorded per pool; `None`: as it was.
+    pub storage: Option<&'a [PoolStorageStatus]>,
     pub now: Timestamp,
 }
 
@@ -37,6 +46,7 @@ pub fn ready_reason(step: &Step) -> ClusterReason {
         Step::Idle => ClusterReason::Ready,
         Step::Restart { .. } => ClusterReason::RollingRestart,
         Step::Wait { overdue: true, .. } => ClusterReason::RollStalled,
+        Step::Wait { reason: WaitReason::KafkaUnreachable, overdue: false, .. } => ClusterReason::KafkaUnavailable,
         Step::Wait { overdue: false, .. } => ClusterReason::Progressing,
         Step::Blocked { .. } => ClusterReason::RollBlocked,
         Step::Halted { .. } => ClusterReason::RollHalted,
@@ -73,9 +83,12 @@ fn ready_conclusion(step: &Step, model: &ClusterModel) -> Conclusion {
 /// The status after a reconcile of a valid spec.
 pub fn status(i: &StatusInputs<'_>) -> KafkaClusterStatus {
     let previous = i.previous.cloned().unwrap_or_default();
-    let mut conclusions = vec![match i.refusal {
-        Some(r) => Conclusion::not_ready(r.reason, r.message.clone()),
-        None => ready_conclusion(i.step, i.model),
+    // A refused change first, then Kafka not answering, then a refused value, then the roll.
+    let mut conclusions = vec![match (i.refusal, i.kafka_failure) {
+        (Some(r), _) => Conclusion::not_ready(r.reason, r.message.clone()),
+        (None, Some(e)) => Conclusion::not_ready(ClusterReason::KafkaUnavailable, format!("Kafka's Admin API did not answer: {e}")),
+        (None, None) if !i.rejected.is_empty() => Conclusion::not_ready(ClusterReason::ConfigRejected, rejection_message(i.rejected)),
+        (None, None) => ready_conclusion(i.step, i.model),
     }];
     let mut warnings: Vec<String> = i.warnings.iter().map(ToString::to_string).collect();
     if let Step::Restart { unprotectable, .. } = i.step
@@ -86,6 +99,8 @@ pub fn status(i: &StatusInputs<'_>) -> KafkaClusterStatus {
             unprotectable.join(", ")
         ));
     }
+    let storage = i.storage.map_or(previous.storage, <[_]>::to_vec);
+    warnings.extend(storage.iter().filter_map(|e| Some(format!("storage of pool {}: {}", e.name, e.blocked.as_ref()?))));
     if !warnings.is_empty() {
         conclusions.push(Conclusion::new(WARNING, true, ClusterReason::UnsafeSettings, warnings.join("; ")));
     }
@@ -99,7 +114,7 @@ pub fn status(i: &StatusInputs<'_>) -> KafkaClusterStatus {
             format!("{} node(s) to restart: {}", outdated.len(), outdated.join(", ")),
         ));
     }
-    let conditions = merge(&previous.conditions, &conclusions, OWNED, i.generation, i.now);
+    let conditions = merge(&previous.conditions, &with_health(&conclusions), OWNED, i.generation, i.now);
 
     let image_current = i
         .observation
@@ -128,6 +143,15 @@ pub fn status(i: &StatusInputs<'_>) -> KafkaClusterStatus {
             .collect(),
         node_pools: i.model.node_ids_by_pool().into_iter().map(|(name, node_ids)| NodePoolStatus { name, node_ids }).collect(),
         roll: Some(roll),
+        dynamic_defaults: match i.tracked {
+            Some(t) => t.dynamic_defaults.iter().cloned().collect(),
+            None => previous.dynamic_defaults,
+        },
+        config_fingerprints: match i.tracked {
+            Some(t) => t.fingerprints.clone(),
+            None => previous.config_fingerprints,
+        },
+        storage,
     }
 }
 
@@ -143,7 +167,7 @@ pub fn invalid(
     let message = format!("the spec is invalid and was not applied: {errors}");
     let conclusions = [Conclusion::not_ready(ClusterReason::InvalidSpec, message)];
     // Keep Warning/Rolling as they were: nothing was applied.
-    status.conditions = merge(&status.conditions, &conclusions, &[READY], generation, now);
+    status.conditions = merge(&status.conditions, &with_health(&conclusions), &[READY, RECONCILING, STALLED], generation, now);
     status.observed_generation = generation;
     status
 }
@@ -153,4 +177,69 @@ pub fn paused(previous: Option<&KafkaClusterStatus>, generation: Option<i64>, no
     let mut status = previous.cloned().unwrap_or_default();
     status.conditions = crate::controller::conditions::paused(&status.conditions, ClusterReason::Paused, generation, now);
     status
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::controller::conditions::STALLED;
+
+    fn model() -> ClusterModel {
+        let kc: crate::api::KafkaCluster = serde_json::from_value(serde_json::json!({
+            "apiVersion": "kafka.gregor.dev/v1alpha1", "kind": "KafkaCluster",
+            "metadata": {"name": "events", "namespace": "ns"},
+            "spec": {"version": "4.4.0", "nodePools": [{"name": "c", "roles": ["controller", "broker"], "replicas": 1,
+                     "storage": {"type": "ephemeral"}}]}
+        }))
+        .expect("cluster");
+        let observed = crate::model::Observed { cluster_id: "MkU3OEVBNTcwNTJENDM2Qg".into(), node_id_starts: Default::default() };
+        crate::model::validate(&kc, &observed).expect("valid").model
+    }
+
+    fn condition<'a>(s: &'a KafkaClusterStatus, type_: &str) -> (&'a str, &'a str, &'a str) {
+        let c = s.conditions.iter().find(|c| c.type_ == type_).expect("condition");
+        (c.status.as_str(), c.reason.as_str(), c.message.as_str())
+    }
+
+    /// (Kafka failure, refused values, Ready, reason, message contains, Stalled)
+    type Case<'a> = (Option<&'a str>, &'a [Rejection], &'a str, &'a str, &'a str, &'a str);
+
+    #[test]
+    fn kafka_failures_and_refused_values_reach_ready() {
+        let model = model();
+        let observation = Observation { nodes: Vec::new(), active_controller: None, quorum_caught_up: None };
+        let rejected = [Rejection { key: "num.io.threads".into(), error: "too many".into() }];
+        let tracked = Tracked { dynamic_defaults: ["log.retention.ms".to_owned()].into(), fingerprints: Default::default() };
+        let inputs = |kafka_failure, rejected| StatusInputs {
+            previous: None,
+            generation: Some(2),
+            model: &model,
+            warnings: &[],
+            observation: &observation,
+            step: &Step::Idle,
+            refusal: None,
+            metadata_level: None,
+            kafka_failure,
+            rejected,
+            tracked: Some(&tracked),
+            storage: None,
+            now: Timestamp::UNIX_EPOCH,
+        };
+        let cases: &[Case<'_>] = &[
+            (None, &[], "True", "Ready", "caught up", "False"),
+            (Some("DescribeFeatures timed out"), &[], "False", "KafkaUnavailable", "DescribeFeatures timed out", "False"),
+            (None, &rejected, "False", "ConfigRejected", "num.io.threads: too many", "True"),
+            (Some("timed out"), &rejected, "False", "KafkaUnavailable", "timed out", "False"),
+        ];
+        for (failure, rejected, ready, reason, text, stalled) in cases {
+            let s = status(&inputs(*failure, rejected));
+            let (st, r, m) = condition(&s, READY);
+            assert_eq!((st, r), (*ready, *reason), "{failure:?} {rejected:?}");
+            assert!(m.contains(text), "{m}");
+            assert_eq!(condition(&s, STALLED).0, *stalled, "{reason}");
+            assert_eq!(s.dynamic_defaults, vec!["log.retention.ms".to_owned()]);
+        }
+        let waiting = Step::Wait { node: 0, pod: "p".into(), reason: WaitReason::KafkaUnreachable, overdue: false };
+        assert_eq!(ready_reason(&waiting), ClusterReason::KafkaUnavailable);
+    }
 }

@@ -82,6 +82,11 @@ fn claim_names(sts: &StatefulSet) -> Vec<String> {
     (start..start + replicas).map(|i| format!("{template}-{}-{i}", sts.name_any())).collect()
 }
 
+/// Names of the claims of a pool's live StatefulSet (from the cache); none before it exists.
+pub fn pool_claim_names(ctx: &Context, model: &crate::model::ClusterModel, pool: &crate::model::PoolModel) -> Vec<String> {
+    super::scale::cached_stateful_set(ctx, model, &pool.name).map(|sts| claim_names(&sts)).unwrap_or_default()
+}
+
 /// Grows claims and re-creates StatefulSets whose claim templates changed. Returns the
 /// StatefulSets being re-created (not applied in this reconcile), or the refusal of a claim
 /// that cannot grow (then the cluster is left as it is).

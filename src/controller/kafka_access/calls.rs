@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::admin::Admin;
 use crate::controller::batch::BatchDropped;
 use crate::controller::error::ErrorCategory;
 use crate::kafka::{self, ResponseError};
@@ -96,8 +97,8 @@ impl Breaker {
 
 /// The batched calls of one reconciler against one cluster, built around its admin client.
 pub trait ClusterOps {
-    fn new(client: Arc<kafka::Client>) -> Self;
-    fn client(&self) -> &Arc<kafka::Client>;
+    fn new(client: Arc<dyn Admin>) -> Self;
+    fn client(&self) -> &Arc<dyn Admin>;
 }
 
 /// One set of batched calls per cluster, rebuilt when the cluster's admin client changes.
@@ -112,7 +113,7 @@ impl<T> Default for OpsRegistry<T> {
 }
 
 impl<T: ClusterOps> OpsRegistry<T> {
-    pub fn get(&self, cluster_key: &str, client: &Arc<kafka::Client>) -> Arc<T> {
+    pub fn get(&self, cluster_key: &str, client: &Arc<dyn Admin>) -> Arc<T> {
         let mut map = self.by_cluster.lock().unwrap_or_else(|p| p.into_inner());
         match map.get(cluster_key) {
             Some(ops) if Arc::ptr_eq(ops.client(), client) => ops.clone(),

@@ -1,6 +1,7 @@
 //! How the reconcilers reach a cluster's Kafka: one admin client per cluster, and, for the
 //! topic and user reconcilers, the cluster's model and client in one call (`connect`).
 
+pub mod admin;
 pub mod calls;
 
 use std::sync::Arc;
@@ -11,10 +12,9 @@ use crate::kafka::{self, ClientConfig, ResolverConfig, SaslConfig};
 use crate::model::ClusterModel;
 
 /// The admin client for a cluster, reused while its connection settings stay the same.
-pub fn admin_client(ctx: &Context, model: &ClusterModel, password: Option<&str>) -> Result<Arc<kafka::Client>, kafka::Error> {
+pub fn admin_client(ctx: &Context, model: &ClusterModel, password: Option<&str>) -> Result<Arc<dyn admin::Admin>, kafka::Error> {
     let access = model.admin_access();
-    let fingerprint = format!("{:?}|{:?}|{}", access.bootstrap_servers, access.credentials, password.unwrap_or_default());
-    let key = format!("{}/{}", model.namespace, model.name);
+    let (key, fingerprint) = cache_key(model, password);
     if let Ok(cache) = ctx.kafka.lock()
         && let Some(c) = cache.get(&key).filter(|c| c.fingerprint == fingerprint)
     {
@@ -27,14 +27,30 @@ pub fn admin_client(ctx: &Context, model: &ClusterModel, password: Option<&str>)
     config.request_timeout = std::time::Duration::from_secs(5);
     config.connect_timeout = std::time::Duration::from_secs(3);
     config.retry.max_attempts = 3;
+    let fence = ctx.settings.fence.clone();
+    config = config.with_write_gate(kafka::WriteGate::new(move || fence.allows_writes()));
     if let (Some(creds), Some(password)) = (&access.credentials, password) {
         config = config.with_sasl(SaslConfig::ScramSha512 { username: creds.username.clone(), password: password.to_owned() });
     }
-    let client = Arc::new(kafka::Client::new(config)?);
+    let client: Arc<dyn admin::Admin> = Arc::new(kafka::Client::new(config)?);
     if let Ok(mut cache) = ctx.kafka.lock() {
         cache.insert(key, CachedKafka { fingerprint, client: client.clone() });
     }
     Ok(client)
+}
+
+/// The cache key of a cluster's admin client, and the fingerprint of its connection settings.
+fn cache_key(model: &ClusterModel, password: Option<&str>) -> (String, String) {
+    let access = model.admin_access();
+    let fingerprint = format!("{:?}|{:?}|{}", access.bootstrap_servers, access.credentials, password.unwrap_or_default());
+    (format!("{}/{}", model.namespace, model.name), fingerprint)
+}
+
+/// Makes `client` the cluster's admin client (a fake Kafka, in the reconcile tests).
+#[cfg(test)]
+pub fn install_admin_client(ctx: &Context, model: &ClusterModel, password: Option<&str>, client: Arc<dyn admin::Admin>) {
+    let (key, fingerprint) = cache_key(model, password);
+    ctx.kafka.lock().unwrap_or_else(|p| p.into_inner()).insert(key, CachedKafka { fingerprint, client });
 }
 
 /// Forgets a cluster's admin client (after the cluster is deleted).
@@ -80,7 +96,7 @@ pub async fn connect(
     ctx: &Context,
     kc: Option<&crate::api::KafkaCluster>,
     name: &str,
-) -> Result<(ClusterModel, Arc<kafka::Client>), ConnectError> {
+) -> Result<(ClusterModel, Arc<dyn admin::Admin>), ConnectError> {
     let kc = kc.ok_or_else(|| ConnectError::NoCluster(name.to_owned()))?;
     let cluster_id = kc.status.as_ref().and_then(|s| s.cluster_id.clone()).ok_or_else(|| ConnectError::NotInitialised(name.to_owned()))?;
     let observed = crate::model::Observed { cluster_id, node_id_starts: crate::model::Observed::node_id_starts_from_status(kc) };

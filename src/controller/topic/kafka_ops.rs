@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use crate::controller::batch::{BatchPolicy, Batcher};
+use crate::controller::kafka_access::admin::Admin;
 use crate::controller::kafka_access::calls::{Breaker, ClusterOps, KafkaResult, OpError, OpsRegistry, SharedError, all_fail, flatten};
 use crate::kafka::ops::configs::{AlterOp, ConfigAlteration, ConfigResource};
 use crate::kafka::ops::topics::{CreatedTopic, NewTopic, Reassignment};
@@ -50,7 +51,7 @@ pub struct Described {
 
 /// Batched operations on one cluster.
 pub struct TopicOps {
-    pub client: Arc<kafka::Client>,
+    pub client: Arc<dyn Admin>,
     describe: Batcher<DescribeTopic, KafkaResult<Described>>,
     create: Batcher<NewTopic, KafkaResult<CreatedTopic>>,
     alter: Batcher<ConfigAlteration, KafkaResult<()>>,
@@ -78,7 +79,7 @@ fn by_name<T: Clone>(api: &'static str, names: &[String], results: kafka::Result
     }
 }
 
-async fn describe_batch(client: Arc<kafka::Client>, items: Vec<DescribeTopic>) -> Vec<KafkaResult<Described>> {
+async fn describe_batch(client: Arc<dyn Admin>, items: Vec<DescribeTopic>) -> Vec<KafkaResult<Described>> {
     let mut names: Vec<String> = items.iter().map(|i| i.name.clone()).collect();
     names.sort();
     names.dedup();
@@ -171,11 +172,11 @@ async fn describe_batch(client: Arc<kafka::Client>, items: Vec<DescribeTopic>) -
 }
 
 impl ClusterOps for TopicOps {
-    fn client(&self) -> &Arc<kafka::Client> {
+    fn client(&self) -> &Arc<dyn Admin> {
         &self.client
     }
 
-    fn new(client: Arc<kafka::Client>) -> Self {
+    fn new(client: Arc<dyn Admin>) -> Self {
         let policy = BatchPolicy::default();
         let c = client.clone();
         let describe = Batcher::spawn("DescribeTopics", policy, move |items| describe_batch(c.clone(), items));

@@ -144,6 +144,7 @@ async fn clean_up(kt: &KafkaTopic, ctx: &TopicContext) -> Result<(), TopicError>
 /// Reconciles one KafkaTopic.
 #[instrument(skip_all, fields(topic = %kt.name_any(), namespace = kt.namespace().unwrap_or_default()))]
 pub async fn reconcile(kt: Arc<KafkaTopic>, ctx: Arc<TopicContext>) -> Result<Requeue, TopicError> {
+    let _timer = ctx.base.operator.start_reconcile(<TopicReason as crate::controller::reason::Reason>::KIND);
     let result = reconcile_steps(kt.clone(), ctx.clone()).await;
     backoff::record(&ctx.base, kt.as_ref(), &result);
     result
@@ -187,6 +188,10 @@ async fn reconcile_steps(kt: Arc<KafkaTopic>, ctx: Arc<TopicContext>) -> Result<
         report(&kt, &ctx, Conclusion::ready(TopicReason::Unmanaged, format!("{MANAGED_ANNOTATION}=false: topic {topic} is not touched")))
             .await?;
         return Ok(Requeue::await_change());
+    }
+    if kt.status.is_none() {
+        // The first status write comes at once, so kstatus never reads a new topic as Current.
+        report(&kt, &ctx, Conclusion::not_ready(TopicReason::Reconciling, format!("topic {topic} is being set up"))).await?;
     }
     let me = claim(&kt);
     if let Some(holder) = held_by(&me, &claims_on(&ctx, &me)) {

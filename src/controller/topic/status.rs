@@ -5,11 +5,11 @@ use k8s_openapi::jiff::Timestamp;
 
 use super::plan::Outcome;
 use crate::api::topic::{KafkaTopicStatus, ReassignmentStatus};
-use crate::controller::conditions::{Conclusion, PAUSED, READY, WARNING, merge};
+use crate::controller::conditions::{Conclusion, PAUSED, READY, RECONCILING, STALLED, WARNING, merge, with_health};
 use crate::controller::reason::TopicReason;
 
 /// Condition types the topic reconciler owns (a reconcile that runs is not paused).
-pub const OWNED: &[&str] = &[READY, WARNING, PAUSED];
+pub const OWNED: &[&str] = &[READY, RECONCILING, STALLED, WARNING, PAUSED];
 
 /// What Kafka holds, as far as this reconcile knows.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -66,7 +66,7 @@ pub fn status(
     now: Timestamp,
 ) -> KafkaTopicStatus {
     let previous = previous.cloned().unwrap_or_default();
-    let conditions = merge(&previous.conditions, &[conclusion], OWNED, generation, now);
+    let conditions = merge(&previous.conditions, &with_health(&[conclusion]), OWNED, generation, now);
     match facts {
         Some(f) => KafkaTopicStatus {
             observed_generation: generation,

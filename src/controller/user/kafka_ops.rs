@@ -7,12 +7,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use crate::controller::batch::{BatchPolicy, Batcher};
+use crate::controller::kafka_access::admin::Admin;
 use crate::controller::kafka_access::calls::{Breaker, ClusterOps, KafkaResult, OpError, OpsRegistry, all_fail, flatten};
 use crate::kafka::ops::acls::{AclBinding, AclFilter};
 use crate::kafka::ops::quotas::{QuotaAlteration, QuotaMatch, user_entity};
 use crate::kafka::ops::scram::{ScramMechanism, ScramUpsert};
 use crate::kafka::{self, ResponseError};
-use crate::model::user::{MANAGED_QUOTA_KEYS, principal};
+use crate::model::user::principal;
 
 /// A user as Kafka holds it.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,7 +48,7 @@ fn is_code(e: &kafka::Error, code: ResponseError) -> bool {
     e.kafka_code() == Some(code)
 }
 
-async fn describe_batch(client: Arc<kafka::Client>, users: Vec<String>) -> Vec<KafkaResult<ObservedUser>> {
+async fn describe_batch(client: Arc<dyn Admin>, users: Vec<String>) -> Vec<KafkaResult<ObservedUser>> {
     let mut names = users.clone();
     names.sort();
     names.dedup();
@@ -83,7 +84,7 @@ async fn describe_batch(client: Arc<kafka::Client>, users: Vec<String>) -> Vec<K
         if let [(kind, Some(name))] = entity.as_slice()
             && kind == "user"
         {
-            let managed = values.into_iter().filter(|(k, _)| MANAGED_QUOTA_KEYS.contains(&k.as_str())).collect();
+            let managed = values.into_iter().filter(|(k, _)| super::quota::is_managed(k)).collect();
             quotas_by_user.insert(name.clone(), managed);
         }
     }
@@ -129,7 +130,7 @@ fn regroup<T>(sizes: &[usize], flat: Vec<kafka::Result<T>>) -> Vec<KafkaResult<(
 
 /// Batched user operations on one cluster.
 pub struct UserOps {
-    pub client: Arc<kafka::Client>,
+    pub client: Arc<dyn Admin>,
     describe: Batcher<String, KafkaResult<ObservedUser>>,
     scram: Batcher<ScramChange, KafkaResult<()>>,
     create_acls: Batcher<Vec<AclBinding>, KafkaResult<()>>,
@@ -139,11 +140,11 @@ pub struct UserOps {
 }
 
 impl ClusterOps for UserOps {
-    fn client(&self) -> &Arc<kafka::Client> {
+    fn client(&self) -> &Arc<dyn Admin> {
         &self.client
     }
 
-    fn new(client: Arc<kafka::Client>) -> Self {
+    fn new(client: Arc<dyn Admin>) -> Self {
         let policy = BatchPolicy::default();
         let c = client.clone();
         let describe = Batcher::spawn("DescribeUsers", policy, move |users| describe_batch(c.clone(), users));

@@ -9,8 +9,10 @@
 pub mod acl;
 pub mod kafka_ops;
 pub mod plan;
+pub mod quota;
 mod reconcile;
 pub mod secret;
+pub mod tls;
 
 use std::sync::Arc;
 
@@ -68,7 +70,9 @@ fn users_of_secret(users: &Store<KafkaUser>, secret: &PartialObjectMeta<Secret>)
 
 /// Whether a Secret is a user's own (written by this controller).
 fn is_user_secret(secret: &PartialObjectMeta<Secret>) -> bool {
-    secret.labels().contains_key(secret::USER_LABEL) && secret.annotations().contains_key(secret::PASSWORD_HASH_ANNOTATION)
+    secret.labels().contains_key(secret::USER_LABEL)
+        && (secret.annotations().contains_key(secret::PASSWORD_HASH_ANNOTATION)
+            || secret.annotations().contains_key(tls::CERT_SERIAL_ANNOTATION))
 }
 
 /// Whether the user's password comes from a Secret it names.

@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 use super::kafka_ops::ObservedUser;
 use crate::kafka::ops::acls::{AclBinding, AclPlan, plan_acl_reconcile};
 use crate::model::acl::Acl;
-use crate::model::user::{Credentials, DesiredUser, MANAGED_QUOTA_KEYS};
+use crate::model::user::{Credentials, DesiredUser};
 
 /// The password-related state of the user's own Secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +54,9 @@ pub fn credential_plan(
         Credentials::None => {
             return CredentialPlan::Remove { credential: observed.scram_sha512, secret: secret.is_some() };
         }
+        // A certificate is the credential: a SCRAM one left from before goes; the Secret stays
+        // (it becomes the TLS user's, see `user::tls`).
+        Credentials::Tls => return CredentialPlan::Remove { credential: observed.scram_sha512, secret: false },
         Credentials::ScramGenerated => secret.and_then(|s| s.password.clone()).unwrap_or_else(|| fresh_password.to_owned()),
         Credentials::ScramFromSecret(_) => source_password.unwrap_or(fresh_password).to_owned(),
     };
@@ -73,13 +76,12 @@ pub fn acl_plan(desired: &[Acl], observed: &ObservedUser) -> AclPlan {
     plan_acl_reconcile(&observed.acls, &desired)
 }
 
-/// Quota changes: set the desired values that differ, remove managed keys no longer wanted.
+/// Quota changes (by Kafka key): set the desired values that differ, remove managed keys no
+/// longer wanted.
 pub fn quota_plan(desired: &BTreeMap<String, f64>, observed: &BTreeMap<String, f64>) -> Vec<(String, Option<f64>)> {
     let mut ops: Vec<(String, Option<f64>)> =
         desired.iter().filter(|(k, v)| observed.get(*k) != Some(*v)).map(|(k, v)| (k.clone(), Some(*v))).collect();
-    ops.extend(
-        observed.keys().filter(|k| MANAGED_QUOTA_KEYS.contains(&k.as_str()) && !desired.contains_key(*k)).map(|k| (k.clone(), None)),
-    );
+    ops.extend(observed.keys().filter(|k| super::quota::is_managed(k) && !desired.contains_key(*k)).map(|k| (k.clone(), None)));
     ops
 }
 
@@ -153,6 +155,15 @@ mod tests {
                 None,
                 CredentialPlan::Remove { credential: false, secret: false },
             ),
+            (
+                "tls user that was a SCRAM user",
+                user(Credentials::Tls),
+                Some(secret("p1", true)),
+                observed(true),
+                None,
+                CredentialPlan::Remove { credential: true, secret: false },
+            ),
+            ("tls user", user(Credentials::Tls), None, observed(false), None, CredentialPlan::Remove { credential: false, secret: false }),
         ];
         for (what, desired, secret, observed, source, expected) in cases {
             assert_eq!(credential_plan(&desired, secret.as_ref(), &observed, source, "fresh"), expected, "{what}");

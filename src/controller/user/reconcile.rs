@@ -12,12 +12,14 @@ use kube::{Resource, ResourceExt};
 use tracing::{info, instrument, warn};
 
 use super::kafka_ops::{ObservedUser, UserOps};
-use super::plan::{CredentialPlan, acl_plan, credential_plan, quota_plan};
+use super::plan::{CredentialPlan, acl_plan, credential_plan, jaas_config, quota_plan};
 use super::secret::{self, owned_by, secret_state, secret_text, user_secret};
+use super::tls::{self, CLIENT_PROPERTIES_KEY};
 use super::{UserContext, needs_secret};
 use crate::api::KafkaUser;
 use crate::api::user::KafkaUserStatus;
 use crate::controller::backoff;
+use crate::controller::certificates::cached_or_get;
 use crate::controller::conditions::{self, Conclusion, PAUSED, READY, WARNING, merge};
 use crate::controller::error::{ErrorCategory, kube_category};
 use crate::controller::kafka_access::calls::OpError;
@@ -29,9 +31,11 @@ use crate::controller::watch::RECHECK;
 use crate::kafka::ops::acls::{AclBinding, AclFilter};
 use crate::kafka::ops::scram::generate_password;
 use crate::model::user::{Credentials, DesiredUser, check_super_user, desired_user, is_operator_user, principal};
+use crate::model::{certificate_policy, client_listeners, names};
+use crate::render::client_properties::{ClientCredential, ClusterClients};
 
 /// Condition types the user reconciler owns.
-const OWNED: &[&str] = &[READY, WARNING, PAUSED];
+const OWNED: &[&str] = &[READY, conditions::RECONCILING, conditions::STALLED, WARNING, PAUSED];
 /// Length of generated passwords.
 const PASSWORD_LEN: usize = 32;
 
@@ -85,7 +89,7 @@ fn super_users(kc: Option<&crate::api::KafkaCluster>) -> Vec<String> {
 fn status(ku: &KafkaUser, conclusions: &[Conclusion], desired: Option<&DesiredUser>) -> KafkaUserStatus {
     let previous = ku.status.clone().unwrap_or_default();
     let generation = ku.meta().generation;
-    let conditions = merge(&previous.conditions, conclusions, OWNED, generation, Timestamp::now());
+    let conditions = merge(&previous.conditions, &conditions::with_health(conclusions), OWNED, generation, Timestamp::now());
     match desired {
         Some(d) => KafkaUserStatus {
             observed_generation: generation,
@@ -106,6 +110,16 @@ fn acl_filters(acls: &[AclBinding]) -> Vec<AclFilter> {
     acls.iter().map(AclBinding::to_filter).collect()
 }
 
+/// What the user's Secret is made from.
+struct SecretInputs<'a> {
+    /// The user's own Secret, if it has one.
+    own: Option<&'a Secret>,
+    /// The password from the Secret the user names.
+    source_password: Option<&'a str>,
+    /// The cluster's listeners and CA, for `client.properties`.
+    clients: &'a ClusterClients,
+}
+
 /// Makes Kafka and the user's Secret match. Returns a warning when ACLs cannot be set.
 async fn act(
     ku: &KafkaUser,
@@ -113,16 +127,15 @@ async fn act(
     secrets: &Api<Secret>,
     desired: &DesiredUser,
     observed: &ObservedUser,
-    own_secret: Option<&Secret>,
-    source_password: Option<&str>,
+    inputs: &SecretInputs<'_>,
 ) -> Result<Option<Conclusion>, ActError> {
     let user = &desired.username;
     // Last guard before AlterUserScramCredentials, CreateAcls, DeleteAcls, AlterClientQuotas.
     if is_operator_user(user) {
         return Err(ActError::OperatorUser(user.clone()));
     }
-    let state = own_secret.map(secret_state);
-    match credential_plan(desired, state.as_ref(), observed, source_password, &generate_password(PASSWORD_LEN)) {
+    let state = inputs.own.map(secret_state);
+    match credential_plan(desired, state.as_ref(), observed, inputs.source_password, &generate_password(PASSWORD_LEN)) {
         CredentialPlan::Remove { credential, secret } => {
             if credential {
                 info!(user, "removing the SCRAM credential");
@@ -137,8 +150,11 @@ async fn act(
                 info!(user, "setting the SCRAM-SHA-512 credential");
                 ops.set_password(user, &password).await?;
             }
-            if write_secret {
-                secret::apply(secrets, &user_secret(ku, &password)).await?;
+            let jaas = jaas_config(user, &password);
+            let properties = inputs.clients.for_user(user, &ClientCredential::Scram { jaas: &jaas });
+            let stale = inputs.own.and_then(|s| secret_text(s, CLIENT_PROPERTIES_KEY)).as_deref() != Some(properties.as_str());
+            if write_secret || stale {
+                secret::apply(secrets, &user_secret(ku, &password, &properties)).await?;
             }
         }
     }
@@ -163,7 +179,7 @@ async fn act(
             ),
         ));
     }
-    let quota_ops = quota_plan(&desired.quotas, &observed.quotas);
+    let quota_ops = quota_plan(&super::quota::kafka_quotas(&desired.quotas), &observed.quotas);
     if !quota_ops.is_empty() {
         info!(user, changes = ?quota_ops, "altering quotas");
         ops.alter_quotas(user, quota_ops).await?;
@@ -217,6 +233,7 @@ async fn clean_up(ku: &KafkaUser, ctx: &UserContext, secrets: &Api<Secret>) -> R
 /// Reconciles one KafkaUser.
 #[instrument(skip_all, fields(user = %ku.name_any(), namespace = ku.namespace().unwrap_or_default()))]
 pub async fn reconcile(ku: Arc<KafkaUser>, ctx: Arc<UserContext>) -> Result<Requeue, UserError> {
+    let _timer = ctx.base.operator.start_reconcile(<UserReason as crate::controller::reason::Reason>::KIND);
     let result = reconcile_steps(ku.clone(), ctx.clone()).await;
     backoff::record(&ctx.base, ku.as_ref(), &result);
     result
@@ -260,6 +277,10 @@ async fn reconcile_steps(ku: Arc<KafkaUser>, ctx: Arc<UserContext>) -> Result<Re
             .await?;
         return Ok(Requeue::await_change());
     }
+    if ku.status.is_none() {
+        // The first status write comes at once, so kstatus never reads a new user as Current.
+        report(&ku, &ctx, Conclusion::not_ready(UserReason::Reconciling, format!("user {name} is being set up"))).await?;
+    }
     let kc = ctx.clusters.get(&ObjectRef::new(&ku.spec.cluster).within(&ns));
     let checked = desired_user(&name, &ku.spec).and_then(|d| check_super_user(&name, &ku.spec, &super_users(kc.as_deref())).map(|()| d));
     let desired = match checked {
@@ -301,6 +322,19 @@ async fn reconcile_steps(ku: Arc<KafkaUser>, ctx: Arc<UserContext>) -> Result<Re
         _ => None,
     };
 
+    let ca = cached_or_get(&ctx.base, &secrets, &ns, &names::cluster_ca_cert_secret(&ku.spec.cluster))
+        .await?
+        .and_then(|s| secret_text(&s, names::CA_CERT_KEY));
+    let listeners = kc.as_deref().map(|kc| client_listeners(&kc.spec.listeners)).unwrap_or_default();
+    let clients = ClusterClients { cluster: ku.spec.cluster.clone(), namespace: ns.clone(), listeners, ca };
+    if desired.credentials == Credentials::Tls {
+        let policy = certificate_policy(kc.as_deref().and_then(|kc| kc.spec.certificates.as_ref()));
+        if let Err(waiting) = tls::reconcile_secret(&ku, &ctx.base, &secrets, own_secret.as_ref(), &clients, &policy).await? {
+            report(&ku, &ctx, waiting).await?;
+            return Ok(Requeue::requeue(RECHECK));
+        }
+    }
+
     let (_, client) = match connect(&ctx.base, kc.as_deref(), &ku.spec.cluster).await {
         Ok(v) => v,
         Err(e) => {
@@ -316,7 +350,8 @@ async fn reconcile_steps(ku: Arc<KafkaUser>, ctx: Arc<UserContext>) -> Result<Re
             return Ok(Requeue::requeue(RECHECK));
         }
     };
-    let warning = match act(&ku, &ops, &secrets, &desired, &observed, own_secret.as_ref(), source_password.as_deref()).await {
+    let inputs = SecretInputs { own: own_secret.as_ref(), source_password: source_password.as_deref(), clients: &clients };
+    let warning = match act(&ku, &ops, &secrets, &desired, &observed, &inputs).await {
         Ok(w) => w,
         Err(ActError::Kube(e)) => return Err(e.into()),
         Err(ActError::OperatorUser(user)) => {
@@ -340,7 +375,11 @@ async fn reconcile_steps(ku: Arc<KafkaUser>, ctx: Arc<UserContext>) -> Result<Re
             UserReason::Ready,
             format!(
                 "user {name}: {}, {} ACLs, {} quotas",
-                if needs_secret(&desired.credentials) { "SCRAM-SHA-512 credential" } else { "no credential" },
+                match desired.credentials {
+                    Credentials::None => "no credential",
+                    Credentials::Tls => "a certificate of the clients CA",
+                    Credentials::ScramGenerated | Credentials::ScramFromSecret(_) => "SCRAM-SHA-512 credential",
+                },
                 desired.acls.len(),
                 desired.quotas.len()
             ),

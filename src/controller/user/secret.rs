@@ -47,24 +47,32 @@ pub fn owned_by(secret: &Secret, ku: &KafkaUser) -> bool {
     secret.owner_references().iter().any(|r| Some(r.uid.as_str()) == uid && r.controller == Some(true))
 }
 
-/// The user's Secret with this password.
-pub fn user_secret(ku: &KafkaUser, password: &str) -> Secret {
+/// The metadata of a user's own Secret: named after the user, labelled with it, owned by it, with
+/// the annotation that marks what the controller last wrote (`key=value`).
+pub fn user_secret_meta(ku: &KafkaUser, annotation: (&str, String)) -> ObjectMeta {
+    let username = ku.name_any();
+    ObjectMeta {
+        name: Some(username.clone()),
+        namespace: ku.namespace(),
+        labels: Some(BTreeMap::from([
+            (labels::MANAGED_BY.to_owned(), labels::MANAGED_BY_VALUE.to_owned()),
+            (USER_LABEL.to_owned(), username),
+        ])),
+        annotations: Some(BTreeMap::from([(annotation.0.to_owned(), annotation.1)])),
+        owner_references: ku.controller_owner_ref(&()).map(|r| vec![r]),
+        ..ObjectMeta::default()
+    }
+}
+
+/// The user's Secret with this password and client configuration.
+pub fn user_secret(ku: &KafkaUser, password: &str, client_properties: &str) -> Secret {
     let username = ku.name_any();
     Secret {
-        metadata: ObjectMeta {
-            name: Some(username.clone()),
-            namespace: ku.namespace(),
-            labels: Some(BTreeMap::from([
-                (labels::MANAGED_BY.to_owned(), labels::MANAGED_BY_VALUE.to_owned()),
-                (USER_LABEL.to_owned(), username.clone()),
-            ])),
-            annotations: Some(BTreeMap::from([(PASSWORD_HASH_ANNOTATION.to_owned(), password_hash(&username, password))])),
-            owner_references: ku.controller_owner_ref(&()).map(|r| vec![r]),
-            ..ObjectMeta::default()
-        },
+        metadata: user_secret_meta(ku, (PASSWORD_HASH_ANNOTATION, password_hash(&username, password))),
         data: Some(BTreeMap::from([
             (PASSWORD_KEY.to_owned(), ByteString(password.as_bytes().to_vec())),
             (JAAS_KEY.to_owned(), ByteString(jaas_config(&username, password).into_bytes())),
+            (super::tls::CLIENT_PROPERTIES_KEY.to_owned(), ByteString(client_properties.as_bytes().to_vec())),
         ])),
         type_: Some("Opaque".to_owned()),
         ..Secret::default()
@@ -99,7 +107,7 @@ mod tests {
         let mut ku = KafkaUser::new("alice", serde_json::from_value(serde_json::json!({"cluster": "c"})).expect("spec"));
         ku.metadata.namespace = Some("ns".into());
         ku.metadata.uid = Some("u1".into());
-        let s = user_secret(&ku, "pw");
+        let s = user_secret(&ku, "pw", "security.protocol=SSL\n");
         let state = secret_state(&s);
         assert_eq!(state.password.as_deref(), Some("pw"));
         assert_eq!(state.applied_hash, Some(password_hash("alice", "pw")));

@@ -2,7 +2,9 @@
 //! the operator as a real process, and waits on resources.
 
 pub mod chart_rbac;
+pub mod health;
 pub mod pod_watch;
+pub mod prometheus;
 pub mod stall_proxy;
 pub mod traffic;
 
@@ -166,8 +168,14 @@ pub struct Operator {
 }
 
 impl Operator {
-    /// Starts `gregor run` with the given kubeconfig (the admin one, or a ServiceAccount's).
+    /// Starts `gregor run` with the given kubeconfig: a ServiceAccount's (the chart's, see
+    /// [`Operator::start_with_chart_rbac`]), never the admin one.
     pub fn start(world: &World, kubeconfig: &Path, name: &str, extra_args: &[&str]) -> Operator {
+        assert_ne!(
+            kubeconfig,
+            world.kubeconfig_path(),
+            "the operator runs with the chart's RBAC (a ServiceAccount token), never as the world's admin (issue #12 item 17)"
+        );
         let log = world.dir().join(format!("operator-{name}.log"));
         let file = std::fs::OpenOptions::new().create(true).append(true).open(&log).expect("operator log");
         let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_gregor"))
@@ -218,6 +226,38 @@ impl Operator {
     }
 }
 
+/// Whatever runs the operator and can show the end of its log, for failure messages: a local
+/// [`Operator`] process, or the chart's pods in the world ([`InClusterOperator`]).
+pub trait LogTail {
+    fn log_tail(&self, lines: usize) -> String;
+}
+
+impl LogTail for Operator {
+    fn log_tail(&self, lines: usize) -> String {
+        Operator::log_tail(self, lines)
+    }
+}
+
+/// The operator as the chart's Deployment runs it in the world: the logs of its pods, which the
+/// node agent writes where `kubectl logs` would read them.
+pub struct InClusterOperator {
+    pub logs: Vec<PathBuf>,
+}
+
+impl LogTail for InClusterOperator {
+    fn log_tail(&self, lines: usize) -> String {
+        self.logs
+            .iter()
+            .map(|log| {
+                let text = std::fs::read_to_string(log).unwrap_or_default();
+                let all: Vec<&str> = text.lines().collect();
+                format!("--- {}\n{}", log.display(), all[all.len().saturating_sub(lines)..].join("\n"))
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
 /// The Ready condition of a cluster: (status, reason, message).
 pub fn ready(kc: &KafkaCluster) -> Option<(String, String, String)> {
     let c = kc.status.as_ref()?.conditions.iter().find(|c| c.type_ == "Ready")?;
@@ -225,7 +265,7 @@ pub fn ready(kc: &KafkaCluster) -> Option<(String, String, String)> {
 }
 
 /// Waits until the cluster reports Ready=True for its current generation.
-pub async fn wait_cluster_ready(client: &Client, ns: &str, name: &str, timeout: Duration, op: &Operator) -> KafkaCluster {
+pub async fn wait_cluster_ready(client: &Client, ns: &str, name: &str, timeout: Duration, op: &dyn LogTail) -> KafkaCluster {
     let api: Api<KafkaCluster> = Api::namespaced(client.clone(), ns);
     let start = Instant::now();
     loop {
@@ -376,7 +416,7 @@ pub async fn wait_ready<K, S>(
     name: &str,
     (want, reason): (bool, Option<&str>),
     timeout: Duration,
-    op: &Operator,
+    op: &dyn LogTail,
     status: fn(&K) -> Option<&S>,
 ) -> K
 where
@@ -418,7 +458,7 @@ pub async fn wait_topic(
     want: bool,
     reason: Option<&str>,
     timeout: Duration,
-    op: &Operator,
+    op: &dyn LogTail,
 ) -> gregor::api::KafkaTopic {
     wait_ready(client, ns, name, (want, reason), timeout, op, |t: &gregor::api::KafkaTopic| t.status.as_ref()).await
 }
@@ -431,7 +471,7 @@ pub async fn wait_user(
     want: bool,
     reason: Option<&str>,
     timeout: Duration,
-    op: &Operator,
+    op: &dyn LogTail,
 ) -> gregor::api::KafkaUser {
     wait_ready(client, ns, name, (want, reason), timeout, op, |u: &gregor::api::KafkaUser| u.status.as_ref()).await
 }
@@ -496,4 +536,37 @@ pub fn scram_cluster(ns: &str, name: &str, brokers: i32, controller_heap: &str, 
             "authorization": {"type": "simple"}
         }
     })
+}
+
+/// A free loopback port (for the operator's `--metrics-addr`).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// The operator's /metrics, parsed (`name value` lines).
+pub async fn metrics(port: u16) -> Option<std::collections::HashMap<String, u64>> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok()?;
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n").await.ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).await.ok()?;
+    let body = text.split_once("\r\n\r\n")?.1;
+    Some(
+        body.lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| l.split_once(' '))
+            .filter_map(|(k, v)| Some((k.to_owned(), v.trim().parse().ok()?)))
+            .collect(),
+    )
+}
+
+/// A world with the CRDs, namespace `ns`, and the operator (chart RBAC) started as `name` with
+/// `args`.
+pub async fn world_with_operator(ns: &str, name: &str, args: &[&str]) -> (World, Client, Operator) {
+    let world = World::start().await.expect("world");
+    let client = world.client();
+    install_crds(&client).await;
+    create_namespace(&client, ns).await;
+    let op = Operator::start_with_chart_rbac(&world, name, args).await;
+    (world, client, op)
 }

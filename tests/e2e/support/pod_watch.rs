@@ -22,7 +22,8 @@ pub struct PodHistory {
     listed: bool,
 }
 
-fn ready(pod: &Pod) -> bool {
+/// The pod is Ready and not terminating.
+pub fn ready(pod: &Pod) -> bool {
     pod.metadata.deletion_timestamp.is_none()
         && pod
             .status

@@ -1,9 +1,13 @@
 //! The node agent: what a kubelet (plus a hostPath provisioner) does, where the tests need it.
+mod image;
+mod kubelet_api;
 pub(crate) mod pod;
+pub use image::images_from_env;
 mod probe;
 mod resize;
 mod sandbox;
 mod spec;
+pub mod volume;
 
 use futures::StreamExt;
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
@@ -64,10 +68,14 @@ pub(crate) struct Shared {
     hosts: Mutex<BTreeMap<String, String>>,
     /// Host pids of the `unshare` process of every container ever started (for teardown).
     pids: Mutex<HashSet<i32>>,
+    /// Images the world runs from OCI layouts: reference -> layout directory.
+    pub images: BTreeMap<String, PathBuf>,
+    /// Layout directory -> its file system, unpacked once per world.
+    unpacked: Mutex<HashMap<PathBuf, image::UnpackedImage>>,
 }
 
 impl Shared {
-    pub fn new(world_dir: &Path, block: u8) -> std::io::Result<Shared> {
+    pub fn new(world_dir: &Path, block: u8, images: BTreeMap<String, PathBuf>) -> std::io::Result<Shared> {
         let hosts_file = world_dir.join("hosts");
         let resolv_conf = world_dir.join("resolv.conf");
         // Name lookups that miss the hosts file go to a DNS server on the world's own loopback
@@ -81,6 +89,8 @@ impl Shared {
             ips: Mutex::new((HashMap::new(), 0)),
             hosts: Mutex::new(BTreeMap::new()),
             pids: Mutex::new(HashSet::new()),
+            images,
+            unpacked: Mutex::new(HashMap::new()),
         };
         s.write_hosts()?;
         Ok(s)
@@ -131,6 +141,28 @@ impl Shared {
         let mut f = std::fs::OpenOptions::new().create(true).write(true).truncate(true).open(&self.hosts_file)?;
         f.write_all(text.as_bytes())?;
         f.flush()
+    }
+
+    /// The image of `layout`, unpacked under the world directory on first use.
+    pub(crate) fn unpacked_image(&self, layout: &Path) -> Result<image::UnpackedImage, AgentError> {
+        let mut g = self.unpacked.lock().map_err(|_| AgentError::Config("image cache poisoned".into()))?;
+        if let Some(i) = g.get(layout) {
+            return Ok(i.clone());
+        }
+        let into = self.world_dir.join("images").join(g.len().to_string());
+        let unpacked = image::unpack(layout, &into)?;
+        g.insert(layout.to_path_buf(), unpacked.clone());
+        Ok(unpacked)
+    }
+
+    /// The API server as pods reach it (its serving certificate covers this address).
+    pub fn api_endpoint(&self) -> (String, u16) {
+        (format!("127.{}.0.1", self.block), crate::controlplane::APISERVER_PORT)
+    }
+
+    /// The cluster CA a pod's ServiceAccount volume carries.
+    pub fn ca_file(&self) -> PathBuf {
+        self.world_dir.join("pki").join("ca.crt")
     }
 
     pub fn track(&self, pid: i32) {
@@ -234,6 +266,9 @@ async fn heartbeat(client: &kube::Client, n: &SimNode, k8s_version: &str) -> Res
             cond("DiskPressure", "False", "KubeletHasNoDiskPressure"),
             cond("PIDPressure", "False", "KubeletHasSufficientPID"),
         ]),
+        daemon_endpoints: Some(k8s_openapi::api::core::v1::NodeDaemonEndpoints {
+            kubelet_endpoint: Some(k8s_openapi::api::core::v1::DaemonEndpoint { port: i32::from(kubelet_api::KUBELET_PORT) }),
+        }),
         addresses: Some(vec![
             NodeAddress { type_: "InternalIP".into(), address: n.ip.to_string() },
             NodeAddress { type_: "Hostname".into(), address: n.name.clone() },
@@ -344,7 +379,21 @@ pub(crate) async fn run(
         })
     };
     let pods = tokio::spawn(watch_pods(client.clone(), shared.clone(), nodes.clone()));
+    let kubelet_apis: Vec<_> = nodes
+        .iter()
+        .map(|n| {
+            let (ip, dir, name) = (n.ip, shared.world_dir.clone(), n.name.clone());
+            tokio::spawn(async move {
+                if let Err(e) = kubelet_api::serve(ip, dir).await {
+                    tracing::warn!(node = %name, error = %e, "kubelet API (container logs) not served");
+                }
+            })
+        })
+        .collect();
     let _ = stop.wait_for(|s| *s).await;
+    for k in &kubelet_apis {
+        k.abort();
+    }
     hb.abort();
     prov.abort();
     pods.abort();
@@ -462,13 +511,18 @@ async fn provision_once(client: &kube::Client, shared: &Shared) -> Result<(), Ag
         let name = pvc.metadata.name.clone().unwrap_or_default();
         let pv_name = format!("pvc-{uid}");
         let dir = shared.world_dir.join("pv").join(&pv_name);
-        std::fs::create_dir_all(&dir).map_err(|e| AgentError::Io(dir.clone(), e))?;
         let size = spec
             .resources
             .as_ref()
             .and_then(|r| r.requests.as_ref())
             .and_then(|r| r.get("storage").cloned())
             .unwrap_or(Quantity("1Gi".into()));
+        let Some(bytes) = resize::bytes(&size) else {
+            tracing::warn!(pvc = %format!("{ns}/{name}"), size = %size.0, "claim size is not a quantity the provisioner reads; not provisioned");
+            continue;
+        };
+        // A filesystem of the claim's size (see `volume`), before the PV exists.
+        volume::provision(&dir, bytes)?;
         let pv = PersistentVolume {
             metadata: ObjectMeta {
                 name: Some(pv_name.clone()),
@@ -511,6 +565,7 @@ async fn provision_once(client: &kube::Client, shared: &Shared) -> Result<(), Ag
             if let Some(h) = spec.host_path
                 && h.path.starts_with(&shared.world_dir.display().to_string())
             {
+                volume::release(Path::new(&h.path));
                 let _ = std::fs::remove_dir_all(&h.path);
             }
             let name = pv.metadata.name.clone().unwrap_or_default();

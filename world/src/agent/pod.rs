@@ -24,31 +24,67 @@ fn now() -> Time {
 /// How a container's image is run.
 #[derive(Clone)]
 enum Runtime {
-    /// Anything but apache/kafka: Running and Ready, nothing runs.
+    /// Anything but the images below: Running and Ready, nothing runs.
     Fake,
-    /// apache/kafka:<version>: real processes over the cached /opt/kafka layout.
-    Kafka { home: PathBuf },
-    /// apache/kafka with a version the cache lacks.
+    /// An image the cache provides: its command runs for real over the image's layout.
+    Real(Image),
+    /// A known image with a version the cache lacks.
     Missing { message: String },
+    /// An image the world has as an OCI layout (e.g. the operator's, from `make image`): its own
+    /// binaries, chrooted into a copy of its file system.
+    Layout { layout: PathBuf },
 }
+
+/// An image the world provides from the cache.
+#[derive(Clone)]
+enum Image {
+    /// apache/kafka:<version>: the cached /opt/kafka layout.
+    Kafka { home: PathBuf },
+    /// gregor-metrics-agent:<version>: the cached JMX exporter jar at the path the image holds it
+    /// (the copy itself uses the host's `cp`).
+    MetricsAgent { dir: PathBuf },
+}
+
+/// Where the metrics agent image holds its jar's directory (the operator's
+/// `METRICS_AGENT_JAR_IN_IMAGE` is `<this>/jmx_prometheus_javaagent.jar`).
+const METRICS_AGENT_DIR_IN_IMAGE: &str = "/opt/gregor-metrics-agent";
 
 /// Parses `[registry/]apache/kafka:<version>[@digest]`.
 pub(crate) fn kafka_version_of(image: &str) -> Option<String> {
-    let image = image.split('@').next().unwrap_or(image);
-    let (name, tag) = match image.rfind(':') {
-        Some(i) if !image[i..].contains('/') => (&image[..i], &image[i + 1..]),
-        _ => (image, "latest"),
-    };
+    let (name, tag) = name_and_tag(image);
     (name == "apache/kafka" || name.ends_with("/apache/kafka")).then(|| tag.to_string())
 }
 
-fn runtime_for(image: &str) -> Runtime {
-    match kafka_version_of(image) {
-        None => Runtime::Fake,
-        Some(v) => match crate::tools::kafka_home(&v) {
-            Ok(home) => Runtime::Kafka { home },
-            Err(e) => Runtime::Missing { message: e.to_string() },
-        },
+/// An image reference's name and tag (`latest` when it has none), without a digest.
+fn name_and_tag(image: &str) -> (&str, &str) {
+    let image = image.split('@').next().unwrap_or(image);
+    match image.rfind(':') {
+        Some(i) if !image[i..].contains('/') => (&image[..i], &image[i + 1..]),
+        _ => (image, "latest"),
+    }
+}
+
+/// Parses `[registry/]gregor-metrics-agent:<version>[@digest]` (any registry path ending in
+/// `gregor-metrics-agent`, e.g. ghcr.io/gregor-dev/gregor-metrics-agent).
+pub(crate) fn metrics_agent_version_of(image: &str) -> Option<String> {
+    let (name, tag) = name_and_tag(image);
+    (name == "gregor-metrics-agent" || name.ends_with("/gregor-metrics-agent")).then(|| tag.to_string())
+}
+
+fn runtime_for(image: &str, images: &std::collections::BTreeMap<String, PathBuf>) -> Runtime {
+    if let Some(layout) = super::image::layout_for(images, image) {
+        return Runtime::Layout { layout: layout.clone() };
+    }
+    let found = if let Some(v) = kafka_version_of(image) {
+        crate::tools::kafka_home(&v).map(|home| Image::Kafka { home })
+    } else if let Some(v) = metrics_agent_version_of(image) {
+        crate::tools::jmx_exporter_dir(&v).map(|dir| Image::MetricsAgent { dir })
+    } else {
+        return Runtime::Fake;
+    };
+    match found {
+        Ok(image) => Runtime::Real(image),
+        Err(e) => Runtime::Missing { message: e.to_string() },
     }
 }
 
@@ -81,8 +117,8 @@ struct Ctr {
 }
 
 impl Ctr {
-    fn new(spec: Container, init: bool) -> Ctr {
-        let runtime = runtime_for(spec.image.as_deref().unwrap_or_default());
+    fn new(spec: Container, init: bool, images: &std::collections::BTreeMap<String, PathBuf>) -> Ctr {
+        let runtime = runtime_for(spec.image.as_deref().unwrap_or_default(), images);
         Ctr {
             spec,
             init,
@@ -156,8 +192,9 @@ impl PodRun {
         let hostname = spec.hostname.clone().unwrap_or_else(|| name.clone());
         let pod_dir = self.shared.world_dir.join("pods").join(&ns).join(format!("{name}-{}", &uid[..uid.len().min(8)]));
         let log_dir = self.shared.world_dir.join("logs").join("pods").join(&ns).join(&name);
-        let mut inits: Vec<Ctr> = spec.init_containers.clone().unwrap_or_default().into_iter().map(|c| Ctr::new(c, true)).collect();
-        let mut mains: Vec<Ctr> = spec.containers.clone().into_iter().map(|c| Ctr::new(c, false)).collect();
+        let mut inits: Vec<Ctr> =
+            spec.init_containers.clone().unwrap_or_default().into_iter().map(|c| Ctr::new(c, true, &self.shared.images)).collect();
+        let mut mains: Vec<Ctr> = spec.containers.clone().into_iter().map(|c| Ctr::new(c, false, &self.shared.images)).collect();
         let restart_policy = spec.restart_policy.clone().unwrap_or_else(|| "Always".into());
         let start_time = now();
         let mut volumes: Option<HashMap<String, PathBuf>> = None;
@@ -415,11 +452,11 @@ impl Ctx<'_> {
                 c.state = CState::Waiting { reason: "ImagePullBackOff".into(), message: Some(message) };
                 false
             }
-            Runtime::Kafka { home } => self.drive_real(c, &home, restart_policy).await,
+            runtime @ (Runtime::Real(_) | Runtime::Layout { .. }) => self.drive_real(c, &runtime, restart_policy).await,
         }
     }
 
-    async fn drive_real(&self, c: &mut Ctr, home: &std::path::Path, restart_policy: &str) -> bool {
+    async fn drive_real(&self, c: &mut Ctr, runtime: &Runtime, restart_policy: &str) -> bool {
         // Exited?
         if let Some(ch) = c.child.as_mut()
             && let Ok(Some(status)) = ch.try_wait()
@@ -473,7 +510,7 @@ impl Ctx<'_> {
         }
         // Start?
         if c.child.is_none() && !c.finished && Instant::now() >= c.next_start {
-            match self.start(c, home).await {
+            match self.start(c, runtime).await {
                 Ok(()) => {}
                 Err(AgentError::NotYet(msg)) => {
                     c.state = CState::Waiting { reason: "CreateContainerConfigError".into(), message: Some(msg) };
@@ -550,7 +587,7 @@ impl Ctx<'_> {
         // The exit is then seen by drive_real, which restarts with backoff.
     }
 
-    async fn start(&self, c: &mut Ctr, home: &std::path::Path) -> Result<(), AgentError> {
+    async fn start(&self, c: &mut Ctr, runtime: &Runtime) -> Result<(), AgentError> {
         let pod = self.pod;
         let facts = Facts { pod, pod_ip: self.run.pod_ip.clone(), host_ip: self.run.host_ip.clone() };
         let mut env = spec::resolve_env(&self.run.client, &facts, &c.spec).await?;
@@ -564,36 +601,147 @@ impl Ctx<'_> {
             env.insert(0, ("HOME".into(), "/root".into()));
         }
         let vars: HashMap<String, String> = env.iter().cloned().collect();
-        let mut argv: Vec<String> = c.spec.command.clone().unwrap_or_default().iter().map(|s| spec::expand(s, &vars)).collect();
-        let args: Vec<String> = c.spec.args.clone().unwrap_or_default().iter().map(|s| spec::expand(s, &vars)).collect();
-        if argv.is_empty() {
-            if args.is_empty() {
-                return Err(AgentError::Config(
-                    "the test world runs apache/kafka containers only with an explicit command (the image's default entrypoint is not reproduced)".into(),
-                ));
-            }
-            argv = args;
-        } else {
-            argv.extend(args);
+        let (mounts, argv, root, user) = match runtime {
+            Runtime::Layout { layout } => self.image_container(c, layout, &mut env, &vars).await?,
+            Runtime::Real(image) => (self.cached_image_mounts(c, image)?, cached_image_argv(c, &vars)?, None, None),
+            Runtime::Fake | Runtime::Missing { .. } => return Err(AgentError::Config("no runtime for this image".into())),
+        };
+        let log = self.log_dir.join(format!("{}.log", c.spec.name));
+        let sb = Sandbox {
+            mounts,
+            hostname: self.hostname.to_string(),
+            workdir: c.spec.working_dir.clone(),
+            argv,
+            env: env.clone(),
+            log,
+            root,
+            user,
+        };
+        self.spawn_container(c, &sb, env)
+    }
+
+    /// An OCI-layout image's container: a fresh copy of the image's file system as its root, its
+    /// entrypoint and cmd (under the pod's command and args), the user from the securityContext or
+    /// the image, a ServiceAccount token from the TokenRequest API at the standard path, and the
+    /// API server's address in KUBERNETES_SERVICE_HOST/PORT, so in-cluster configuration works.
+    #[allow(clippy::type_complexity)]
+    async fn image_container(
+        &self,
+        c: &Ctr,
+        layout: &std::path::Path,
+        env: &mut Vec<(String, String)>,
+        vars: &HashMap<String, String>,
+    ) -> Result<(Vec<Mount>, Vec<String>, Option<PathBuf>, Option<(u32, u32)>), AgentError> {
+        let image = self.run.shared.unpacked_image(layout)?;
+        let root = self.pod_dir.join("rootfs").join(&c.spec.name);
+        let _ = std::fs::remove_dir_all(&root);
+        copy_tree(&image.rootfs, &root)?;
+
+        let pod_sc = self.pod.spec.as_ref().and_then(|s| s.security_context.clone()).unwrap_or_default();
+        let sc = c.spec.security_context.clone().unwrap_or_default();
+        let uid = sc.run_as_user.or(pod_sc.run_as_user).map(|u| u as u32).or(image.config.user.map(|u| u.0));
+        let gid = sc.run_as_group.or(pod_sc.run_as_group).map(|g| g as u32).or(image.config.user.map(|u| u.1)).or(uid);
+        let user = uid.map(|u| (u, gid.unwrap_or(u)));
+        if sc.run_as_non_root.or(pod_sc.run_as_non_root) == Some(true) && user.is_none_or(|(u, _)| u == 0) {
+            return Err(AgentError::Config("container has runAsNonRoot and image will run as root".into()));
+        }
+        if sc.privileged == Some(true) {
+            return Err(AgentError::Config("the test world cannot run privileged containers".into()));
         }
 
-        // The image's /opt/kafka: a private copy of bin/ and config/, the cached jars read-only.
-        let opt = self.pod_dir.join("opt-kafka");
-        for sub in ["bin", "config"] {
-            copy_dir(&home.join(sub), &opt.join(sub))?;
+        let (host, port) = self.run.shared.api_endpoint();
+        for (k, v) in image.config.env.iter().rev() {
+            if !env.iter().any(|(e, _)| e == k) {
+                env.insert(0, (k.clone(), v.clone()));
+            }
         }
-        std::fs::create_dir_all(opt.join("libs")).map_err(|e| AgentError::Io(opt.join("libs"), e))?;
-        // A fresh /tmp per container start, as a container's own filesystem would give.
-        let tmp = self.pod_dir.join("tmp").join(&c.spec.name);
-        let _ = std::fs::remove_dir_all(&tmp);
-        std::fs::create_dir_all(&tmp).map_err(|e| AgentError::Io(tmp.clone(), e))?;
+        env.push(("KUBERNETES_SERVICE_HOST".into(), host));
+        env.push(("KUBERNETES_SERVICE_PORT".into(), port.to_string()));
+
+        let command: Vec<String> = c.spec.command.clone().unwrap_or_default().iter().map(|s| spec::expand(s, vars)).collect();
+        let args: Vec<String> = c.spec.args.clone().unwrap_or_default().iter().map(|s| spec::expand(s, vars)).collect();
+        let argv: Vec<String> =
+            super::image::argv(&image.config, &command, &args).iter().map(|a| super::image::bind_to_pod_ip(a, &self.run.pod_ip)).collect();
+        if argv.is_empty() {
+            return Err(AgentError::Config("the image has no entrypoint and the container no command".into()));
+        }
+
         let mut mounts = vec![
-            Mount { source: opt.clone(), target: "/opt/kafka".into(), readonly: false },
-            Mount { source: home.join("libs"), target: "/opt/kafka/libs".into(), readonly: true },
             Mount { source: self.run.shared.hosts_file.clone(), target: "/etc/hosts".into(), readonly: true },
             Mount { source: self.run.shared.resolv_conf.clone(), target: "/etc/resolv.conf".into(), readonly: true },
-            Mount { source: tmp, target: "/tmp".into(), readonly: false },
+            Mount { source: self.fresh_tmp(c)?, target: "/tmp".into(), readonly: false },
+            // What every container runtime gives a container: /proc and the basic devices (a
+            // static binary's getrandom falls back to /dev/urandom). The host's /proc, read-only.
+            Mount { source: "/proc".into(), target: "/proc".into(), readonly: true },
         ];
+        for dev in RUNTIME_DEVICES {
+            mounts.push(Mount { source: dev.into(), target: dev.into(), readonly: false });
+        }
+        if self.pod.spec.as_ref().and_then(|s| s.automount_service_account_token) != Some(false) {
+            let dir = self.service_account_files(c).await?;
+            mounts.push(Mount { source: dir, target: SERVICE_ACCOUNT_DIR.into(), readonly: true });
+        }
+        mounts.extend(self.volume_mounts(c)?);
+        // Mount points exist before the root may turn read-only.
+        for m in &mounts {
+            let inside = root.join(m.target.strip_prefix("/").unwrap_or(&m.target));
+            if m.source.exists() && !m.source.is_dir() {
+                if let Some(parent) = inside.parent() {
+                    std::fs::create_dir_all(parent).map_err(|e| AgentError::Io(parent.to_path_buf(), e))?;
+                }
+                std::fs::OpenOptions::new().create(true).append(true).open(&inside).map_err(|e| AgentError::Io(inside.clone(), e))?;
+            } else {
+                std::fs::create_dir_all(&inside).map_err(|e| AgentError::Io(inside.clone(), e))?;
+            }
+        }
+        if sc.read_only_root_filesystem == Some(true) {
+            mounts.insert(0, Mount { source: root.clone(), target: "/".into(), readonly: true });
+        }
+        Ok((mounts, argv, Some(root), user))
+    }
+
+    /// The projected ServiceAccount volume a kubelet writes: a token bound to this pod from the
+    /// TokenRequest API, the cluster's CA and the namespace (mode 0644, as a projected volume's default).
+    async fn service_account_files(&self, c: &Ctr) -> Result<PathBuf, AgentError> {
+        use k8s_openapi::api::authentication::v1::{BoundObjectReference, TokenRequest, TokenRequestSpec};
+        use k8s_openapi::api::core::v1::ServiceAccount;
+        let ns = self.pod.metadata.namespace.clone().unwrap_or_default();
+        let sa = self.pod.spec.as_ref().and_then(|s| s.service_account_name.clone()).unwrap_or_else(|| "default".into());
+        let req = TokenRequest {
+            spec: Some(TokenRequestSpec {
+                audiences: None,
+                expiration_seconds: Some(SERVICE_ACCOUNT_TOKEN_SECONDS),
+                bound_object_ref: Some(BoundObjectReference {
+                    api_version: Some("v1".into()),
+                    kind: Some("Pod".into()),
+                    name: self.pod.metadata.name.clone(),
+                    uid: self.pod.metadata.uid.clone(),
+                }),
+            }),
+            ..Default::default()
+        };
+        let api = Api::<ServiceAccount>::namespaced(self.run.client.clone(), &ns);
+        let tr = api
+            .create_token_request(&sa, &kube::api::PostParams::default(), &req)
+            .await
+            .map_err(|e| AgentError::NotYet(format!("TokenRequest for {ns}/{sa}: {e}")))?;
+        let token = tr
+            .status
+            .and_then(|s| s.token)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| AgentError::NotYet(format!("TokenRequest for {ns}/{sa}: no token")))?;
+        let dir = self.pod_dir.join("serviceaccount").join(&c.spec.name);
+        std::fs::create_dir_all(&dir).map_err(|e| AgentError::Io(dir.clone(), e))?;
+        let ca = std::fs::read(self.run.shared.ca_file()).map_err(|e| AgentError::Io(self.run.shared.ca_file(), e))?;
+        for (name, bytes) in [("token", token.into_bytes()), ("ca.crt", ca), ("namespace", ns.into_bytes())] {
+            write_0644(&dir.join(name), &bytes)?;
+        }
+        Ok(dir)
+    }
+
+    /// The volumes of `c` as mounts (a volumeMount's subPath made if missing).
+    fn volume_mounts(&self, c: &Ctr) -> Result<Vec<Mount>, AgentError> {
+        let mut mounts = Vec::new();
         for vm in c.spec.volume_mounts.clone().unwrap_or_default() {
             let base = self.vols.get(&vm.name).ok_or_else(|| AgentError::Config(format!("volumeMount {} names no volume", vm.name)))?;
             let mut source = base.clone();
@@ -605,9 +753,54 @@ impl Ctx<'_> {
             }
             mounts.push(Mount { source, target: PathBuf::from(&vm.mount_path), readonly: vm.read_only.unwrap_or(false) });
         }
-        let log = self.log_dir.join(format!("{}.log", c.spec.name));
-        let sb = Sandbox { mounts, hostname: self.hostname.to_string(), workdir: c.spec.working_dir.clone(), argv, env: env.clone(), log };
-        let child = sandbox::spawn(&sb)?;
+        Ok(mounts)
+    }
+
+    /// A fresh /tmp per container start, as a container's own filesystem would give.
+    fn fresh_tmp(&self, c: &Ctr) -> Result<PathBuf, AgentError> {
+        let tmp = self.pod_dir.join("tmp").join(&c.spec.name);
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir_all(&tmp).map_err(|e| AgentError::Io(tmp.clone(), e))?;
+        Ok(tmp)
+    }
+
+    /// The image's own paths: for apache/kafka a private copy of /opt/kafka's bin/ and config/
+    /// with the cached jars read-only; for the metrics agent its jar's directory, read-only.
+    fn image_mounts(&self, image: &Image) -> Result<Vec<Mount>, AgentError> {
+        match image {
+            Image::Kafka { home } => {
+                let opt = self.pod_dir.join("opt-kafka");
+                for sub in ["bin", "config"] {
+                    copy_dir(&home.join(sub), &opt.join(sub))?;
+                }
+                std::fs::create_dir_all(opt.join("libs")).map_err(|e| AgentError::Io(opt.join("libs"), e))?;
+                Ok(vec![
+                    Mount { source: opt.clone(), target: "/opt/kafka".into(), readonly: false },
+                    Mount { source: home.join("libs"), target: "/opt/kafka/libs".into(), readonly: true },
+                ])
+            }
+            Image::MetricsAgent { dir } => {
+                Ok(vec![Mount { source: dir.clone(), target: METRICS_AGENT_DIR_IN_IMAGE.into(), readonly: true }])
+            }
+        }
+    }
+
+    /// A cached image's container: the image's paths, the world's hosts and resolv.conf, a fresh
+    /// /tmp and the volumes.
+    fn cached_image_mounts(&self, c: &Ctr, image: &Image) -> Result<Vec<Mount>, AgentError> {
+        let mut mounts = self.image_mounts(image)?;
+        mounts.extend([
+            Mount { source: self.run.shared.hosts_file.clone(), target: "/etc/hosts".into(), readonly: true },
+            Mount { source: self.run.shared.resolv_conf.clone(), target: "/etc/resolv.conf".into(), readonly: true },
+            Mount { source: self.fresh_tmp(c)?, target: "/tmp".into(), readonly: false },
+        ]);
+        mounts.extend(self.volume_mounts(c)?);
+        Ok(mounts)
+    }
+
+    fn spawn_container(&self, c: &mut Ctr, sb: &Sandbox, env: Vec<(String, String)>) -> Result<(), AgentError> {
+        let pod = self.pod;
+        let child = sandbox::spawn(sb)?;
         c.pid = child.id().map(|p| p as i32).unwrap_or(0);
         self.run.shared.track(c.pid);
         c.child = Some(child);
@@ -624,6 +817,49 @@ impl Ctx<'_> {
     }
 }
 
+/// A cached image's argv: its command and args (the image's own entrypoint is not reproduced).
+fn cached_image_argv(c: &Ctr, vars: &HashMap<String, String>) -> Result<Vec<String>, AgentError> {
+    let mut argv: Vec<String> = c.spec.command.clone().unwrap_or_default().iter().map(|s| spec::expand(s, vars)).collect();
+    let args: Vec<String> = c.spec.args.clone().unwrap_or_default().iter().map(|s| spec::expand(s, vars)).collect();
+    if argv.is_empty() {
+        if args.is_empty() {
+            return Err(AgentError::Config(
+                "the test world runs apache/kafka containers only with an explicit command (the image's default entrypoint is not reproduced)".into(),
+            ));
+        }
+        argv = args;
+    } else {
+        argv.extend(args);
+    }
+    Ok(argv)
+}
+
+/// The device nodes a container runtime creates in every container.
+const RUNTIME_DEVICES: [&str; 6] = ["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty"];
+
+/// Where a kubelet mounts the ServiceAccount token, CA and namespace.
+const SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
+/// A kubelet's default token lifetime. The world does not refresh tokens: a container started
+/// more than this long ago holds an expired one (the test world's runs are far shorter).
+const SERVICE_ACCOUNT_TOKEN_SECONDS: i64 = 3607;
+
+fn write_0644(path: &std::path::Path, bytes: &[u8]) -> Result<(), AgentError> {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).map_err(|e| AgentError::Io(tmp.clone(), e))?;
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o644)).map_err(|e| AgentError::Io(tmp.clone(), e))?;
+    std::fs::rename(&tmp, path).map_err(|e| AgentError::Io(path.to_path_buf(), e))
+}
+
+/// A copy of an unpacked image (owners, modes and links kept: `cp -a`).
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) -> Result<(), AgentError> {
+    if let Some(parent) = to.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| AgentError::Io(parent.to_path_buf(), e))?;
+    }
+    let status = std::process::Command::new("cp").arg("-a").arg(from).arg(to).status().map_err(|e| AgentError::Spawn("cp -a".into(), e))?;
+    if status.success() { Ok(()) } else { Err(AgentError::Config(format!("cannot copy {} to {}", from.display(), to.display()))) }
+}
+
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> Result<(), AgentError> {
     std::fs::create_dir_all(to).map_err(|e| AgentError::Io(to.to_path_buf(), e))?;
     let rd = std::fs::read_dir(from).map_err(|e| AgentError::Io(from.to_path_buf(), e))?;
@@ -637,4 +873,26 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> Result<(), AgentErr
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn images_map_to_what_the_cache_provides() {
+        let table = [
+            ("apache/kafka:4.4.0", Some("4.4.0"), None),
+            ("docker.io/apache/kafka:4.3.1@sha256:ab", Some("4.3.1"), None),
+            ("ghcr.io/gregor-dev/gregor-metrics-agent:1.0.1", None, Some("1.0.1")),
+            ("gregor-metrics-agent", None, Some("latest")),
+            ("registry.local:5000/mirror/gregor-metrics-agent:2", None, Some("2")),
+            ("busybox:1", None, None),
+            ("ghcr.io/gregor-dev/gregor-metrics-agent-extra:1", None, None),
+        ];
+        for (image, kafka, agent) in table {
+            assert_eq!(kafka_version_of(image).as_deref(), kafka, "{image}");
+            assert_eq!(metrics_agent_version_of(image).as_deref(), agent, "{image}");
+        }
+    }
 }

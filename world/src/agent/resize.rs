@@ -1,6 +1,7 @@
 //! Volume expansion, as an external resizer plus the kubelet's file-system resize would do it:
-//! a bound claim of our StorageClass whose request grew gets a PersistentVolume and a
-//! `status.capacity` of the new size. (Host directories have no size to grow.)
+//! a bound claim of our StorageClass whose request grew has its volume's filesystem grown
+//! (a tmpfs remount, see `volume`), then gets a PersistentVolume and a `status.capacity` of the
+//! new size.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -61,6 +62,13 @@ pub(crate) async fn resize_once(
         if bytes(&requested) <= bytes(&capacity) {
             continue;
         }
+        // Grow the filesystem for real first: the capacity reported is what the volume has.
+        let pv = pv_api.get(volume).await?;
+        let Some(dir) = pv.spec.as_ref().and_then(|s| s.host_path.as_ref()).map(|h| std::path::PathBuf::from(&h.path)) else {
+            continue;
+        };
+        let Some(new_bytes) = bytes(&requested) else { continue };
+        super::volume::grow(&dir, new_bytes)?;
         let grow = serde_json::json!({"spec": {"capacity": {"storage": requested}}});
         pv_api.patch(volume, &PatchParams::default(), &Patch::Merge(&grow)).await?;
         let ns = pvc.metadata.namespace.clone().unwrap_or_default();

@@ -27,6 +27,10 @@ pub(crate) struct Sandbox {
     pub argv: Vec<String>,
     pub env: Vec<(String, String)>,
     pub log: PathBuf,
+    /// A root file system to chroot into (an image's); the mounts' targets are inside it.
+    pub root: Option<PathBuf>,
+    /// uid and gid to run as (the image's user or the pod's runAsUser/runAsGroup).
+    pub user: Option<(u32, u32)>,
 }
 
 struct PreparedMount {
@@ -44,12 +48,16 @@ fn cstr(p: &Path) -> Result<CString, AgentError> {
     CString::new(p.as_os_str().as_bytes()).map_err(|_| AgentError::Config(format!("path with NUL: {}", p.display())))
 }
 
-fn prepare(mounts: &[Mount]) -> Result<Vec<PreparedMount>, AgentError> {
+fn prepare(mounts: &[Mount], root: Option<&Path>) -> Result<Vec<PreparedMount>, AgentError> {
     let mut ms = mounts.to_vec();
     ms.sort_by_key(|m| m.target.components().count());
     let mut out = Vec::new();
-    for m in ms {
-        let is_file = std::fs::metadata(&m.source).map(|md| md.is_file()).unwrap_or(false);
+    for mut m in ms {
+        if let Some(root) = root {
+            m.target = root.join(m.target.strip_prefix("/").unwrap_or(&m.target));
+        }
+        // Anything but a directory (a file, or a device node such as /dev/urandom) is mounted onto a file.
+        let is_file = std::fs::metadata(&m.source).map(|md| !md.is_dir()).unwrap_or(false);
         let mut dirs = Vec::new();
         let mut acc = PathBuf::from("/");
         let comps: Vec<_> = m.target.components().skip(1).collect();
@@ -103,17 +111,33 @@ fn bind_onto(source: &CStr, target: &CStr, is_file: bool) -> std::io::Result<()>
 
 /// Spawns the sandboxed process. Its stdout and stderr append to `sb.log`.
 pub(crate) fn spawn(sb: &Sandbox) -> Result<tokio::process::Child, AgentError> {
-    let mounts = prepare(&sb.mounts)?;
+    let mounts = prepare(&sb.mounts, sb.root.as_deref())?;
     let hostname = CString::new(sb.hostname.clone()).map_err(|_| AgentError::Config("hostname with NUL".into()))?;
-    let workdir =
-        CString::new(sb.workdir.clone().unwrap_or_else(|| "/".into())).map_err(|_| AgentError::Config("workingDir with NUL".into()))?;
+    let wd = sb.workdir.clone().unwrap_or_else(|| "/".into());
+    // Chrooted, `unshare --wd` changes directory after the chroot; the fork itself starts at "/".
+    let workdir = match &sb.root {
+        Some(root) => {
+            let inside = root.join(wd.trim_start_matches('/'));
+            std::fs::create_dir_all(&inside).map_err(|e| AgentError::Io(inside, e))?;
+            CString::new("/")
+        }
+        None => CString::new(wd.clone()),
+    }
+    .map_err(|_| AgentError::Config("workingDir with NUL".into()))?;
     let root = CString::new("/").map_err(|_| AgentError::Config("nul".into()))?;
     let stage = CString::new(STAGE).map_err(|_| AgentError::Config("nul".into()))?;
     let tmpfs = CString::new("tmpfs").map_err(|_| AgentError::Config("nul".into()))?;
     std::fs::create_dir_all(STAGE).map_err(|e| AgentError::Io(PathBuf::from(STAGE), e))?;
     let (out, errf) = crate::proc::log_stdio(&sb.log).map_err(|e| AgentError::Config(e.to_string()))?;
     let mut cmd = std::process::Command::new("unshare");
-    cmd.args(["--pid", "--fork", "--kill-child", "--"]).args(&sb.argv);
+    cmd.args(["--pid", "--fork", "--kill-child"]);
+    if let Some(root) = &sb.root {
+        cmd.arg(format!("--root={}", root.display())).arg(format!("--wd={wd}"));
+    }
+    if let Some((uid, gid)) = sb.user {
+        cmd.arg(format!("--setgid={gid}")).arg(format!("--setuid={uid}"));
+    }
+    cmd.arg("--").args(&sb.argv);
     cmd.env_clear().envs(sb.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     cmd.stdin(Stdio::null()).stdout(out).stderr(errf);
     // SAFETY: only async-signal-safe syscalls on memory prepared before fork.

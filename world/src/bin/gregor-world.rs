@@ -117,6 +117,7 @@ fn down(dir: &Path) -> anyhow::Result<()> {
     let dir = std::path::absolute(dir)?;
     let Some(pid) = read_pid(&dir) else {
         eprintln!("no world running in {}", dir.display());
+        gregor_world::agent::volume::release_all_under(&dir);
         return Ok(());
     };
     if alive(pid) {
@@ -133,6 +134,11 @@ fn down(dir: &Path) -> anyhow::Result<()> {
     }
     let _ = std::fs::remove_file(pid_file(&dir));
     let _ = std::fs::remove_file(ready_file(&dir));
+    // The supervisor unmounts its volumes when it stops; after a SIGKILL they are still there.
+    let left = gregor_world::agent::volume::release_all_under(&dir);
+    if left > 0 {
+        eprintln!("unmounted {left} volume(s) the supervisor left behind");
+    }
     eprintln!("world stopped");
     Ok(())
 }
