@@ -132,7 +132,9 @@ pub fn percentile_ms(samples: &[Duration], p: f64) -> f64 {
     let mut sorted = samples.to_vec();
     sorted.sort();
     let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1].as_secs_f64() * 1000.0
+    // Nanoseconds over 1e6, not seconds times 1000: an exact millisecond stays exact
+    // (32.038 s * 1000 is 32037.999…).
+    sorted[rank - 1].as_nanos() as f64 / 1_000_000.0
 }
 
 /// `n / elapsed` per second; NaN for a zero duration.
@@ -182,6 +184,11 @@ mod tests {
     fn figure_keys_are_unique() {
         let keys: std::collections::BTreeSet<&str> = FIGURES.iter().map(|(k, _, _)| *k).collect();
         assert_eq!(keys.len(), FIGURES.len());
+    }
+
+    #[test]
+    fn a_whole_millisecond_sample_is_reported_exactly() {
+        assert_eq!(percentile_ms(&[Duration::from_millis(32_038)], 0.5), 32_038.0);
     }
 
     proptest! {
