@@ -203,6 +203,29 @@ impl Fence {
     }
 }
 
+/// How a round ended, for pacing the next one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RoundOutcome {
+    /// The API server answered (whether or not we hold the Lease).
+    Answered,
+    /// An error or a timeout.
+    Failed,
+}
+
+/// How long to sleep after a round that took `took`. Rounds are paced from their start, not from
+/// their end: a slow round (a busy API server) must not push the next renewal so late that its
+/// budget (what is left of the renew deadline) is too short to finish. A leader renews every
+/// `renew_every`; after a failed round it retries within a second, since its fence is running
+/// out; a follower looks every `renew_every`, at most every 2 s.
+fn wait_before_next_round(renew_every: Duration, is_leader: bool, outcome: RoundOutcome, took: Duration) -> Duration {
+    let period = match (is_leader, outcome) {
+        (true, RoundOutcome::Answered) => renew_every,
+        (true, RoundOutcome::Failed) => renew_every.min(Duration::from_secs(1)),
+        (false, _) => renew_every.min(Duration::from_secs(2)),
+    };
+    period.saturating_sub(took)
+}
+
 /// Runs the election forever, publishing whether we lead. A renewal counts from the moment its
 /// round started, and a round that hangs is abandoned when the fence closes: once the renew
 /// deadline has passed without a successful renewal, `fence` refuses writes and `false` is
@@ -214,6 +237,7 @@ pub async fn run(client: kube::Client, cfg: LeaderConfig, leading: watch::Sender
         // A leader's round may take until its fence closes; a follower's, one renew deadline.
         let budget = fence.remaining_at(started).unwrap_or(cfg.renew_deadline).min(cfg.renew_deadline);
         let result = tokio::time::timeout(budget, round(&api, &cfg)).await;
+        let outcome = if matches!(result, Ok(Ok(_))) { RoundOutcome::Answered } else { RoundOutcome::Failed };
         match result {
             Ok(Ok(true)) => fence.set(Some(started + cfg.renew_deadline)),
             Ok(Ok(false)) => fence.set(None),
@@ -225,14 +249,32 @@ pub async fn run(client: kube::Client, cfg: LeaderConfig, leading: watch::Sender
             info!(identity = %cfg.identity, leader = is_leader, "leadership changed");
         }
         leading.send_replace(is_leader);
-        let wait = if is_leader { cfg.renew_every } else { cfg.renew_every.min(Duration::from_secs(2)) };
-        tokio::time::sleep(wait).await;
+        tokio::time::sleep(wait_before_next_round(cfg.renew_every, is_leader, outcome, started.elapsed())).await;
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rounds_are_paced_from_their_start() {
+        let s = Duration::from_secs;
+        let ms = Duration::from_millis;
+        // (leader, outcome, round took, expected sleep) with renew_every = 5 s
+        let table = [
+            (true, RoundOutcome::Answered, ms(50), ms(4950)),
+            (true, RoundOutcome::Answered, s(4), s(1)),
+            (true, RoundOutcome::Answered, s(7), s(0)),
+            (true, RoundOutcome::Failed, ms(300), ms(700)),
+            (true, RoundOutcome::Failed, s(10), s(0)),
+            (false, RoundOutcome::Answered, ms(500), ms(1500)),
+            (false, RoundOutcome::Failed, s(3), s(0)),
+        ];
+        for (leader, outcome, took, want) in table {
+            assert_eq!(wait_before_next_round(s(5), leader, outcome, took), want, "{leader} {outcome:?} {took:?}");
+        }
+    }
 
     fn ts(s: &str) -> Timestamp {
         s.parse().expect("timestamp")

@@ -63,6 +63,16 @@ pub async fn get_text(port: u16) -> String {
     get_body(("127.0.0.1", port), "/metrics").await.expect("GET /metrics")
 }
 
+/// One active target of `/api/v1/targets`.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub url: String,
+    /// `up`, `down` or `unknown`.
+    pub health: String,
+    pub last_error: String,
+    pub last_scrape_seconds: f64,
+}
+
 pub struct Prometheus {
     _child: tokio::process::Child,
     pub port: u16,
@@ -122,14 +132,20 @@ impl Prometheus {
         Some((status, v["data"]["result"].as_array().cloned().unwrap_or_default()))
     }
 
-    /// The active targets: `(scrape url, health)`.
-    pub async fn targets(&self) -> Option<Vec<(String, String)>> {
+    /// The active targets.
+    pub async fn targets(&self) -> Option<Vec<Target>> {
         let v = get_json(self.port, "/api/v1/targets?state=active").await?;
+        let text = |t: &Value, k: &str| t[k].as_str().unwrap_or_default().to_owned();
         Some(
             v["data"]["activeTargets"]
                 .as_array()?
                 .iter()
-                .map(|t| (t["scrapeUrl"].as_str().unwrap_or_default().to_owned(), t["health"].as_str().unwrap_or_default().to_owned()))
+                .map(|t| Target {
+                    url: text(t, "scrapeUrl"),
+                    health: text(t, "health"),
+                    last_error: text(t, "lastError"),
+                    last_scrape_seconds: t["lastScrapeDuration"].as_f64().unwrap_or_default(),
+                })
                 .collect(),
         )
     }
