@@ -41,6 +41,7 @@ mod roundtrip_tests;
 pub mod router;
 pub mod safety;
 pub mod sasl;
+pub mod served_certificate;
 pub mod stats;
 pub mod transport;
 pub mod versions;

@@ -258,6 +258,8 @@ pub struct Context {
     pub operator: crate::controller::operator_metrics::OperatorMetrics,
     /// When each certificate the operator keeps expires.
     pub certificate_expiries: crate::controller::certificates::expiry::CertificateExpiries,
+    /// Which certificate each broker's TLS listeners were last seen serving.
+    pub served_certificates: crate::controller::certificates::reload::ServedCertificates,
 }
 
 impl Context {
@@ -277,6 +279,7 @@ impl Context {
             facts: FactsCache::default(),
             operator: Default::default(),
             certificate_expiries: Default::default(),
+            served_certificates: Default::default(),
         }
     }
 }

@@ -100,6 +100,8 @@ reasons! {
         StorageAutoGrown,
         /// A pool's claims should grow but cannot: maxSize reached, or the StorageClass refuses.
         StorageAutoGrowBlocked,
+        /// Renewed node certificates were taken up by the brokers without a restart (an Event).
+        CertificatesReloaded,
     }
 }
 
@@ -176,7 +178,7 @@ impl ClusterReason {
             | RollHalted => true,
             // Kafka not answering is waited out (with backoff): it needs time, not a person.
             Ready | Paused | Reconciling | RollingRestart | RestartingNode | Progressing | RollBlocked | UnsafeSettings | NodesOutdated
-            | KafkaUnavailable | StorageAutoGrown => false,
+            | KafkaUnavailable | StorageAutoGrown | CertificatesReloaded => false,
         }
     }
 }

@@ -37,6 +37,9 @@ pub mod annotations {
     /// On PVCs (through the claim template): the KRaft cluster id their volume is formatted with,
     /// so a cluster re-created over retained volumes keeps its id.
     pub const CLUSTER_ID: &str = concat!(crate::api_group!(), "/cluster-id");
+    /// On a KafkaCluster: `true` re-issues every node certificate now (brokers take them up
+    /// without a restart); the operator removes the annotation once done.
+    pub const RENEW_CERTIFICATES: &str = concat!(crate::api_group!(), "/renew-certificates");
     /// Prefix reserved for the operator in pod annotations and labels.
     pub const RESERVED_PREFIX: &str = concat!(crate::api_group!(), "/");
 }

@@ -35,6 +35,7 @@ mod roll_safety;
 mod scale;
 mod status_config;
 mod tls;
+mod tls_renewal;
 mod tls_users;
 mod topics;
 mod upgrade;

@@ -1,7 +1,8 @@
 //! TLS client listeners end to end (issue #13, first slice): the operator makes the cluster CA
 //! and a certificate per node; openssl verifies each broker's handshake against the public
 //! `<cluster>-cluster-ca-cert` only and reads the SANs; Kafka's console tools produce and consume
-//! over SSL and over SASL_SSL with a SCRAM KafkaUser; a client trusting another CA is refused.
+//! over SSL and over SASL_SSL with a SCRAM KafkaUser; a client trusting another CA is refused;
+//! then a forced renewal goes live with no restart (`tls_renewal`).
 
 use std::path::Path;
 use std::time::Duration;
@@ -53,7 +54,7 @@ pub(crate) fn write(path: &Path, text: &str) -> String {
 
 /// `openssl s_client` against `host:port` (dialled at its world address), trusting only `ca_file`
 /// and checking the host name. Returns (exit status, stdout, stderr).
-fn s_client(world: &World, host: &str, port: i32, ca_file: &str) -> (i32, String, String) {
+pub(crate) fn s_client(world: &World, host: &str, port: i32, ca_file: &str) -> (i32, String, String) {
     let ip = resolve(world, host);
     assert!(ip.starts_with("127."), "only loopback is dialled: {ip}");
     let out = std::process::Command::new("openssl")
@@ -156,8 +157,12 @@ pub(crate) async fn produce_and_consume(tool: &KafkaTool, bootstrap: &str, topic
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn item4_tls_listeners_serve_certificates_of_the_cluster_ca() {
-    let Some(_serial) = crate::support::world_test("e2e::tls::item4_tls_listeners_serve_certificates_of_the_cluster_ca").await else {
+async fn item4_tls_listeners_serve_certificates_of_the_cluster_ca_and_item7_forced_renewal_restarts_no_pod() {
+    let Some(_serial) = crate::support::world_test(
+        "e2e::tls::item4_tls_listeners_serve_certificates_of_the_cluster_ca_and_item7_forced_renewal_restarts_no_pod",
+    )
+    .await
+    else {
         return;
     };
     let world = World::start().await.expect("world");
@@ -284,6 +289,29 @@ async fn item4_tls_listeners_serve_certificates_of_the_cluster_ca() {
         assert!(keys.contains(&format!("{pod}.pem")), "{pod}.pem in {keys:?}");
     }
     println!("PASS {CLUSTER}-kafka-node-certs holds one PEM per node: {keys:?}");
+
+    // Item 7: a forced renewal of every node certificate goes live under traffic, with no restart.
+    let listeners: Vec<crate::tls_renewal::Listener> = BROKERS
+        .iter()
+        .flat_map(|id| {
+            [TLS_PORT, SCRAM_PORT].map(|port| crate::tls_renewal::Listener {
+                pod: format!("{CLUSTER}-brokers-{id}"),
+                host: broker_host(*id),
+                port,
+            })
+        })
+        .collect();
+    let ssl_properties = ssl(&ca_file);
+    crate::tls_renewal::item7_forced_leaf_renewal_restarts_no_pod(
+        &world,
+        &client,
+        (NS, CLUSTER),
+        &listeners,
+        (&bootstrap(TLS_PORT), &ssl_properties),
+        &ca_file,
+        &op,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

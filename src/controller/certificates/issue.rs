@@ -172,7 +172,8 @@ fn first_certificate(pem: &str) -> Result<CertificateDer<'static>, CertificateEr
         .map_err(|e| CertificateError::Invalid { what: "a PEM file".into(), detail: e.to_string() })
 }
 
-fn facts_of_der(der: &CertificateDer<'_>) -> Result<CertFacts, CertificateError> {
+/// What a DER certificate says.
+pub fn facts_of_der(der: &CertificateDer<'_>) -> Result<CertFacts, CertificateError> {
     let invalid = |detail: String| CertificateError::Invalid { what: "a certificate".into(), detail };
     let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref()).map_err(|e| invalid(e.to_string()))?;
     let dns_names = match cert.subject_alternative_name().map_err(|e| invalid(e.to_string()))? {

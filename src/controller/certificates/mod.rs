@@ -18,6 +18,7 @@ pub mod kind;
 pub mod plan;
 #[cfg(test)]
 mod reconcile_tests;
+pub mod reload;
 
 use std::collections::BTreeMap;
 
@@ -83,11 +84,29 @@ pub fn unix_now() -> i64 {
     k8s_openapi::jiff::Timestamp::now().as_second()
 }
 
+/// Whether node certificates are re-issued only when due, or all of them now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Renewal {
+    /// Missing, unreadable, outdated or due certificates only.
+    AsDue,
+    /// Every node certificate (`kafka.gregor.dev/renew-certificates=true`).
+    Forced,
+}
+
+/// What the certificates step leaves for the rest of the reconcile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issued {
+    /// The cluster CA certificate (PEM) that clients trust.
+    pub cluster_ca: String,
+    /// Per pod, the serial of the certificate its node should serve (the one in the Secret).
+    pub node_serials: BTreeMap<String, String>,
+}
+
 /// Makes sure both CAs, their public certificate Secrets and every node's certificate exist and
 /// are good, when the cluster has a TLS listener. Runs before the StatefulSets are applied, so a
 /// new node's certificate is there before its pod starts. Returns the cluster CA certificate
-/// (PEM) that clients trust, or `None` without TLS.
-pub async fn reconcile(model: &ClusterModel, ctx: &Context, now: i64) -> Result<Option<String>> {
+/// and the node certificates' serials, or `None` without TLS.
+pub async fn reconcile(model: &ClusterModel, ctx: &Context, now: i64, renewal: Renewal) -> Result<Option<Issued>> {
     if !model.tls_enabled() {
         ctx.certificate_expiries.set(&model.namespace, &model.name, Vec::new());
         return Ok(None);
@@ -95,7 +114,7 @@ pub async fn reconcile(model: &ClusterModel, ctx: &Context, now: i64) -> Result<
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &model.namespace);
     let cluster_ca = published_ca(CaKind::Cluster, model, ctx, &api, now).await?;
     let clients_ca = published_ca(CaKind::Clients, model, ctx, &api, now).await?;
-    let mut expiries = node_certificates(model, ctx, &api, &cluster_ca, &clients_ca.pem.cert, now).await?;
+    let (mut expiries, node_serials) = node_certificates(model, ctx, &api, &cluster_ca, &clients_ca.pem.cert, now, renewal).await?;
     for (kind, ca) in [(CaKind::Cluster, &cluster_ca), (CaKind::Clients, &clients_ca)] {
         expiries.push(expiry::Expiry {
             kind: expiry::CertificateKind::of_ca(kind),
@@ -104,7 +123,7 @@ pub async fn reconcile(model: &ClusterModel, ctx: &Context, now: i64) -> Result<
         });
     }
     ctx.certificate_expiries.set(&model.namespace, &model.name, expiries);
-    Ok(Some(cluster_ca.pem.cert))
+    Ok(Some(Issued { cluster_ca: cluster_ca.pem.cert, node_serials }))
 }
 
 /// A CA of the cluster, made if need be, with its certificate in its public Secret.
@@ -189,9 +208,9 @@ async fn ensure_ca(kind: CaKind, model: &ClusterModel, ctx: &Context, api: &Api<
     }
 }
 
-/// Keeps every good node certificate and issues the rest, then writes the Secret if anything
-/// changed; answers each node certificate's not-after. `clients_ca`: the clients CA certificate,
-/// the truststore of mutual TLS listeners.
+/// Keeps every good node certificate (unless the renewal is forced) and issues the rest, then
+/// writes the Secret if anything changed; answers each node certificate's not-after and serial.
+/// `clients_ca`: the clients CA certificate, the truststore of mutual TLS listeners.
 async fn node_certificates(
     model: &ClusterModel,
     ctx: &Context,
@@ -199,7 +218,8 @@ async fn node_certificates(
     ca: &Ca,
     clients_ca: &str,
     now: i64,
-) -> Result<Vec<expiry::Expiry>> {
+    renewal: Renewal,
+) -> Result<(Vec<expiry::Expiry>, BTreeMap<String, String>)> {
     let name = names::node_certs_secret(&model.name);
     let existing = cached_or_get(ctx, api, &model.namespace, &name).await?;
     let mut data = BTreeMap::from([
@@ -208,17 +228,26 @@ async fn node_certificates(
     ]);
     let mut issued = Vec::new();
     let mut expiries = Vec::new();
+    let mut serials = BTreeMap::new();
     for (pool, node_id) in model.nodes() {
         let pod = names::pod(&model.name, &pool.name, node_id);
         let key = names::node_cert_key(&pod);
         let dns_names = model.node_dns_names(pool, node_id);
         let current = existing.as_ref().and_then(|s| text(s, &key));
         let current_facts = current.as_deref().map(|t| issue::facts(t).map_err(|_| ()));
-        let verdict =
-            plan::leaf_verdict(current_facts.as_ref().map(|r| r.as_ref().map_err(|_| ())), &ca.facts, &dns_names, &model.certificates, now);
-        let kept_until = current_facts.as_ref().and_then(|r| r.as_ref().ok()).map(|f| f.not_after);
-        let (file, not_after) = match (verdict, current, kept_until) {
-            (Verdict::Keep, Some(file), Some(not_after)) => (file, not_after),
+        let verdict = match renewal {
+            Renewal::Forced => Verdict::Issue(plan::IssueReason::Forced),
+            Renewal::AsDue => plan::leaf_verdict(
+                current_facts.as_ref().map(|r| r.as_ref().map_err(|_| ())),
+                &ca.facts,
+                &dns_names,
+                &model.certificates,
+                now,
+            ),
+        };
+        let kept = current_facts.as_ref().and_then(|r| r.as_ref().ok()).map(|f| (f.not_after, f.serial.clone()));
+        let (file, (not_after, serial)) = match (verdict, current, kept) {
+            (Verdict::Keep, Some(file), Some(kept)) => (file, kept),
             (verdict, _, _) => {
                 // `Keep` comes only with a certificate that exists.
                 let reason = match verdict {
@@ -227,9 +256,12 @@ async fn node_certificates(
                 };
                 let (not_before, not_after) = plan::leaf_validity(&model.certificates, &ca.facts, now);
                 issued.push(format!("{pod} ({})", reason.as_str()));
-                (issue::issue_leaf(ca, &pod, &dns_names, not_before, not_after)?, not_after)
+                let file = issue::issue_leaf(ca, &pod, &dns_names, not_before, not_after)?;
+                let serial = issue::facts(&file)?.serial;
+                (file, (not_after, serial))
             }
         };
+        serials.insert(pod.clone(), serial);
         expiries.push(expiry::Expiry { kind: expiry::CertificateKind::Node, name: pod, not_after });
         data.insert(key, file);
     }
@@ -239,13 +271,13 @@ async fn node_certificates(
         have == data && s.metadata.owner_references.clone().filter(|o| !o.is_empty()) == meta::owner_references(model)
     });
     if unchanged {
-        return Ok(expiries);
+        return Ok((expiries, serials));
     }
     apply_secret(ctx, api, model, &name, meta::owner_references(model), data).await?;
     if !issued.is_empty() {
         info!(secret = %name, issued = %issued.join(", "), "node certificates issued");
     }
-    Ok(expiries)
+    Ok((expiries, serials))
 }
 
 /// Server-side applies a Secret of the cluster with these keys (unchanged ones are no write on

@@ -37,6 +37,8 @@ pub enum IssueReason {
     NamesChanged,
     /// It expires within the renewal window (or has expired).
     Renewal,
+    /// `kafka.gregor.dev/renew-certificates=true` asked for new ones.
+    Forced,
 }
 
 impl IssueReason {
@@ -48,6 +50,7 @@ impl IssueReason {
             IssueReason::OtherCa => "signed by another CA",
             IssueReason::NamesChanged => "names changed",
             IssueReason::Renewal => "renewal due",
+            IssueReason::Forced => "renewal asked for",
         }
     }
 }

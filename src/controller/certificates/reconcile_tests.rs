@@ -94,7 +94,7 @@ fn write_to<'a>(sent: &'a [Sent], secret: &str) -> Option<&'a Sent> {
 async fn item1_item2_a_tls_cluster_gets_its_ca_and_a_certificate_per_node() {
     let mut h = Harness::new();
     let m = tls_model();
-    super::reconcile(&m, &h.ctx, NOW).await.expect("certificates");
+    super::reconcile(&m, &h.ctx, NOW, super::Renewal::AsDue).await.expect("certificates");
     let sent = h.take_sent();
 
     // The CA key Secret: created once (POST), with no owner reference (the volumes outlive the cluster).
@@ -148,12 +148,12 @@ async fn item1_item2_a_tls_cluster_gets_its_ca_and_a_certificate_per_node() {
 
     // A converged resync: nothing written, nothing asked.
     h.cache(&sent);
-    super::reconcile(&m, &h.ctx, NOW + DAY).await.expect("certificates");
+    super::reconcile(&m, &h.ctx, NOW + DAY, super::Renewal::AsDue).await.expect("certificates");
     let again = h.take_sent();
     assert!(again.is_empty(), "a converged resync sends nothing: {again:#?}");
 
     // Inside the renewal window (30 days before the end): only the node certificates are re-issued.
-    super::reconcile(&m, &h.ctx, NOW + 340 * DAY).await.expect("certificates");
+    super::reconcile(&m, &h.ctx, NOW + 340 * DAY, super::Renewal::AsDue).await.expect("certificates");
     let renewed = h.take_sent();
     let writes: Vec<String> = renewed.iter().filter(|s| s.method != "GET").map(|s| s.body["metadata"]["name"].to_string()).collect();
     assert_eq!(writes, ["\"c-kafka-node-certs\""], "{renewed:#?}");
@@ -171,7 +171,7 @@ async fn item1_item2_a_tls_cluster_gets_its_ca_and_a_certificate_per_node() {
 async fn item1_ephemeral_clusters_own_their_ca_and_plain_clusters_get_none() {
     let h = Harness::new();
     let ephemeral = model(json!([{"name": "tls", "port": 9093, "type": "internal", "tls": true}]), json!({"type": "ephemeral"}));
-    super::reconcile(&ephemeral, &h.ctx, NOW).await.expect("certificates");
+    super::reconcile(&ephemeral, &h.ctx, NOW, super::Renewal::AsDue).await.expect("certificates");
     let sent = h.take_sent();
     for secret in ["c-cluster-ca", "c-cluster-ca-cert", "c-clients-ca", "c-clients-ca-cert", "c-kafka-node-certs"] {
         let w = write_to(&sent, secret).unwrap_or_else(|| panic!("{secret} written"));
@@ -179,6 +179,43 @@ async fn item1_ephemeral_clusters_own_their_ca_and_plain_clusters_get_none() {
     }
 
     let plain = model(json!([{"name": "plain", "port": 9092, "type": "internal", "tls": false}]), json!({"type": "ephemeral"}));
-    super::reconcile(&plain, &h.ctx, NOW).await.expect("certificates");
+    super::reconcile(&plain, &h.ctx, NOW, super::Renewal::AsDue).await.expect("certificates");
     assert!(h.take_sent().is_empty(), "no TLS listener: no CA, no certificates");
+}
+
+#[tokio::test]
+async fn item7_forced_renewal_reissues_every_node_certificate_and_only_those() {
+    let mut h = Harness::new();
+    let m = tls_model();
+    let first = super::reconcile(&m, &h.ctx, NOW, super::Renewal::AsDue).await.expect("certificates").expect("TLS");
+    let sent = h.take_sent();
+    h.cache(&sent);
+    let nodes = write_to(&sent, "c-kafka-node-certs").expect("written");
+    // The serials answered are those of the certificates written.
+    for (pod, serial) in &first.node_serials {
+        let file = data(nodes, &format!("{pod}.pem")).expect("pem");
+        assert_eq!(&issue::facts(&file).expect("readable").serial, serial, "{pod}");
+    }
+    assert_eq!(first.node_serials.len(), 3, "one per node");
+
+    let forced = super::reconcile(&m, &h.ctx, NOW + DAY, super::Renewal::Forced).await.expect("certificates").expect("TLS");
+    let renewed = h.take_sent();
+    let writes: Vec<String> = renewed.iter().filter(|s| s.method != "GET").map(|s| s.body["metadata"]["name"].to_string()).collect();
+    assert_eq!(writes, ["\"c-kafka-node-certs\""], "the CAs stay as they are: {renewed:#?}");
+    assert_eq!(forced.cluster_ca, first.cluster_ca);
+    let nodes_now = write_to(&renewed, "c-kafka-node-certs").expect("written");
+    for (pool, id) in m.nodes() {
+        let pod = names::pod("c", &pool.name, id);
+        let facts = issue::facts(&data(nodes_now, &format!("{pod}.pem")).expect("pem")).expect("readable");
+        assert_ne!(Some(&facts.serial), first.node_serials.get(&pod), "{pod}: a new certificate");
+        assert_eq!(Some(&facts.serial), forced.node_serials.get(&pod), "{pod}: the serial answered is the new one");
+        // The same names, so Kafka's DN and SAN guard (KIP-978) lets a reload through.
+        assert_eq!(facts.dns_names, m.node_dns_names(pool, id), "{pod}");
+        assert_eq!(facts.common_name.as_deref(), Some(pod.as_str()));
+    }
+    // Once written, an ordinary pass keeps them.
+    h.cache(&renewed);
+    let after = super::reconcile(&m, &h.ctx, NOW + 2 * DAY, super::Renewal::AsDue).await.expect("certificates").expect("TLS");
+    assert!(h.take_sent().is_empty(), "kept");
+    assert_eq!(after.node_serials, forced.node_serials);
 }

@@ -21,20 +21,23 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action as Requeue;
+use kube::runtime::events::EventType;
 use kube::{Resource, ResourceExt};
 use tracing::{info, instrument, warn};
 
 use crate::api::KafkaCluster;
 use crate::api::cluster::{KafkaClusterStatus, PoolStorageStatus};
 use crate::controller::backoff;
+use crate::controller::certificates;
 use crate::controller::context::Context;
 use crate::controller::error::{ControllerError, Result};
 use crate::controller::kafka_access;
 use crate::controller::lifecycle::{annotation_true, is_paused};
 use crate::controller::reason::{ClusterReason, Reason};
 use crate::controller::status_write::write_status;
-use crate::model::{self, Observed, names};
+use crate::model::{self, ClusterModel, Observed, names};
 use crate::render::{self, ClusterObjects};
 use crate::roll::{self, NodeId, Observation, Step};
 use dynamic::{ConfigOutcome, Tracked};
@@ -296,6 +299,7 @@ async fn reconcile_steps(kc: &Arc<KafkaCluster>, ctx: &Arc<Context>) -> Result<R
         // Children go with the owner references; PVCs follow their retention policy.
         kafka_access::forget_admin_client(&ctx, &ns, &name);
         ctx.facts.forget(&format!("{ns}/{name}"));
+        ctx.served_certificates.forget(&ns, &name);
         ctx.operator.forget_cluster(&ns, &name);
         return Ok(Requeue::await_change());
     }
@@ -349,8 +353,8 @@ async fn reconcile_steps(kc: &Arc<KafkaCluster>, ctx: &Arc<Context>) -> Result<R
 
     // Apply (certificates first, so a new node's is there before its pod), clean up, and change
     // what needs no restart.
-    let cluster_ca = crate::controller::certificates::reconcile(model, &ctx, crate::controller::certificates::unix_now()).await?;
-    crate::controller::client_config::reconcile(model, &ctx, cluster_ca).await?;
+    let issued = certificates_step(&ctx, &kc, model).await?;
+    crate::controller::client_config::reconcile(model, &ctx, issued.as_ref().map(|i| i.cluster_ca.clone())).await?;
     act::apply_objects(&ctx, &objects, &recreating).await?;
     act::delete_orphans(&ctx, &kc, &objects).await?;
     let cordoned = cordoned_nodes(&ctx);
@@ -367,6 +371,15 @@ async fn reconcile_steps(kc: &Arc<KafkaCluster>, ctx: &Arc<Context>) -> Result<R
         }
     };
     let config_restarts = &config.restart;
+    let reload = match &issued {
+        Some(issued) => certificates::reload::reconcile(&ctx, model, &*admin, &pods, issued).await,
+        None => certificates::reload::ReloadOutcome::default(),
+    };
+    if !reload.reloaded.is_empty() {
+        let serve = if reload.reloaded.len() == 1 { "serves its renewed certificate" } else { "serve their renewed certificates" };
+        let note = format!("{} {serve}, without a restart", reload.reloaded.join(", "));
+        act::publish(&ctx, &kc, EventType::Normal, (ClusterReason::CertificatesReloaded, "Reload"), note, None).await;
+    }
 
     // Observe, and roll one step.
     let observation = observe::observation(&valid.inputs(&cordoned, config_restarts, &manual));
@@ -396,9 +409,26 @@ async fn reconcile_steps(kc: &Arc<KafkaCluster>, ctx: &Arc<Context>) -> Result<R
     // Pools that grow on their own look at every health refresh's usage.
     let resync = if autogrow_step::any(model) { ctx.settings.resync.min(crate::controller::health::REFRESH) } else { ctx.settings.resync };
     Ok(match step {
-        Step::Idle if !removal_pending && recreating.is_empty() => Requeue::requeue(resync),
+        Step::Idle if !removal_pending && recreating.is_empty() && reload.pending.is_empty() => Requeue::requeue(resync),
         _ => Requeue::requeue(ctx.settings.requeue_busy),
     })
+}
+
+/// The certificates step: issues what is due, or every node certificate when
+/// `kafka.gregor.dev/renew-certificates=true` asks for it (the annotation is removed once the new
+/// ones are written, so it acts once).
+async fn certificates_step(ctx: &Context, kc: &KafkaCluster, model: &ClusterModel) -> Result<Option<certificates::Issued>> {
+    let forced = crate::controller::lifecycle::annotation_true(kc.meta(), names::annotations::RENEW_CERTIFICATES);
+    let renewal = if forced { certificates::Renewal::Forced } else { certificates::Renewal::AsDue };
+    let issued = certificates::reconcile(model, ctx, certificates::unix_now(), renewal).await?;
+    if forced {
+        let api: Api<KafkaCluster> = Api::namespaced(ctx.client.clone(), &model.namespace);
+        let patch = serde_json::json!({"metadata": {"annotations": {names::annotations::RENEW_CERTIFICATES: null}}});
+        api.patch(&model.name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
+        ctx.metrics.count_write();
+        info!(cluster = %model.name, "every node certificate re-issued, as asked");
+    }
+    Ok(issued)
 }
 
 /// After a failed reconcile: exponential backoff for transient errors, the next change for an

@@ -25,10 +25,15 @@ pub struct Produced {
 
 impl Producer {
     pub fn start(world: &World, version: &str, bootstrap: &str, topic: &str, per_second: u32) -> Producer {
+        Producer::start_with(world, version, bootstrap, topic, per_second, "")
+    }
+
+    /// As [`Producer::start`], with more client properties (`security.protocol`, truststore).
+    pub fn start_with(world: &World, version: &str, bootstrap: &str, topic: &str, per_second: u32, client_properties: &str) -> Producer {
         let tool = KafkaTool::new(world, version).expect("kafka tool");
         let props = world.dir().join(format!("producer-{topic}.properties"));
-        std::fs::write(&props, "enable.idempotence=true\nacks=all\nretries=2147483647\nmax.in.flight.requests.per.connection=5\ndelivery.timeout.ms=300000\nrequest.timeout.ms=30000\n")
-            .expect("producer props");
+        let settings = "enable.idempotence=true\nacks=all\nretries=2147483647\nmax.in.flight.requests.per.connection=5\ndelivery.timeout.ms=300000\nrequest.timeout.ms=30000\n";
+        std::fs::write(&props, format!("{settings}{client_properties}")).expect("producer props");
         let out = world.dir().join(format!("producer-{topic}.jsonl"));
         let file = std::fs::File::create(&out).expect("producer out");
         let mut cmd = tool.command("org.apache.kafka.tools.VerifiableProducer");
@@ -69,25 +74,18 @@ impl Producer {
 
 /// Reads a topic from the beginning until no record arrives for a while; returns the values.
 pub async fn consume_all(world: &World, version: &str, bootstrap: &str, topic: &str) -> BTreeSet<String> {
+    consume_all_with(world, version, bootstrap, topic, None).await
+}
+
+/// As [`consume_all`], with the client properties in the file `config`.
+pub async fn consume_all_with(world: &World, version: &str, bootstrap: &str, topic: &str, config: Option<&str>) -> BTreeSet<String> {
     let tool = KafkaTool::new(world, version).expect("kafka tool");
-    let out = tool
-        .run(
-            "org.apache.kafka.tools.consumer.ConsoleConsumer",
-            &[
-                "--bootstrap-server",
-                bootstrap,
-                "--topic",
-                topic,
-                "--from-beginning",
-                "--timeout-ms",
-                "15000",
-                "--group",
-                &format!("verify-{topic}"),
-            ],
-            None,
-            Duration::from_secs(300),
-        )
-        .await
-        .expect("console consumer");
+    let group = format!("verify-{topic}");
+    let mut args = vec!["--bootstrap-server", bootstrap, "--topic", topic, "--from-beginning", "--timeout-ms", "15000", "--group", &group];
+    if let Some(config) = config {
+        args.extend(["--command-config", config]);
+    }
+    let out =
+        tool.run("org.apache.kafka.tools.consumer.ConsoleConsumer", &args, None, Duration::from_secs(300)).await.expect("console consumer");
     out.stdout.lines().map(str::to_owned).collect()
 }

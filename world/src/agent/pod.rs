@@ -168,6 +168,10 @@ impl Ctr {
     }
 }
 
+/// How often a running pod's ConfigMap and Secret volumes are brought up to date (the kubelet
+/// takes up to a minute plus its cache's TTL; tests should not wait that long).
+const VOLUME_REFRESH: Duration = Duration::from_secs(5);
+
 pub(crate) struct PodRun {
     pub shared: Arc<Shared>,
     pub client: kube::Client,
@@ -200,6 +204,7 @@ impl PodRun {
         let mut volumes: Option<HashMap<String, PathBuf>> = None;
         let mut volume_error: Option<String> = None;
         let mut next_volume_try = Instant::now();
+        let mut next_volume_refresh = Instant::now() + VOLUME_REFRESH;
         let mut last_posted = String::new();
         let mut transitions: HashMap<String, (String, Time)> = HashMap::new();
         let mut failed = false;
@@ -250,6 +255,14 @@ impl PodRun {
                         volume_error = Some(e.to_string());
                         next_volume_try = Instant::now() + Duration::from_secs(1);
                     }
+                }
+            }
+
+            // 2b. Keep ConfigMap and Secret volumes in step with their objects, as the kubelet does.
+            if volumes.is_some() && Instant::now() >= next_volume_refresh {
+                next_volume_refresh = Instant::now() + VOLUME_REFRESH;
+                if let Err(e) = spec::refresh_volumes(&self.client, &pod, &pod_dir.join("volumes")).await {
+                    tracing::debug!(pod = %format!("{ns}/{name}"), error = %e, "volume refresh failed; retried");
                 }
             }
 

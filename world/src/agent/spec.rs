@@ -183,13 +183,27 @@ fn resource_field(c: &Container, resource: &str) -> String {
     }
 }
 
+/// Writes a volume file as the kubelet does: a file whose content is already `data` is left
+/// alone (its modification time too, which is what Kafka watches to reload a store), and a
+/// changed one is replaced atomically (written beside it, then renamed over it), so a process
+/// reading it sees the old content or the new one, never half of each.
 fn write_file(path: &Path, data: &[u8], mode: i32) -> Result<(), AgentError> {
+    let io = |p: &Path| {
+        let p = p.to_path_buf();
+        move |e| AgentError::Io(p, e)
+    };
     if let Some(p) = path.parent() {
-        std::fs::create_dir_all(p).map_err(|e| AgentError::Io(p.to_path_buf(), e))?;
+        std::fs::create_dir_all(p).map_err(io(p))?;
     }
-    std::fs::write(path, data).map_err(|e| AgentError::Io(path.to_path_buf(), e))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode((mode as u32) & 0o7777))
-        .map_err(|e| AgentError::Io(path.to_path_buf(), e))
+    let mode = (mode as u32) & 0o7777;
+    if std::fs::read(path).is_ok_and(|have| have == data) {
+        return std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(io(path));
+    }
+    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let staged = path.with_file_name(format!(".{file_name}.staged"));
+    std::fs::write(&staged, data).map_err(io(&staged))?;
+    std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(mode)).map_err(io(&staged))?;
+    std::fs::rename(&staged, path).map_err(io(path))
 }
 
 fn write_keys(
@@ -332,6 +346,41 @@ pub(crate) async fn prepare_volumes(
     Ok(out)
 }
 
+/// Brings the ConfigMap and Secret volumes of a running pod up to date with their objects, as
+/// the kubelet's periodic sync does (changed keys are replaced atomically, see [`write_file`];
+/// a missing object or key keeps what is there). Claims, host paths, emptyDirs, the downward
+/// API and service account tokens are left as they were prepared.
+pub(crate) async fn refresh_volumes(client: &kube::Client, pod: &Pod, vol_root: &Path) -> Result<(), AgentError> {
+    let ns = pod.metadata.namespace.clone().unwrap_or_default();
+    for v in pod.spec.as_ref().and_then(|s| s.volumes.clone()).unwrap_or_default() {
+        let dir = vol_root.join(&v.name);
+        let mut sources = Vec::new();
+        if let Some(cmv) = &v.config_map {
+            sources.push((KeySource::ConfigMap(&cmv.name), cmv.items.as_ref(), cmv.default_mode.unwrap_or(0o644)));
+        }
+        let secret_name = v.secret.as_ref().and_then(|s| s.secret_name.clone()).unwrap_or_default();
+        if let Some(sv) = &v.secret {
+            sources.push((KeySource::Secret(&secret_name), sv.items.as_ref(), sv.default_mode.unwrap_or(0o644)));
+        }
+        let projected = v.projected.as_ref();
+        let projected_sources = projected.and_then(|p| p.sources.as_ref());
+        let projected_mode = projected.and_then(|p| p.default_mode).unwrap_or(0o644);
+        for src in projected_sources.into_iter().flatten() {
+            if let Some(cmv) = &src.config_map {
+                sources.push((KeySource::ConfigMap(&cmv.name), cmv.items.as_ref(), projected_mode));
+            }
+            if let Some(sv) = &src.secret {
+                sources.push((KeySource::Secret(&sv.name), sv.items.as_ref(), projected_mode));
+            }
+        }
+        for (obj, items, mode) in sources {
+            // `optional: true` here: a vanished object keeps the files it left.
+            write_object_keys(client, &ns, &dir, obj, items, Some(true), mode).await?;
+        }
+    }
+    Ok(())
+}
+
 async fn prepare_volume(
     client: &kube::Client,
     facts: &Facts<'_>,
@@ -414,4 +463,31 @@ async fn prepare_volume(
     }
     tracing::warn!(volume = %v.name, "unsupported volume type; giving it an empty directory");
     Ok(dir.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::write_file;
+    use std::os::unix::fs::MetadataExt;
+
+    #[test]
+    fn a_refresh_keeps_unchanged_files_and_replaces_changed_ones_atomically() {
+        let dir = std::env::temp_dir().join(format!("gregor-world-write-file-{}", std::process::id()));
+        let path = dir.join("tls").join("node.pem");
+        write_file(&path, b"first", 0o600).expect("first write");
+        let first = std::fs::metadata(&path).expect("metadata");
+        assert_eq!(first.mode() & 0o777, 0o600);
+
+        write_file(&path, b"first", 0o600).expect("same content");
+        let same = std::fs::metadata(&path).expect("metadata");
+        assert_eq!((same.ino(), same.mtime_nsec(), same.mtime()), (first.ino(), first.mtime_nsec(), first.mtime()), "unchanged: untouched");
+
+        write_file(&path, b"second", 0o600).expect("new content");
+        let changed = std::fs::metadata(&path).expect("metadata");
+        assert_ne!(changed.ino(), first.ino(), "a new file renamed over the old one: a reader sees the old or the new, never half");
+        assert_eq!(std::fs::read(&path).expect("read"), b"second");
+        let left: Vec<_> = std::fs::read_dir(path.parent().expect("dir")).expect("list").flatten().map(|e| e.file_name()).collect();
+        assert_eq!(left, vec![std::ffi::OsString::from("node.pem")], "no staged file is left behind");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
