@@ -315,8 +315,9 @@ async fn item2_failover_mid_roll_helm_upgrade_uninstall_and_reinstall_keep_kafka
         claims_before.len()
     );
 
-    // Installing again adopts all of it: no restart, and it reconciles.
-    helm_install(&world, RELEASE_NS, &[]);
+    // Installing again adopts all of it: no restart, and it reconciles. At debug level, so a
+    // failure here shows what the adopting operator did.
+    helm_install(&world, RELEASE_NS, &["logging.level=debug\\,kube=warn"]);
     let pods = wait_operator_pods(&client, &pods.iter().map(name_of).collect::<Vec<_>>(), "the reinstalled operator's 2 Ready pods").await;
     op.logs = pods.iter().map(|p| world.pod_log_path(RELEASE_NS, &name_of(p), "gregor")).collect();
     topic["metadata"]["name"] = "after-reinstall".into();

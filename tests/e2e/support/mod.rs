@@ -28,11 +28,27 @@ static WORLD_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 /// here and the test is skipped, a panic under `GREGOR_REQUIRE_WORLD=1` (`make test`), else the
 /// guard that keeps other world tests of this binary waiting. Bind it before the world, so that
 /// the world is torn down before the next test starts its own.
-pub async fn world_test(suite: &str) -> Option<tokio::sync::MutexGuard<'static, ()>> {
+pub async fn world_test(suite: &str) -> Option<WorldTestGuard> {
     if !gregor_world::tools::world_suite_runs(suite) {
         return None;
     }
-    Some(WORLD_LOCK.lock().await)
+    let lock = WORLD_LOCK.lock().await;
+    Some(WorldTestGuard { _lock: lock, suite: suite.to_owned(), start: Instant::now() })
+}
+
+/// Holds the world lock for one test; when dropped, prints how long the test held it (to the
+/// real stderr, past the test harness's capture), so a CI log shows where the suite's time goes.
+pub struct WorldTestGuard {
+    _lock: tokio::sync::MutexGuard<'static, ()>,
+    suite: String,
+    start: Instant,
+}
+
+impl Drop for WorldTestGuard {
+    fn drop(&mut self) {
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "[e2e] {} held the world for {:.0} s", self.suite, self.start.elapsed().as_secs_f64());
+    }
 }
 
 /// Installs every CRD with server-side apply and waits until each is Established.
@@ -440,9 +456,10 @@ where
         }
         if start.elapsed() > timeout {
             panic!(
-                "{} {ns}/{name} not Ready={want_status} {reason:?} after {timeout:?}: {:?}\noperator log:\n{}",
+                "{} {ns}/{name} not Ready={want_status} {reason:?} after {timeout:?}: {:?}\nmetadata: {:?}\noperator log:\n{}",
                 K::kind(&()),
                 obj.as_ref().and_then(status),
+                obj.as_ref().map(|o| o.meta()),
                 op.log_tail(80)
             );
         }
