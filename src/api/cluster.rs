@@ -439,6 +439,46 @@ pub struct KafkaClusterStatus {
     /// for the larger of `spec` size and this, so a growth outlives every reconcile.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub storage: Vec<PoolStorageStatus>,
+    /// Every certificate the operator keeps for the cluster (only with a TLS listener): the two
+    /// CAs and each node's certificate, with their expiry and where their renewal stands.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub certificates: Vec<CertificateStatus>,
+}
+
+/// One certificate the operator keeps for a cluster.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CertificateStatus {
+    /// What it is.
+    pub kind: CertificateKind,
+    /// The CA's key Secret, or the node's pod.
+    pub name: String,
+    /// When it expires (RFC 3339). The operator renews it before: `spec.certificates`.
+    pub not_after: String,
+    /// Where its renewal stands.
+    pub phase: CertificatePhase,
+}
+
+/// What a certificate in `status.certificates` is.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum CertificateKind {
+    /// The cluster CA (`<cluster>-cluster-ca`), which signs the node certificates.
+    ClusterCa,
+    /// The clients CA (`<cluster>-clients-ca`), which signs the TLS KafkaUsers' certificates.
+    ClientsCa,
+    /// One node's certificate (in `<cluster>-kafka-node-certs`), named by its pod.
+    Node,
+}
+
+/// Where a certificate's renewal stands.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum CertificatePhase {
+    /// In place: the one the Secret holds, and, for a broker, the one its TLS listeners serve.
+    Valid,
+    /// Renewed in its Secret; a TLS listener of the broker does not serve it yet (the operator
+    /// reloads it without a restart).
+    Reloading,
 }
 
 /// What `storage.autoGrow` did to a pool's claims.

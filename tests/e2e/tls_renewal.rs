@@ -141,6 +141,49 @@ pub(crate) async fn item7_forced_leaf_renewal_restarts_no_pod(
     let pods_after = pod_identities(client, ns, cluster).await;
     assert_eq!(pods_after, pods_before, "no pod was re-created or restarted (uid, restart count)");
     println!("PASS 0 pod restarts: all {} pods keep their uid and restart count", pods_after.len());
+
+    // status.certificates (item 8): both CAs and every node, each broker's end as openssl reads
+    // it from the certificate the broker serves, and nothing left Reloading.
+    let served_ends: BTreeMap<String, String> = listeners
+        .iter()
+        .map(|l| (l.pod.clone(), not_after_of_file(&dir.join(format!("served-{}-{}.crt", l.pod, l.port))).expect("openssl -enddate")))
+        .collect();
+    let kc = wait_for("status.certificates with every broker Valid", Duration::from_secs(60), || async {
+        let kc = clusters.get(cluster).await.ok()?;
+        let certs = &kc.status.as_ref()?.certificates;
+        listeners
+            .iter()
+            .all(|l| certs.iter().any(|c| c.name == l.pod && c.phase == gregor::api::cluster::CertificatePhase::Valid))
+            .then_some(kc)
+    })
+    .await;
+    let certs = kc.status.map(|s| s.certificates).unwrap_or_default();
+    let kinds: Vec<_> = certs.iter().map(|c| serde_json::to_value(c.kind).expect("kind")).collect();
+    assert_eq!(kinds.iter().filter(|k| *k == "clusterCa").count(), 1, "{certs:?}");
+    assert_eq!(kinds.iter().filter(|k| *k == "clientsCa").count(), 1, "{certs:?}");
+    assert_eq!(kinds.iter().filter(|k| *k == "node").count(), pods_after.len(), "one per node: {certs:?}");
+    for (pod, end) in &served_ends {
+        let entry = certs.iter().find(|c| &c.name == pod).expect("the broker's entry");
+        assert_eq!(&entry.not_after, end, "{pod}: status.certificates notAfter is the served certificate's, as openssl reads it");
+    }
+    println!(
+        "PASS status.certificates lists {} certificates (2 CAs, {} nodes); each broker's notAfter is the one openssl reads from what it serves, e.g. {}",
+        certs.len(),
+        pods_after.len(),
+        served_ends.values().next().cloned().unwrap_or_default()
+    );
+}
+
+/// The not-after of a PEM certificate file as RFC 3339, read by openssl.
+fn not_after_of_file(file: &Path) -> Option<String> {
+    let out = std::process::Command::new("openssl")
+        .args(["x509", "-noout", "-enddate", "-dateopt", "iso_8601", "-in"])
+        .arg(file)
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    // "notAfter=2027-12-03 12:50:24Z"
+    text.trim().strip_prefix("notAfter=").map(|s| s.replacen(' ', "T", 1))
 }
 
 /// Per pod of the cluster: its uid and the Kafka container's restart count.

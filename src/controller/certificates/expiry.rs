@@ -9,16 +9,8 @@ use std::sync::{Mutex, MutexGuard};
 /// The metric name.
 pub const EXPIRY_METRIC: &str = "gregor_certificate_expiry_timestamp_seconds";
 
-/// What a certificate is, as a metric label.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum CertificateKind {
-    /// The cluster CA (`<cluster>-cluster-ca`), which signs the node certificates.
-    ClusterCa,
-    /// The clients CA (`<cluster>-clients-ca`), which signs the TLS KafkaUsers' certificates.
-    ClientsCa,
-    /// One node's certificate (in `<cluster>-kafka-node-certs`), named by its pod.
-    Node,
-}
+/// What a certificate is: `status.certificates[].kind`, and a metric label.
+pub use crate::api::cluster::CertificateKind;
 
 impl CertificateKind {
     /// The kind of one of the cluster's CAs.
@@ -81,6 +73,27 @@ impl CertificateExpiries {
     }
 }
 
+/// Pure: `status.certificates`, from each certificate's end and the pods whose brokers do not
+/// serve their renewed certificate yet. CAs first, then nodes, each by name.
+pub fn statuses(certs: &[Expiry], reloading: &[String]) -> Vec<crate::api::cluster::CertificateStatus> {
+    use crate::api::cluster::{CertificatePhase, CertificateStatus};
+    let mut certs = certs.to_vec();
+    certs.sort();
+    certs
+        .into_iter()
+        .map(|c| CertificateStatus {
+            kind: c.kind,
+            not_after: k8s_openapi::jiff::Timestamp::from_second(c.not_after).map(|t| t.to_string()).unwrap_or_default(),
+            phase: if c.kind == CertificateKind::Node && reloading.contains(&c.name) {
+                CertificatePhase::Reloading
+            } else {
+                CertificatePhase::Valid
+            },
+            name: c.name,
+        })
+        .collect()
+}
+
 fn escape(v: &str) -> String {
     v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
@@ -132,5 +145,31 @@ mod tests {
         assert!(!text.contains("plain"));
         e.retain(&std::collections::BTreeSet::new());
         assert!(!e.exposition().contains("events"), "a deleted cluster's certificates go");
+    }
+
+    #[test]
+    fn item8_status_lists_cas_then_nodes_with_rfc3339_ends_and_reloading_brokers() {
+        use crate::api::cluster::CertificatePhase::{Reloading, Valid};
+        let certs = vec![
+            Expiry { kind: CertificateKind::Node, name: "c-brokers-101".into(), not_after: 1_800_000_000 },
+            Expiry { kind: CertificateKind::ClientsCa, name: "c-clients-ca".into(), not_after: 1_900_000_000 },
+            Expiry { kind: CertificateKind::Node, name: "c-brokers-100".into(), not_after: 1_800_000_001 },
+            Expiry { kind: CertificateKind::ClusterCa, name: "c-cluster-ca".into(), not_after: 1_900_000_000 },
+        ];
+        let got: Vec<_> = statuses(&certs, &["c-brokers-101".to_owned(), "c-cluster-ca".to_owned()])
+            .into_iter()
+            .map(|s| (s.kind.as_str(), s.name, s.not_after, s.phase))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("cluster-ca", "c-cluster-ca".to_owned(), "2030-03-17T17:46:40Z".to_owned(), Valid),
+                ("clients-ca", "c-clients-ca".to_owned(), "2030-03-17T17:46:40Z".to_owned(), Valid),
+                ("node", "c-brokers-100".to_owned(), "2027-01-15T08:00:01Z".to_owned(), Valid),
+                ("node", "c-brokers-101".to_owned(), "2027-01-15T08:00:00Z".to_owned(), Reloading),
+            ],
+            "a pending pod name only makes a node certificate Reloading"
+        );
+        assert!(statuses(&[], &[]).is_empty());
     }
 }

@@ -100,6 +100,8 @@ pub struct Issued {
     pub cluster_ca: String,
     /// Per pod, the serial of the certificate its node should serve (the one in the Secret).
     pub node_serials: BTreeMap<String, String>,
+    /// When each CA and node certificate expires.
+    pub expiries: Vec<expiry::Expiry>,
 }
 
 /// Makes sure both CAs, their public certificate Secrets and every node's certificate exist and
@@ -122,8 +124,8 @@ pub async fn reconcile(model: &ClusterModel, ctx: &Context, now: i64, renewal: R
             not_after: ca.facts.not_after,
         });
     }
-    ctx.certificate_expiries.set(&model.namespace, &model.name, expiries);
-    Ok(Some(Issued { cluster_ca: cluster_ca.pem.cert, node_serials }))
+    ctx.certificate_expiries.set(&model.namespace, &model.name, expiries.clone());
+    Ok(Some(Issued { cluster_ca: cluster_ca.pem.cert, node_serials, expiries }))
 }
 
 /// A CA of the cluster, made if need be, with its certificate in its public Secret.

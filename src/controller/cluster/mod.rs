@@ -92,6 +92,8 @@ struct Valid<'a> {
     admin: &'a dyn kafka_access::admin::Admin,
     /// What autoGrow recorded per pool in this reconcile.
     storage: &'a [PoolStorageStatus],
+    /// `status.certificates` once the certificates step ran (`None` before: as it was).
+    certificates: Option<Vec<crate::api::cluster::CertificateStatus>>,
     now: Timestamp,
 }
 
@@ -146,6 +148,7 @@ impl Valid<'_> {
             rejected: &config.rejected,
             tracked,
             storage: Some(self.storage),
+            certificates: self.certificates.as_deref(),
             now: self.now,
         })
     }
@@ -332,8 +335,17 @@ async fn reconcile_steps(kc: &Arc<KafkaCluster>, ctx: &Arc<Context>) -> Result<R
     let pods = cluster_pods(&ctx, &ns, &name);
     let admin = kafka_access::admin_client(&ctx, model, password.as_deref()).map_err(ControllerError::from)?;
     let storage_status = autogrow_step::reconcile(&ctx, &kc, model).await?;
-    let valid =
-        Valid { kc: &kc, ctx: &ctx, validated: &validated, objects: &objects, pods: &pods, admin: &*admin, storage: &storage_status, now };
+    let mut valid = Valid {
+        kc: &kc,
+        ctx: &ctx,
+        validated: &validated,
+        objects: &objects,
+        pods: &pods,
+        admin: &*admin,
+        storage: &storage_status,
+        certificates: None,
+        now,
+    };
 
     // Refusals that keep the running cluster untouched.
     if let Some(refusal) = scale::security_change_refusal(&scale::running_security(&ctx, model), model)
@@ -375,6 +387,7 @@ async fn reconcile_steps(kc: &Arc<KafkaCluster>, ctx: &Arc<Context>) -> Result<R
         Some(issued) => certificates::reload::reconcile(&ctx, model, &*admin, &pods, issued).await,
         None => certificates::reload::ReloadOutcome::default(),
     };
+    valid.certificates = Some(issued.as_ref().map(|i| certificates::expiry::statuses(&i.expiries, &reload.pending)).unwrap_or_default());
     if !reload.reloaded.is_empty() {
         let serve = if reload.reloaded.len() == 1 { "serves its renewed certificate" } else { "serve their renewed certificates" };
         let note = format!("{} {serve}, without a restart", reload.reloaded.join(", "));

@@ -211,6 +211,7 @@ fn item6_status_table() {
             rejected: &[],
             tracked: None,
             storage: None,
+            certificates: None,
             now: Timestamp::now(),
         });
         assert_eq!(ready_of(&s), (ready.to_owned(), reason.to_owned()), "{case}");

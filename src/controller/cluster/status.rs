@@ -33,6 +33,8 @@ pub struct StatusInputs<'a> {
     pub tracked: Option<&'a Tracked>,
     /// What autoGrow recorded per pool; `None`: as it was.
     pub storage: Option<&'a [PoolStorageStatus]>,
+    /// `status.certificates`; `None`: as it was.
+    pub certificates: Option<&'a [crate::api::cluster::CertificateStatus]>,
     pub now: Timestamp,
 }
 
@@ -152,6 +154,7 @@ pub fn status(i: &StatusInputs<'_>) -> KafkaClusterStatus {
             None => previous.config_fingerprints,
         },
         storage,
+        certificates: i.certificates.map_or(previous.certificates, <[_]>::to_vec),
     }
 }
 
@@ -223,6 +226,7 @@ mod tests {
             rejected,
             tracked: Some(&tracked),
             storage: None,
+            certificates: None,
             now: Timestamp::UNIX_EPOCH,
         };
         let cases: &[Case<'_>] = &[
@@ -241,5 +245,42 @@ mod tests {
         }
         let waiting = Step::Wait { node: 0, pod: "p".into(), reason: WaitReason::KafkaUnreachable, overdue: false };
         assert_eq!(ready_reason(&waiting), ClusterReason::KafkaUnavailable);
+    }
+
+    #[test]
+    fn item8_certificates_are_kept_until_the_certificates_step_says_otherwise() {
+        use crate::api::cluster::{CertificateKind, CertificatePhase, CertificateStatus};
+        let model = model();
+        let observation = Observation { nodes: Vec::new(), active_controller: None, quorum_caught_up: None };
+        let kept = CertificateStatus {
+            kind: CertificateKind::ClusterCa,
+            name: "c-cluster-ca".into(),
+            not_after: "2030-01-01T00:00:00Z".into(),
+            phase: CertificatePhase::Valid,
+        };
+        let previous = KafkaClusterStatus { certificates: vec![kept.clone()], ..Default::default() };
+        let renewed = CertificateStatus { kind: CertificateKind::Node, phase: CertificatePhase::Reloading, ..kept.clone() };
+        let with = |certificates| {
+            status(&StatusInputs {
+                previous: Some(&previous),
+                generation: Some(2),
+                model: &model,
+                warnings: &[],
+                observation: &observation,
+                step: &Step::Idle,
+                refusal: None,
+                metadata_level: None,
+                kafka_failure: None,
+                rejected: &[],
+                tracked: None,
+                storage: None,
+                certificates,
+                now: Timestamp::UNIX_EPOCH,
+            })
+            .certificates
+        };
+        assert_eq!(with(None), vec![kept], "a reconcile that stopped before the certificates step keeps them");
+        assert_eq!(with(Some(std::slice::from_ref(&renewed))), vec![renewed.clone()]);
+        assert!(with(Some(&[])).is_empty(), "no TLS listener any more: none");
     }
 }
