@@ -226,6 +226,16 @@ fn every_allowed_api_round_trips() {
     );
     rt(list_reassignments_request(None), ListPartitionReassignmentsResponse::default());
     mark(ApiKey::ListPartitionReassignments as i16);
+    rt(
+        crate::ops::elect::elect_preferred_request(Some(&[tp("t", 0)])),
+        ElectLeadersResponse::default().with_replica_election_results(vec![
+            elect_leaders_response::ReplicaElectionResult::default()
+                .with_topic(tn("t"))
+                .with_partition_result(vec![elect_leaders_response::PartitionResult::default().with_partition_id(0).with_error_code(84)]),
+        ]),
+    );
+    rt(crate::ops::elect::elect_preferred_request(None), ElectLeadersResponse::default());
+    mark(ApiKey::ElectLeaders as i16);
 
     rt(
         describe_scram_request(Some(&["alice".into()])),

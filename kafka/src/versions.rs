@@ -42,6 +42,7 @@ pub const FIXED: &[(ApiKey, i16)] = &[
     (ApiKey::DescribeCluster, 2),
     (ApiKey::UnregisterBroker, 0),
     (ApiKey::DescribeLogDirs, 4),
+    (ApiKey::ElectLeaders, 2),
 ];
 
 /// APIs every broker must support at connect time ("is this broker new enough?").
@@ -92,6 +93,7 @@ fn api_key_name(k: ApiKey) -> &'static str {
         ApiKey::DescribeCluster => "DescribeCluster",
         ApiKey::UnregisterBroker => "UnregisterBroker",
         ApiKey::DescribeLogDirs => "DescribeLogDirs",
+        ApiKey::ElectLeaders => "ElectLeaders",
         _ => "OtherApi",
     }
 }
@@ -194,6 +196,7 @@ mod tests {
         (ApiKey::DescribeCluster, 0, 2),
         (ApiKey::UnregisterBroker, 0, 0),
         (ApiKey::DescribeLogDirs, 1, 4),
+        (ApiKey::ElectLeaders, 0, 2),
     ];
 
     fn crate_range(key: ApiKey) -> (i16, i16) {
@@ -234,6 +237,7 @@ mod tests {
             ApiKey::DescribeCluster => r!(DescribeClusterRequest),
             ApiKey::UnregisterBroker => r!(UnregisterBrokerRequest),
             ApiKey::DescribeLogDirs => r!(DescribeLogDirsRequest),
+            ApiKey::ElectLeaders => r!(ElectLeadersRequest),
             other => panic!("no range for {other:?}"),
         }
     }

@@ -4,6 +4,7 @@
 #![allow(clippy::duplicated_attributes)]
 pub mod cluster;
 pub mod common;
+pub mod rebalance;
 pub mod topic;
 pub mod user;
 
@@ -11,10 +12,11 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::CustomResourceExt;
 
 pub use cluster::{KafkaCluster, KafkaClusterSpec, KafkaClusterStatus};
+pub use rebalance::{KafkaRebalance, KafkaRebalanceSpec, KafkaRebalanceStatus};
 pub use topic::{KafkaTopic, KafkaTopicSpec, KafkaTopicStatus};
 pub use user::{KafkaUser, KafkaUserSpec, KafkaUserStatus};
 
 /// Every CustomResourceDefinition Gregor serves, in a stable order.
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    vec![KafkaCluster::crd(), KafkaTopic::crd(), KafkaUser::crd()]
+    vec![KafkaCluster::crd(), KafkaTopic::crd(), KafkaUser::crd(), KafkaRebalance::crd()]
 }

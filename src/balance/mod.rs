@@ -37,6 +37,7 @@
 
 mod batch;
 mod bound;
+pub mod execute;
 mod goals;
 mod layout;
 mod leaders;
@@ -55,6 +56,11 @@ pub use layout::{Broker, BrokerId, ClusterLayout, LayoutError, PartitionLayout, 
 pub use plan::{Batch, BrokerFigures, Figures, LeaderReorder, Plan, ReplicaMove};
 
 use state::State;
+
+/// Cuts `moves` into batches under `goals`' bounds (for a plan whose moves were filtered).
+pub fn batches(moves: &[ReplicaMove], goals: &Goals) -> Vec<Batch> {
+    batch::cut(moves, goals)
+}
 
 /// Plans the moves and reorders that bring `layout` as close to `goals` as single moves can.
 /// Fails, planning nothing, on a layout or goals it cannot trust (the error names the field).

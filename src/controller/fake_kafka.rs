@@ -427,6 +427,19 @@ impl Admin for FakeKafka {
         ready(self.enter("ListPartitionReassignments").map(|_| Vec::new()))
     }
 
+    fn replica_sizes<'a>(&'a self, _broker: i32) -> Call<'a, std::collections::BTreeMap<TopicPartition, u64>> {
+        // Empty logs: every replica the fake knows is 0 bytes.
+        ready(self.enter("DescribeLogDirs").map(|_| std::collections::BTreeMap::new()))
+    }
+
+    fn elect_preferred_leaders<'a>(
+        &'a self,
+        partitions: Option<&'a [TopicPartition]>,
+    ) -> Call<'a, HashMap<TopicPartition, kafka::Result<()>>> {
+        // Every election succeeds: the preferred replicas are in sync.
+        ready(self.enter("ElectLeaders").map(|_| partitions.unwrap_or_default().iter().map(|tp| (tp.clone(), Ok(()))).collect()))
+    }
+
     fn describe_scram_credentials<'a>(
         &'a self,
         users: Option<&'a [String]>,

@@ -26,6 +26,7 @@ pub mod mock_api;
 pub mod operator_metrics;
 pub mod pod_phase;
 pub mod reason;
+pub mod rebalance;
 pub mod run;
 pub mod status_write;
 pub mod topic;

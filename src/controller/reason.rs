@@ -158,6 +158,53 @@ reasons! {
     }
 }
 
+reasons! {
+    /// Reasons of a KafkaRebalance.
+    RebalanceReason ("rebalance") {
+        /// Just seen: the operator is computing the proposal.
+        Reconciling,
+        /// The proposal is in the status; it waits for `kafka.gregor.dev/rebalance=approve`.
+        AwaitingApproval,
+        /// The proposal moves nothing: the cluster is balanced already.
+        NothingToMove,
+        /// Batches of reassignments are running.
+        Rebalancing,
+        /// A stop was asked: the batch in flight finishes, then the throttles go.
+        Stopping,
+        /// Stopped on request; the throttles are gone.
+        Stopped,
+        /// Every move and the leader election are done, and the throttles are gone.
+        Completed,
+        /// The spec names brokers that do not exist, or asks for what the cluster cannot hold.
+        InvalidSpec,
+        /// The plan cannot reach a goal it must reach (e.g. drain a broker) with this cluster.
+        GoalUnreachable,
+        /// Another KafkaRebalance of the same cluster is running.
+        AnotherRebalanceRunning,
+        /// The cluster is rolling: no batch starts until the roll is over.
+        WaitingForRoll,
+        /// Kafka lists reassignments that are not this plan's.
+        ForeignReassignment,
+        ClusterNotReady,
+        KafkaUnavailable,
+        KafkaRejected,
+    }
+}
+
+impl RebalanceReason {
+    /// See [`Reason::stalls`].
+    pub fn stalls(self) -> bool {
+        use RebalanceReason::*;
+        match self {
+            // The spec is wrong, the goal cannot be met, another rebalance holds the cluster,
+            // Kafka refused, or a person stopped it: each needs a person's decision.
+            InvalidSpec | GoalUnreachable | AnotherRebalanceRunning | KafkaRejected | Stopped => true,
+            Reconciling | AwaitingApproval | NothingToMove | Rebalancing | Stopping | Completed | WaitingForRoll | ForeignReassignment
+            | ClusterNotReady | KafkaUnavailable => false,
+        }
+    }
+}
+
 impl ClusterReason {
     /// See [`Reason::stalls`].
     pub fn stalls(self) -> bool {

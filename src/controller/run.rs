@@ -184,8 +184,9 @@ pub async fn run(client: kube::Client, opts: RunOptions) -> Result<(), RunError>
     let health = super::health::spawn(&client, ctx.clone(), ns);
     let topics = super::topic::run(client.clone(), ctx.clone(), opts.namespace.clone());
     let users = super::user::run(client.clone(), ctx.clone(), opts.namespace.clone());
+    let rebalances = super::rebalance::run(client.clone(), ctx.clone(), opts.namespace.clone());
     let controllers = async move {
-        tokio::join!(controller, topics, users);
+        tokio::join!(controller, topics, users, rebalances);
     };
 
     let lost = async move {

@@ -28,6 +28,7 @@ mod install;
 mod jmx;
 mod leader_fence;
 mod monitoring;
+mod rebalance;
 mod refusals;
 mod render_live;
 mod roll;

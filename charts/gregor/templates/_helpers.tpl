@@ -48,15 +48,15 @@ src/controller asks of the API server.
 {{- define "gregor.namespacedRules" -}}
 # The custom resources: watched, finalizers (topics, users) written by merge patch, status patched.
 - apiGroups: ["kafka.gregor.dev"]
-  resources: ["kafkaclusters", "kafkatopics", "kafkausers"]
+  resources: ["kafkaclusters", "kafkatopics", "kafkausers", "kafkarebalances"]
   verbs: ["get", "list", "watch", "patch"]
 - apiGroups: ["kafka.gregor.dev"]
-  resources: ["kafkaclusters/status", "kafkatopics/status", "kafkausers/status"]
+  resources: ["kafkaclusters/status", "kafkatopics/status", "kafkausers/status", "kafkarebalances/status"]
   verbs: ["get", "patch"]
 # Owner references with blockOwnerDeletion need update on the owner's finalizers subresource
 # where the OwnerReferencesPermissionEnforcement admission plugin is on (e.g. OpenShift).
 - apiGroups: ["kafka.gregor.dev"]
-  resources: ["kafkaclusters/finalizers", "kafkatopics/finalizers", "kafkausers/finalizers"]
+  resources: ["kafkaclusters/finalizers", "kafkatopics/finalizers", "kafkausers/finalizers", "kafkarebalances/finalizers"]
   verbs: ["update"]
 # Children of a KafkaCluster: server-side apply (create + patch), watched through reflectors,
 # orphans deleted.

@@ -4,6 +4,7 @@
 use kafka_protocol::messages::{DescribeLogDirsRequest, DescribeLogDirsResponse};
 
 use crate::error::{Error, Result};
+use crate::metadata::TopicPartition;
 use crate::router::{Client, Target};
 
 /// One log directory of a broker.
@@ -46,7 +47,38 @@ pub fn parse_describe_log_dirs(broker: i32, resp: DescribeLogDirsResponse) -> Re
     Ok(dirs)
 }
 
+/// Describes every replica the broker hosts (a `null` topic list).
+pub fn describe_replica_sizes_request() -> DescribeLogDirsRequest {
+    DescribeLogDirsRequest::default().with_topics(None)
+}
+
+/// The size of each replica the broker hosts, in bytes, summed over its log directories (a
+/// replica being moved between directories of one broker counts its larger copy once: the
+/// largest size wins). Fails when the broker could not describe a directory: a size the planner
+/// is not given is not guessed.
+pub fn parse_replica_sizes(broker: i32, resp: DescribeLogDirsResponse) -> Result<std::collections::BTreeMap<TopicPartition, u64>> {
+    Error::check("DescribeLogDirs", resp.error_code, Some(&format!("broker {broker}")), None)?;
+    let mut sizes = std::collections::BTreeMap::new();
+    for dir in resp.results {
+        Error::check("DescribeLogDirs", dir.error_code, Some(&format!("broker {broker} {}", dir.log_dir.as_str())), None)?;
+        for t in dir.topics {
+            for p in t.partitions {
+                let tp = TopicPartition { topic: t.name.0.to_string(), partition: p.partition_index };
+                let size = bytes(p.partition_size).unwrap_or(0);
+                let entry = sizes.entry(tp).or_insert(0u64);
+                *entry = (*entry).max(size);
+            }
+        }
+    }
+    Ok(sizes)
+}
+
 impl Client {
+    /// The size of every replica broker `broker` hosts (DescribeLogDirs for all topics).
+    pub async fn replica_sizes(&self, broker: i32) -> Result<std::collections::BTreeMap<TopicPartition, u64>> {
+        self.call(Target::Node(broker), &describe_replica_sizes_request(), |resp| parse_replica_sizes(broker, resp)).await
+    }
+
     /// The log directories of broker `broker`, with their total and usable bytes.
     pub async fn describe_log_dirs(&self, broker: i32) -> Result<Vec<LogDir>> {
         self.call(Target::Node(broker), &describe_log_dirs_request(), |resp| parse_describe_log_dirs(broker, resp)).await
@@ -91,5 +123,26 @@ mod tests {
     #[test]
     fn the_request_asks_for_directories_only() {
         assert_eq!(describe_log_dirs_request().topics, Some(Vec::new()));
+    }
+
+    #[test]
+    fn replica_sizes_take_the_larger_copy_and_a_failed_directory_fails() {
+        use kafka_protocol::messages::TopicName;
+        use kafka_protocol::messages::describe_log_dirs_response::{DescribeLogDirsPartition, DescribeLogDirsTopic};
+        let topic = |sizes: &[(i32, i64)]| {
+            DescribeLogDirsTopic::default().with_name(TopicName(StrBytes::from_static_str("t"))).with_partitions(
+                sizes.iter().map(|&(p, s)| DescribeLogDirsPartition::default().with_partition_index(p).with_partition_size(s)).collect(),
+            )
+        };
+        let resp = DescribeLogDirsResponse::default().with_results(vec![
+            dir("/a", 0, 10, 5).with_topics(vec![topic(&[(0, 100), (1, 7)])]),
+            dir("/b", 0, 10, 5).with_topics(vec![topic(&[(0, 300)])]),
+        ]);
+        let sizes = parse_replica_sizes(1, resp).expect("parsed");
+        assert_eq!(sizes[&TopicPartition { topic: "t".into(), partition: 0 }], 300);
+        assert_eq!(sizes[&TopicPartition { topic: "t".into(), partition: 1 }], 7);
+        let failed = DescribeLogDirsResponse::default().with_results(vec![dir("/a", 56, 0, 0)]);
+        assert!(parse_replica_sizes(1, failed).is_err(), "a size not known is not guessed");
+        assert_eq!(describe_replica_sizes_request().topics, None);
     }
 }

@@ -3,6 +3,7 @@
 pub mod acls;
 pub mod cluster;
 pub mod configs;
+pub mod elect;
 pub mod features;
 pub mod groups;
 pub mod lag;

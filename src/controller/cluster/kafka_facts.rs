@@ -73,6 +73,12 @@ pub async fn gather(admin: &dyn Admin, model: &ClusterModel) -> Result<KafkaFact
         safety::min_isr_map(&admin.describe_configs(&resources, Some(&[MIN_ISR_KEY])).await?)?
     };
 
+    // No broker restarts while partitions are being reassigned (a rebalance, or a replication
+    // factor change): the moving replicas are not in the ISR yet, so a restart would leave the
+    // partition with fewer in-sync copies than its spec asks for while data is being copied.
+    let reassigning: Vec<String> =
+        admin.list_partition_reassignments(None).await?.iter().map(|r| format!("{} (being reassigned)", r.partition)).collect();
+
     let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
     let quorum_state = safety::controllers_caught_up(quorum, MAX_VOTER_LAG, MAX_VOTER_FETCH_AGE_MS, now_ms);
     let lagging: Vec<i32> = quorum_state.lagging.iter().map(|v| v.id).collect();
@@ -96,7 +102,12 @@ pub async fn gather(admin: &dyn Admin, model: &ClusterModel) -> Result<KafkaFact
                 let c = safety::caught_up(cluster, snap, id);
                 caught_up &= c.is_caught_up();
                 serving |= c.is_serving();
-                facts.restart_safety.insert(id, restart_safety(safety::can_restart(snap, id, &min_isr, default_min_isr)));
+                let safety = if reassigning.is_empty() {
+                    restart_safety(safety::can_restart(snap, id, &min_isr, default_min_isr))
+                } else {
+                    RestartSafety::Blocked { partitions: reassigning.clone() }
+                };
+                facts.restart_safety.insert(id, safety);
                 hosted.entry(id).or_insert(0);
             }
             if pool.role.is_controller() {

@@ -64,6 +64,13 @@ pub trait Admin: Send + Sync {
     fn alter_partition_reassignments<'a>(&'a self, items: &'a [Reassignment]) -> Call<'a, HashMap<TopicPartition, kafka::Result<()>>>;
     /// The reassignments in progress.
     fn list_partition_reassignments<'a>(&'a self, partitions: Option<&'a [TopicPartition]>) -> Call<'a, Vec<OngoingReassignment>>;
+    /// The size of every replica one broker hosts (DescribeLogDirs for all topics).
+    fn replica_sizes<'a>(&'a self, broker: i32) -> Call<'a, std::collections::BTreeMap<TopicPartition, u64>>;
+    /// Elects each partition's preferred replica leader (all partitions, with `None`).
+    fn elect_preferred_leaders<'a>(
+        &'a self,
+        partitions: Option<&'a [TopicPartition]>,
+    ) -> Call<'a, HashMap<TopicPartition, kafka::Result<()>>>;
     /// The SCRAM mechanisms each user has.
     fn describe_scram_credentials<'a>(
         &'a self,
@@ -158,6 +165,17 @@ impl Admin for kafka::Client {
 
     fn list_partition_reassignments<'a>(&'a self, partitions: Option<&'a [TopicPartition]>) -> Call<'a, Vec<OngoingReassignment>> {
         Box::pin(kafka::Client::list_partition_reassignments(self, partitions))
+    }
+
+    fn replica_sizes<'a>(&'a self, broker: i32) -> Call<'a, std::collections::BTreeMap<TopicPartition, u64>> {
+        Box::pin(kafka::Client::replica_sizes(self, broker))
+    }
+
+    fn elect_preferred_leaders<'a>(
+        &'a self,
+        partitions: Option<&'a [TopicPartition]>,
+    ) -> Call<'a, HashMap<TopicPartition, kafka::Result<()>>> {
+        Box::pin(kafka::Client::elect_preferred_leaders(self, partitions))
     }
 
     fn describe_scram_credentials<'a>(
