@@ -95,6 +95,24 @@ pub struct KafkaClusterSpec {
     /// Metrics beyond the cluster health the operator always exports: the Kafka nodes' own (JMX exporter), and consumer lag on the operator's /metrics.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics: Option<MetricsSpec>,
+    /// Balancing when brokers are added or removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rebalance: Option<ClusterRebalanceSpec>,
+}
+
+/// How the operator balances replicas when the broker count changes.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterRebalanceSpec {
+    /// Move replicas on scaling (default true): new brokers get a fair share through an
+    /// add-brokers KafkaRebalance, and brokers to remove are drained through a remove-brokers one
+    /// before their pods go.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_scale: Option<bool>,
+    /// Replication throttle of those rebalances, in bytes per second per broker (default 50 MiB/s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": "self >= 1", "message": "throttleBytesPerSecond must be at least 1"}]))]
+    pub throttle_bytes_per_second: Option<i64>,
 }
 
 /// Optional metrics of one cluster.

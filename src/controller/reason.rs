@@ -88,6 +88,9 @@ reasons! {
         SecurityChangeRefused,
         /// Brokers to remove still host replicas.
         ScaleDownBlocked,
+        /// Brokers to remove are being drained by a remove-brokers KafkaRebalance; their pods go
+        /// once Kafka reports them empty.
+        ScaleDownDraining,
         /// A version change below the active metadata.version.
         UnsafeDowngrade,
         /// A claim cannot grow.
@@ -225,7 +228,7 @@ impl ClusterReason {
             | RollHalted => true,
             // Kafka not answering is waited out (with backoff): it needs time, not a person.
             Ready | Paused | Reconciling | RollingRestart | RestartingNode | Progressing | RollBlocked | UnsafeSettings | NodesOutdated
-            | KafkaUnavailable | StorageAutoGrown | CertificatesReloaded => false,
+            | KafkaUnavailable | StorageAutoGrown | CertificatesReloaded | ScaleDownDraining => false,
         }
     }
 }

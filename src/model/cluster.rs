@@ -47,6 +47,10 @@ pub struct ClusterModel {
     pub jmx_exporter: Option<super::JmxExporter>,
     /// The consumer groups whose lag the operator exports (`spec.metrics.consumerLag`), if any.
     pub consumer_lag: Option<super::glob::GroupPattern>,
+    /// `spec.rebalance.onScale` (default true): scaling moves replicas through KafkaRebalances.
+    pub rebalance_on_scale: bool,
+    /// `spec.rebalance.throttleBytesPerSecond`, for those rebalances.
+    pub rebalance_throttle: Option<i64>,
 }
 
 /// Validity and renewal of the operator-issued certificates, in days.

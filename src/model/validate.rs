@@ -172,6 +172,8 @@ pub(crate) fn validate_spec(
         certificates,
         jmx_exporter,
         consumer_lag,
+        rebalance_on_scale: spec.rebalance.as_ref().and_then(|r| r.on_scale).unwrap_or(true),
+        rebalance_throttle: spec.rebalance.as_ref().and_then(|r| r.throttle_bytes_per_second),
     })
 }
 

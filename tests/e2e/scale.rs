@@ -27,7 +27,8 @@ const NS: &str = "e2e-scale";
 const CLUSTER: &str = "grow";
 const WAIT: Duration = Duration::from_secs(180);
 
-/// One controller and `brokers` brokers (ids from 100) with `size` volumes, plain listener.
+/// One controller and `brokers` brokers (ids from 100) with `size` volumes, plain listener, and
+/// no automatic rebalance on scaling.
 fn cluster_sized(brokers: i32, size: &str, config: serde_json::Value) -> serde_json::Value {
     json!({
         "apiVersion": "kafka.gregor.dev/v1alpha1",
@@ -42,6 +43,9 @@ fn cluster_sized(brokers: i32, size: &str, config: serde_json::Value) -> serde_j
                  "storage": {"type": "persistentClaim", "size": size}, "jvmOptions": {"heap": "256Mi"}}
             ],
             "listeners": [{"name": "plain", "port": 9092, "type": "internal", "tls": false}],
+            // These tests cover the manual path: with onScale (the default) a blocked scale-down
+            // drains itself (tests/e2e/rebalance.rs).
+            "rebalance": {"onScale": false},
             "config": config
         }
     })

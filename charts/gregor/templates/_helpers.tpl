@@ -50,6 +50,11 @@ src/controller asks of the API server.
 - apiGroups: ["kafka.gregor.dev"]
   resources: ["kafkaclusters", "kafkatopics", "kafkausers", "kafkarebalances"]
   verbs: ["get", "list", "watch", "patch"]
+# KafkaRebalances of a scale-up or scale-down (spec.rebalance.onScale) are made and replaced by the
+# operator.
+- apiGroups: ["kafka.gregor.dev"]
+  resources: ["kafkarebalances"]
+  verbs: ["create", "delete"]
 - apiGroups: ["kafka.gregor.dev"]
   resources: ["kafkaclusters/status", "kafkatopics/status", "kafkausers/status", "kafkarebalances/status"]
   verbs: ["get", "patch"]

@@ -66,7 +66,8 @@ pub async fn report_refusal(ctx: &Context, kc: &KafkaCluster, refusal: &Refusal)
         .and_then(|s| s.conditions.iter().find(|c| c.type_ == crate::controller::conditions::READY))
         .map(|c| c.reason.as_str());
     if ready_reason != Some(refusal.reason.as_str()) {
-        publish(ctx, kc, EventType::Warning, (refusal.reason, "Refuse"), refusal.message.clone(), None).await;
+        let kind = if refusal.reason.stalls() { EventType::Warning } else { EventType::Normal };
+        publish(ctx, kc, kind, (refusal.reason, "Refuse"), refusal.message.clone(), None).await;
     }
 }
 

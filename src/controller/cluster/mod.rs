@@ -13,6 +13,7 @@ mod pure_tests;
 #[cfg(test)]
 mod reconcile_tests;
 pub mod scale;
+pub mod scale_rebalance;
 pub mod status;
 pub mod storage;
 
@@ -355,7 +356,24 @@ async fn reconcile_steps(kc: &Arc<KafkaCluster>, ctx: &Arc<Context>) -> Result<R
         return valid.refuse(refusal, None).await;
     }
     let facts = match scale::check_scale_down(&ctx, &*admin, model, kc.status.as_ref()).await {
-        Ok(facts) => facts,
+        Ok(facts) => {
+            // spec.rebalance.onScale: the pods of drained brokers go once their drain has ended.
+            let removed = scale_rebalance::removed_brokers(&scale::shrinking_pools(&ctx, model, kc.status.as_ref()));
+            if model.rebalance_on_scale
+                && !removed.is_empty()
+                && let Some(refusal) = scale_rebalance::drain_finishing(&ctx, &kc, model, &removed).await?
+            {
+                return valid.refuse(refusal, facts).await;
+            }
+            facts
+        }
+        Err((refusal, Some(facts))) if refusal.reason == ClusterReason::ScaleDownBlocked && model.rebalance_on_scale => {
+            // spec.rebalance.onScale: drain the brokers to remove instead of refusing.
+            let shrinks = scale::shrinking_pools(&ctx, model, kc.status.as_ref());
+            let busy = scale::busy_brokers(&shrinks, &facts);
+            let refusal = scale_rebalance::drain(&ctx, &kc, model, &scale_rebalance::removed_brokers(&shrinks), &busy).await?;
+            return valid.refuse(refusal, Some(facts)).await;
+        }
         Err((refusal, facts)) => return valid.refuse(refusal, facts).await,
     };
     let recreating = match storage::reconcile(&ctx, &ns, &objects).await? {
@@ -368,6 +386,10 @@ async fn reconcile_steps(kc: &Arc<KafkaCluster>, ctx: &Arc<Context>) -> Result<R
     let issued = certificates_step(&ctx, &kc, model).await?;
     crate::controller::client_config::reconcile(model, &ctx, issued.as_ref().map(|i| i.cluster_ca.clone())).await?;
     act::apply_objects(&ctx, &objects, &recreating).await?;
+    let added = scale_rebalance::added_brokers(model, kc.status.as_ref());
+    if model.rebalance_on_scale && !added.is_empty() {
+        scale_rebalance::fill(&ctx, &kc, model, &added).await?;
+    }
     act::delete_orphans(&ctx, &kc, &objects).await?;
     let cordoned = cordoned_nodes(&ctx);
     let manual = manual_roll_pools(&ctx, model);

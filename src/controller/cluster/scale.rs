@@ -164,11 +164,7 @@ pub fn scale_down_refusal(shrinks: &[Shrink], facts: Option<&KafkaFacts>) -> Opt
             message: "cannot check that the brokers to remove host no partition: Kafka did not answer".into(),
         });
     };
-    let busy: Vec<String> = shrinks
-        .iter()
-        .flat_map(|s| s.removed.iter())
-        .filter_map(|id| facts.hosted_partitions.get(id).filter(|n| **n > 0).map(|n| format!("{id} ({n} replicas)")))
-        .collect();
+    let busy: Vec<String> = busy_brokers(shrinks, facts).iter().map(|(id, n)| format!("{id} ({n} replicas)")).collect();
     (!busy.is_empty()).then(|| Refusal {
         reason: ClusterReason::ScaleDownBlocked,
         message: format!(
@@ -176,6 +172,16 @@ pub fn scale_down_refusal(shrinks: &[Shrink], facts: Option<&KafkaFacts>) -> Opt
             busy.join(", ")
         ),
     })
+}
+
+/// The brokers to remove that still host replicas, with how many.
+pub fn busy_brokers(shrinks: &[Shrink], facts: &KafkaFacts) -> Vec<(i32, usize)> {
+    shrinks
+        .iter()
+        .filter(|s| !s.controller)
+        .flat_map(|s| s.removed.iter())
+        .filter_map(|id| facts.hosted_partitions.get(id).filter(|n| **n > 0).map(|n| (*id, *n)))
+        .collect()
 }
 
 /// When pools shrink, asks Kafka whether the nodes to remove are free, and refuses the change

@@ -22,6 +22,8 @@ pub enum RequestError {
     TooFewBrokersLeft { removed: Vec<BrokerId>, left: usize, replication_factor: usize, partition: TopicPartition },
     #[error("spec.brokers: removing {0:?} leaves no broker")]
     NoBrokerLeft(Vec<BrokerId>),
+    #[error("waiting for brokers {0:?} (in the cluster's spec) to register with Kafka")]
+    NotRegisteredYet(Vec<BrokerId>),
 }
 
 /// Why the cluster's layout cannot be read as the planner needs it. Fails closed: no plan.
@@ -79,10 +81,19 @@ pub fn layout(
 }
 
 /// The brokers the spec drains (remove-brokers) and, for add-brokers, the only brokers that
-/// may receive replicas. Checked against the brokers Kafka has and the replication factors.
-pub fn request(spec: &KafkaRebalanceSpec, known: &[BrokerId], partitions: &[PartitionLayout]) -> Result<Request, RequestError> {
+/// may receive replicas. Checked against the brokers Kafka has and the replication factors;
+/// brokers the cluster's spec has (`expected`) but Kafka does not know yet are waited for.
+pub fn request(
+    spec: &KafkaRebalanceSpec,
+    known: &[BrokerId],
+    expected: &[BrokerId],
+    partitions: &[PartitionLayout],
+) -> Result<Request, RequestError> {
     let named: BTreeSet<BrokerId> = spec.brokers.iter().copied().collect();
     let unknown: Vec<BrokerId> = named.iter().copied().filter(|b| !known.contains(b)).collect();
+    if !unknown.is_empty() && spec.mode == RebalanceMode::AddBrokers && unknown.iter().all(|b| expected.contains(b)) {
+        return Err(RequestError::NotRegisteredYet(unknown));
+    }
     if !unknown.is_empty() {
         return Err(RequestError::UnknownBrokers { unknown, known: known.to_vec() });
     }
@@ -251,18 +262,22 @@ mod tests {
     fn requests_are_checked_against_the_cluster() {
         let parts = [part(0, &[1, 2, 3]), part(1, &[2, 3])];
         let known = [1, 2, 3, 4];
-        assert_eq!(request(&spec(RebalanceMode::Full, &[]), &known, &parts), Ok(Request::default()));
-        assert_eq!(request(&spec(RebalanceMode::RemoveBrokers, &[4]), &known, &parts).map(|r| r.drain), Ok(BTreeSet::from([4])));
-        let unknown = request(&spec(RebalanceMode::RemoveBrokers, &[7, 4]), &known, &parts).unwrap_err();
+        assert_eq!(request(&spec(RebalanceMode::Full, &[]), &known, &[], &parts), Ok(Request::default()));
+        assert_eq!(request(&spec(RebalanceMode::RemoveBrokers, &[4]), &known, &[], &parts).map(|r| r.drain), Ok(BTreeSet::from([4])));
+        let unknown = request(&spec(RebalanceMode::RemoveBrokers, &[7, 4]), &known, &[7], &parts).unwrap_err();
         assert!(unknown.to_string().starts_with("spec.brokers: [7]"), "{unknown}");
-        let rf = request(&spec(RebalanceMode::RemoveBrokers, &[1, 2]), &known, &parts).unwrap_err();
+        let rf = request(&spec(RebalanceMode::RemoveBrokers, &[1, 2]), &known, &[], &parts).unwrap_err();
         assert_eq!(
             rf,
             RequestError::TooFewBrokersLeft { removed: vec![1, 2], left: 2, replication_factor: 3, partition: parts[0].id.clone() }
         );
         assert!(rf.to_string().contains("replication factor 3 of t-0"), "{rf}");
-        assert!(matches!(request(&spec(RebalanceMode::RemoveBrokers, &[1, 2, 3, 4]), &known, &parts), Err(RequestError::NoBrokerLeft(_))));
-        assert!(matches!(request(&spec(RebalanceMode::AddBrokers, &[9]), &known, &parts), Err(RequestError::UnknownBrokers { .. })));
+        assert!(matches!(
+            request(&spec(RebalanceMode::RemoveBrokers, &[1, 2, 3, 4]), &known, &[], &parts),
+            Err(RequestError::NoBrokerLeft(_))
+        ));
+        assert!(matches!(request(&spec(RebalanceMode::AddBrokers, &[9]), &known, &[], &parts), Err(RequestError::UnknownBrokers { .. })));
+        assert_eq!(request(&spec(RebalanceMode::AddBrokers, &[5]), &known, &[5], &parts), Err(RequestError::NotRegisteredYet(vec![5])));
     }
 
     #[test]

@@ -118,7 +118,7 @@ pub async fn reconcile(kr: Arc<KafkaRebalance>, ctx: Arc<RebalanceContext>) -> R
     {
         return Ok(Requeue::await_change());
     }
-    let (_, admin) = match connect(&ctx.base, cluster.as_deref(), &kr.spec.cluster).await {
+    let (model, admin) = match connect(&ctx.base, cluster.as_deref(), &kr.spec.cluster).await {
         Ok(c) => c,
         Err(e) if e.category() != ErrorCategory::Invalid && !matches!(e, ConnectError::Kafka(_)) => {
             report(&ctx, &kr, Verdict::new(current, RebalanceReason::ClusterNotReady, e.to_string()), Facts::of(kr.status.as_ref()))
@@ -156,14 +156,15 @@ pub async fn reconcile(kr: Arc<KafkaRebalance>, ctx: Arc<RebalanceContext>) -> R
         let refresh = annotation(&kr) == Some("refresh");
         let proposed = kr.status.as_ref().is_some_and(|s| s.proposal.is_some()) && current == Some(RebalancePhase::ProposalReady);
         if !proposed || refresh {
-            return propose(&ctx, &kr, admin.as_ref()).await;
+            let expected: Vec<i32> = model.pools.iter().filter(|p| p.role.is_broker()).flat_map(|p| p.node_ids()).collect();
+            return propose(&ctx, &kr, admin.as_ref(), &expected).await;
         }
     }
     execute(&ctx, &kr, admin.as_ref(), rolling).await
 }
 
 /// Computes the proposal, stores its batches, and writes it to the status. Nothing moves.
-async fn propose(ctx: &RebalanceContext, kr: &KafkaRebalance, admin: &dyn Admin) -> Result<Requeue, RebalanceError> {
+async fn propose(ctx: &RebalanceContext, kr: &KafkaRebalance, admin: &dyn Admin, expected: &[i32]) -> Result<Requeue, RebalanceError> {
     let observed = match observe(admin).await {
         Ok(o) => o,
         Err(ObserveError::Kafka(e)) => return Err(e.into()),
@@ -180,8 +181,12 @@ async fn propose(ctx: &RebalanceContext, kr: &KafkaRebalance, admin: &dyn Admin)
             return Ok(Requeue::requeue(WAIT));
         }
     };
-    let request = match proposal::request(&kr.spec, &observed.broker_ids(), &layout.partitions) {
+    let request = match proposal::request(&kr.spec, &observed.broker_ids(), expected, &layout.partitions) {
         Ok(r) => r,
+        Err(e @ RequestError::NotRegisteredYet(_)) => {
+            report(ctx, kr, Verdict::new(None, RebalanceReason::ClusterNotReady, e.to_string()), Facts::default()).await?;
+            return Ok(Requeue::requeue(Duration::from_secs(10)));
+        }
         Err(e @ (RequestError::UnknownBrokers { .. } | RequestError::TooFewBrokersLeft { .. } | RequestError::NoBrokerLeft(_))) => {
             report(ctx, kr, invalid(RebalanceReason::InvalidSpec, e.to_string()), Facts::default()).await?;
             return Ok(Requeue::requeue(WAIT));
@@ -263,8 +268,17 @@ async fn alter_configs(admin: &dyn Admin, alts: &[kafka::ops::configs::ConfigAlt
     Ok(())
 }
 
+/// Removes the throttles; a broker that has left the cluster meanwhile (a drained broker of a
+/// scale-down) is skipped: Kafka cannot be asked about it any more.
 async fn clear_throttles(admin: &dyn Admin, t: &RebalanceThrottles) -> Result<(), kafka::Error> {
-    alter_configs(admin, &throttle::clear(&throttled_of(t))).await
+    let registered: BTreeSet<i32> = admin.describe_cluster().await?.brokers.iter().map(|b| b.id).collect();
+    let mut throttled = throttled_of(t);
+    let gone: Vec<i32> = throttled.brokers.iter().copied().filter(|b| !registered.contains(b)).collect();
+    if !gone.is_empty() {
+        warn!(brokers = ?gone, "brokers left the cluster before their throttles were removed");
+        throttled.brokers.retain(|b| registered.contains(b));
+    }
+    alter_configs(admin, &throttle::clear(&throttled)).await
 }
 
 fn kafka_partition(m: &StoredMove) -> kafka::TopicPartition {
